@@ -1,0 +1,207 @@
+/* config.c — parse tinykv.conf and overrides into struct kv_config. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void kv_config_defaults(struct kv_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	(void)snprintf(c->index, sizeof(c->index), "/var/lib/tinykv/index");
+	(void)snprintf(c->cache, sizeof(c->cache), "/var/cache/tinykv");
+	(void)snprintf(c->listen, sizeof(c->listen), "127.0.0.1");
+	c->port = 3000;
+	c->replicas = 1;
+	c->timeout = 10;
+	c->sync = 1;
+	c->down_time = 5;
+	c->map_size = (uint64_t)16 << 30;
+	c->max_size = (uint64_t)1 << 40;
+	c->attr_timeout = 1.0;
+	c->entry_timeout = 1.0;
+}
+
+static int parse_int(const char *key, const char *v, long lo, long hi, int *out,
+		     struct kv_err *err)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+		return kv_err_set(err, -EINVAL, "%s: '%s' is not a whole number from %ld to %ld",
+				  key, v, lo, hi);
+	*out = (int)n;
+	return 0;
+}
+
+/* "16G", "512M", "4096" → bytes. */
+static int parse_size(const char *key, const char *v, uint64_t *out, struct kv_err *err)
+{
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno == 0 && end != v && v[0] != '-') {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': shift = 10; end++; break;
+		case 'M': shift = 20; end++; break;
+		case 'G': shift = 30; end++; break;
+		case 'T': shift = 40; end++; break;
+		default: break;
+		}
+		if (*end == '\0' && n > 0 && n <= (UINT64_MAX >> shift)) {
+			*out = (uint64_t)n << shift;
+			return 0;
+		}
+	}
+	return kv_err_set(err, -EINVAL, "%s: '%s' is not a size (like 4096, 512M, 16G)", key, v);
+}
+
+static int parse_bool(const char *key, const char *v, int *out, struct kv_err *err)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0")) {
+		*out = 0;
+		return 0;
+	}
+	return kv_err_set(err, -EINVAL, "%s: '%s' is not yes or no", key, v);
+}
+
+static int parse_seconds(const char *key, const char *v, double *out, struct kv_err *err)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || !(d >= 0 && d <= 86400))
+		return kv_err_set(err, -EINVAL, "%s: '%s' is not a number of seconds", key, v);
+	*out = d;
+	return 0;
+}
+
+static int parse_path(const char *key, const char *v, char *out, size_t cap,
+		      struct kv_err *err)
+{
+	if (v[0] == '\0' || strlen(v) >= cap)
+		return kv_err_set(err, -EINVAL, "%s: path is empty or too long", key);
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+static const char *const known_keys[] = {
+	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
+	"down_time", "map_size", "max_size", "attr_timeout", "entry_timeout", NULL
+};
+
+int kv_config_is_key(const char *key)
+{
+	int i;
+
+	for (i = 0; known_keys[i] != NULL; i++)
+		if (strcmp(known_keys[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+int kv_config_set(struct kv_config *c, const char *key, const char *v, struct kv_err *err)
+{
+	if (!strcmp(key, "shards")) {
+		int rc = kv_shards_parse(v, &c->shards, err);
+
+		c->have_shards = rc == 0;
+		return rc;
+	}
+	if (!strcmp(key, "index"))
+		return parse_path(key, v, c->index, sizeof(c->index), err);
+	if (!strcmp(key, "cache"))
+		return parse_path(key, v, c->cache, sizeof(c->cache), err);
+	if (!strcmp(key, "listen"))
+		return parse_path(key, v, c->listen, sizeof(c->listen), err);
+	if (!strcmp(key, "port"))
+		return parse_int(key, v, 1, 65535, &c->port, err);
+	if (!strcmp(key, "replicas"))
+		return parse_int(key, v, 1, KV_MAX_REPLICAS, &c->replicas, err);
+	if (!strcmp(key, "timeout"))
+		return parse_int(key, v, 1, 3600, &c->timeout, err);
+	if (!strcmp(key, "down_time"))
+		return parse_int(key, v, 0, 3600, &c->down_time, err);
+	if (!strcmp(key, "sync"))
+		return parse_bool(key, v, &c->sync, err);
+	if (!strcmp(key, "map_size"))
+		return parse_size(key, v, &c->map_size, err);
+	if (!strcmp(key, "max_size"))
+		return parse_size(key, v, &c->max_size, err);
+	if (!strcmp(key, "attr_timeout"))
+		return parse_seconds(key, v, &c->attr_timeout, err);
+	if (!strcmp(key, "entry_timeout"))
+		return parse_seconds(key, v, &c->entry_timeout, err);
+	return kv_err_set(err, -ENOENT, "unknown setting '%s'", key);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+int kv_config_load(struct kv_config *c, const char *path, struct kv_err *err)
+{
+	char line[4096];
+	FILE *f = fopen(path, "r");
+	int lineno = 0, rc = 0;
+
+	if (f == NULL)
+		return kv_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *hash = strchr(line, '#'), *eq, *key, *val;
+
+		lineno++;
+		if (hash != NULL)
+			*hash = '\0';
+		key = trim(line);
+		if (*key == '\0')
+			continue;
+		eq = strchr(key, '=');
+		if (eq == NULL) {
+			rc = kv_err_set(err, -EINVAL, "%s:%d: expected 'key = value'", path, lineno);
+			break;
+		}
+		*eq = '\0';
+		key = trim(key);
+		val = trim(eq + 1);
+		rc = kv_config_set(c, key, val, err);
+		if (rc < 0)
+			kv_err_prefix(err, "%s:%d", path, lineno);
+	}
+	if (rc == 0 && ferror(f))
+		rc = kv_err_set(err, -EIO, "%s: read error", path);
+	(void)fclose(f);
+	return rc;
+}
+
+int kv_config_finish(struct kv_config *c, struct kv_err *err)
+{
+	if (!c->have_shards)
+		return kv_err_set(err, -EINVAL, "no shards configured (shards = host:port, ...)");
+	if (c->replicas > c->shards.n)
+		return kv_err_set(err, -EINVAL, "replicas = %d but only %d shard%s configured",
+				  c->replicas, c->shards.n, c->shards.n == 1 ? " is" : "s are");
+	return 0;
+}

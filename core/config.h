@@ -1,0 +1,49 @@
+/* config.h — tinykv.conf(5): the settings every program shares.
+ *
+ * A file of "key = value" lines ('#' starts a comment), then command-line overrides through
+ * kv_config_set with the same keys, then kv_config_finish to validate the whole.
+ */
+#ifndef KV_CONFIG_H
+#define KV_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "placement.h"
+
+#define KV_DEFAULT_CONF "/etc/tinykv/tinykv.conf"
+
+struct kv_config {
+	struct kv_shards shards;
+	int have_shards;
+	char index[PATH_MAX];		/* LMDB environment directory */
+	char cache[PATH_MAX];		/* FUSE write spool */
+	char listen[64];		/* tinykvd bind address */
+	int port;
+	int replicas;
+	int timeout;			/* seconds a shard may stay silent */
+	int sync;			/* fsync index commits before acknowledging */
+	int down_time;			/* seconds a failed shard is skipped by readers */
+	uint64_t map_size;		/* LMDB map size, bytes */
+	uint64_t max_size;		/* largest value the mount accepts, bytes */
+	double attr_timeout, entry_timeout;	/* FUSE kernel caches, seconds */
+};
+
+/* Fill c with the documented defaults (no shards). */
+void kv_config_defaults(struct kv_config *c);
+
+/* Set one key from text. Returns 0, or -EINVAL/-ENOENT (unknown key) with a message. */
+int kv_config_set(struct kv_config *c, const char *key, const char *value,
+		  struct kv_err *err);
+
+/* Read a config file; errors name "FILE:LINE". -ENOENT when the file is missing. */
+int kv_config_load(struct kv_config *c, const char *path, struct kv_err *err);
+
+/* Check the whole: shards given, replicas <= number of shards. */
+int kv_config_finish(struct kv_config *c, struct kv_err *err);
+
+/* Is key one of ours (so a FUSE -o parser can tell config keys from mount options)? */
+int kv_config_is_key(const char *key);
+
+#endif

@@ -1,0 +1,545 @@
+/* dav.c — WebDAV over libcurl: a pool of multi handles, parallel streaming uploads.
+ *
+ * Concurrency: pool_lock guards only the free list of clients. A client (multi handle +
+ * easy handles + the connections they keep open) is used by one thread at a time, so no
+ * curl handle is ever shared between threads.
+ *
+ * Uploads stream: the caller pushes a buffer, every easy handle's read callback copies
+ * from it at its own offset and pauses itself when it has taken all of it; the next push
+ * unpauses them. So a value of any size passes through with one buffer of memory.
+ */
+#include "dav.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "placement.h"
+
+#define MAX_TARGETS KV_MAX_REPLICAS
+
+struct xfer {
+	CURL *e;
+	const char *url;
+	const char *method;
+	int done;
+	CURLcode res;
+	long status;
+	char errbuf[CURL_ERROR_SIZE];
+	/* upload */
+	struct kv_upload *up;
+	size_t taken;		/* of the current chunk */
+	int paused;
+	/* download */
+	kv_dav_sink sink;
+	void *sink_arg;
+	int sink_rc;
+};
+
+struct client {
+	CURLM *multi;
+	CURL *easy[MAX_TARGETS];
+	struct client *next;
+};
+
+struct kv_dav {
+	pthread_mutex_t pool_lock;
+	struct client *pool;
+	struct curl_slist *no_expect;
+	struct curl_slist *depth1;
+	int timeout;
+};
+
+struct kv_upload {
+	struct kv_dav *dav;
+	struct client *c;
+	int n, added;
+	struct xfer x[MAX_TARGETS];
+	const char *chunk;
+	size_t len;
+	int eof;
+	int failed;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int kv_dav_new(const struct kv_dav_opts *o, struct kv_dav **out, struct kv_err *err)
+{
+	struct kv_dav *dav;
+
+	*out = NULL;
+	(void)pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return kv_err_set(err, -EIO, "libcurl: %s", curl_easy_strerror(global_rc));
+	dav = calloc(1, sizeof(*dav));
+	if (dav == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	pthread_mutex_init(&dav->pool_lock, NULL);
+	dav->timeout = o->timeout > 0 ? o->timeout : 10;
+	/* curl asks "Expect: 100-continue" before big or chunked bodies: a round trip
+	 * nginx does not need. */
+	dav->no_expect = curl_slist_append(NULL, "Expect:");
+	dav->depth1 = curl_slist_append(NULL, "Depth: 1");
+	if (dav->no_expect == NULL || dav->depth1 == NULL) {
+		kv_dav_free(dav);
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	}
+	*out = dav;
+	return 0;
+}
+
+static void client_free(struct client *c)
+{
+	int i;
+
+	for (i = 0; i < MAX_TARGETS; i++)
+		if (c->easy[i] != NULL)
+			curl_easy_cleanup(c->easy[i]);
+	if (c->multi != NULL)
+		curl_multi_cleanup(c->multi);
+	free(c);
+}
+
+void kv_dav_free(struct kv_dav *dav)
+{
+	struct client *c, *next;
+
+	if (dav == NULL)
+		return;
+	for (c = dav->pool; c != NULL; c = next) {
+		next = c->next;
+		client_free(c);
+	}
+	curl_slist_free_all(dav->no_expect);
+	curl_slist_free_all(dav->depth1);
+	pthread_mutex_destroy(&dav->pool_lock);
+	free(dav);
+}
+
+static struct client *client_get(struct kv_dav *dav)
+{
+	struct client *c;
+	int i;
+
+	pthread_mutex_lock(&dav->pool_lock);
+	c = dav->pool;
+	if (c != NULL)
+		dav->pool = c->next;
+	pthread_mutex_unlock(&dav->pool_lock);
+	if (c != NULL)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->multi = curl_multi_init();
+	for (i = 0; c->multi != NULL && i < MAX_TARGETS; i++)
+		if ((c->easy[i] = curl_easy_init()) == NULL)
+			break;
+	if (c->multi == NULL || i < MAX_TARGETS) {
+		client_free(c);
+		return NULL;
+	}
+	(void)curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 4L * KV_MAX_SHARDS);
+	return c;
+}
+
+static void client_put(struct kv_dav *dav, struct client *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&dav->pool_lock);
+	c->next = dav->pool;
+	dav->pool = c;
+	pthread_mutex_unlock(&dav->pool_lock);
+}
+
+static size_t discard_cb(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+static size_t sink_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+
+	if (x->status == 0)
+		(void)curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &x->status);
+	if (x->status < 200 || x->status > 299)
+		return size * n;	/* an error page: not the value */
+	x->sink_rc = x->sink(p, size * n, x->sink_arg);
+	return x->sink_rc < 0 ? 0 : size * n;
+}
+
+static void xfer_setup(struct kv_dav *dav, struct xfer *x, CURL *e, const char *method,
+		       const char *url)
+{
+	memset(x, 0, sizeof(*x));
+	x->e = e;
+	x->url = url;
+	x->method = method;
+	curl_easy_reset(e);
+	(void)curl_easy_setopt(e, CURLOPT_URL, url);
+	(void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)dav->timeout);
+	(void)curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	(void)curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)dav->timeout);
+	(void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	(void)curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	(void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, dav->no_expect);
+	(void)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0)
+		(void)curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+}
+
+/* The one translation of curl results and HTTP statuses into errno + message. */
+static int dav_fail(const struct xfer *x, struct kv_err *err)
+{
+	const char *path = strstr(x->url, "://");
+	size_t base_len;
+	int code;
+
+	path = path != NULL ? strchr(path + 3, '/') : NULL;
+	if (path == NULL)
+		path = x->url + strlen(x->url);
+	base_len = (size_t)(path - x->url);
+	if (x->sink_rc < 0)
+		return x->sink_rc;
+	if (x->res != CURLE_OK) {
+		const char *why = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->res);
+
+		code = x->res == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+		return kv_err_set(err, code, "shard %.*s: %s %s: %s", (int)base_len, x->url,
+				  x->method, *path != '\0' ? path : "/", why);
+	}
+	switch (x->status) {
+	case 404: code = -ENOENT; break;
+	case 507: code = -ENOSPC; break;
+	case 413: code = -EFBIG; break;
+	case 401:
+	case 403: code = -EACCES; break;
+	default: code = -EIO; break;
+	}
+	return kv_err_set(err, code, "shard %.*s answered %ld to %s %s", (int)base_len, x->url,
+			  x->status, x->method, *path != '\0' ? path : "/");
+}
+
+static int xfer_ok(const struct xfer *x)
+{
+	return x->done && x->res == CURLE_OK && x->sink_rc == 0 && x->status >= 200 &&
+	       x->status <= 299;
+}
+
+/* Collect finished transfers of the multi handle into their xfer. */
+static void reap(struct client *c)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+		struct xfer *x = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (x == NULL)
+			continue;
+		x->done = 1;
+		x->res = m->data.result;
+		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &x->status);
+	}
+}
+
+/* Run the multi handle until until(arg) holds. */
+static int drive(struct client *c, int (*until)(void *), void *arg, struct kv_err *err)
+{
+	for (;;) {
+		int running = 0;
+		CURLMcode mc = curl_multi_perform(c->multi, &running);
+
+		reap(c);
+		if (until(arg))
+			return 0;
+		if (mc == CURLM_OK)
+			mc = curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+		if (mc != CURLM_OK)
+			return kv_err_set(err, -EIO, "libcurl: %s", curl_multi_strerror(mc));
+	}
+}
+
+static int single_done(void *arg)
+{
+	return ((struct xfer *)arg)->done;
+}
+
+/* Run one prepared transfer on client c to completion. */
+static int run_one(struct client *c, struct xfer *x, struct kv_err *err)
+{
+	int rc;
+
+	if (curl_multi_add_handle(c->multi, x->e) != CURLM_OK)
+		return kv_err_set(err, -EIO, "libcurl: cannot add transfer");
+	rc = drive(c, single_done, x, err);
+	(void)curl_multi_remove_handle(c->multi, x->e);
+	if (rc < 0)
+		return rc;
+	return xfer_ok(x) ? 0 : dav_fail(x, err);
+}
+
+/* --- uploads --- */
+
+static size_t read_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	struct kv_upload *up = x->up;
+	size_t avail = up->len - x->taken, want = size * n;
+
+	if (avail == 0) {
+		if (up->eof)
+			return 0;
+		x->paused = 1;
+		return CURL_READFUNC_PAUSE;
+	}
+	if (want > avail)
+		want = avail;
+	memcpy(buf, up->chunk + x->taken, want);
+	x->taken += want;
+	return want;
+}
+
+int kv_upload_begin(struct kv_dav *dav, const char *const urls[], int n, int64_t size,
+		    struct kv_upload **out, struct kv_err *err)
+{
+	struct kv_upload *up;
+	int i;
+
+	*out = NULL;
+	if (n < 1 || n > MAX_TARGETS)
+		return kv_err_set(err, -EINVAL, "cannot upload to %d shards", n);
+	up = calloc(1, sizeof(*up));
+	if (up == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	up->dav = dav;
+	up->n = n;
+	up->failed = -1;
+	up->c = client_get(dav);
+	if (up->c == NULL) {
+		free(up);
+		return kv_err_set(err, -ENOMEM, "libcurl: cannot create a transfer");
+	}
+	for (i = 0; i < n; i++) {
+		struct xfer *x = &up->x[i];
+
+		xfer_setup(dav, x, up->c->easy[i], "PUT", urls[i]);
+		x->up = up;
+		(void)curl_easy_setopt(x->e, CURLOPT_UPLOAD, 1L);
+		(void)curl_easy_setopt(x->e, CURLOPT_READFUNCTION, read_cb);
+		(void)curl_easy_setopt(x->e, CURLOPT_READDATA, x);
+		if (size >= 0)
+			(void)curl_easy_setopt(x->e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+		if (curl_multi_add_handle(up->c->multi, x->e) != CURLM_OK) {
+			kv_upload_free(up);
+			return kv_err_set(err, -EIO, "libcurl: cannot add transfer");
+		}
+		up->added = i + 1;
+	}
+	*out = up;
+	return 0;
+}
+
+/* All targets took the chunk (or finished); a failure stops the wait at once. */
+static int chunk_taken(void *arg)
+{
+	struct kv_upload *up = arg;
+	int i, all = 1;
+
+	for (i = 0; i < up->n; i++) {
+		const struct xfer *x = &up->x[i];
+
+		if (x->done && !xfer_ok(x)) {
+			up->failed = i;
+			return 1;
+		}
+		if (!x->done && (up->eof || x->taken < up->len))
+			all = 0;
+	}
+	return all;
+}
+
+static void feed(struct kv_upload *up, const void *buf, size_t len, int eof)
+{
+	int i;
+
+	up->chunk = buf;
+	up->len = len;
+	up->eof = eof;
+	for (i = 0; i < up->n; i++) {
+		struct xfer *x = &up->x[i];
+
+		x->taken = 0;
+		if (x->paused && !x->done) {
+			x->paused = 0;
+			(void)curl_easy_pause(x->e, CURLPAUSE_CONT);
+		}
+	}
+}
+
+int kv_upload_write(struct kv_upload *up, const void *buf, size_t len, struct kv_err *err)
+{
+	int rc;
+
+	if (up->failed >= 0)
+		return dav_fail(&up->x[up->failed], err);
+	if (len == 0)
+		return 0;
+	feed(up, buf, len, 0);
+	rc = drive(up->c, chunk_taken, up, err);
+	if (rc == 0 && up->failed >= 0)
+		rc = dav_fail(&up->x[up->failed], err);
+	return rc;
+}
+
+int kv_upload_end(struct kv_upload *up, struct kv_err *err)
+{
+	int rc;
+
+	if (up->failed >= 0)
+		return dav_fail(&up->x[up->failed], err);
+	feed(up, NULL, 0, 1);
+	rc = drive(up->c, chunk_taken, up, err);
+	if (rc == 0 && up->failed >= 0)
+		rc = dav_fail(&up->x[up->failed], err);
+	return rc;
+}
+
+int kv_upload_failed(const struct kv_upload *up)
+{
+	return up->failed;
+}
+
+int kv_upload_stored(const struct kv_upload *up, int i)
+{
+	return i >= 0 && i < up->n && xfer_ok(&up->x[i]);
+}
+
+void kv_upload_free(struct kv_upload *up)
+{
+	int i;
+
+	if (up == NULL)
+		return;
+	for (i = 0; i < up->added; i++)
+		(void)curl_multi_remove_handle(up->c->multi, up->x[i].e);
+	client_put(up->dav, up->c);
+	free(up);
+}
+
+/* --- single requests --- */
+
+static int simple(struct kv_dav *dav, const char *method, const char *url,
+		  struct curl_slist *headers, kv_dav_sink sink, void *arg, const char *range,
+		  int64_t *length, struct kv_err *err)
+{
+	struct client *c = client_get(dav);
+	struct xfer x;
+	int rc;
+
+	if (c == NULL)
+		return kv_err_set(err, -ENOMEM, "libcurl: cannot create a transfer");
+	xfer_setup(dav, &x, c->easy[0], method, url);
+	if (headers != NULL)
+		(void)curl_easy_setopt(x.e, CURLOPT_HTTPHEADER, headers);
+	if (strcmp(method, "HEAD") == 0)
+		(void)curl_easy_setopt(x.e, CURLOPT_NOBODY, 1L);
+	if (sink != NULL) {
+		x.sink = sink;
+		x.sink_arg = arg;
+		(void)curl_easy_setopt(x.e, CURLOPT_WRITEFUNCTION, sink_cb);
+		(void)curl_easy_setopt(x.e, CURLOPT_WRITEDATA, &x);
+	}
+	if (range != NULL)
+		(void)curl_easy_setopt(x.e, CURLOPT_RANGE, range);
+	rc = run_one(c, &x, err);
+	if (rc == 0 && length != NULL) {
+		curl_off_t cl = -1;
+
+		(void)curl_easy_getinfo(x.e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		*length = cl;
+	}
+	if (rc < 0 && range != NULL && x.done && x.res == CURLE_OK && x.status == 416)
+		rc = 0;		/* the range starts past the end: no bytes */
+	client_put(dav, c);
+	return rc;
+}
+
+int kv_dav_get(struct kv_dav *dav, const char *url, int64_t off, int64_t len,
+	       kv_dav_sink sink, void *arg, struct kv_err *err)
+{
+	char range[64];
+
+	if (len == 0)
+		return 0;
+	if (off == 0 && len < 0)
+		return simple(dav, "GET", url, NULL, sink, arg, NULL, NULL, err);
+	if (len < 0)
+		(void)snprintf(range, sizeof(range), "%lld-", (long long)off);
+	else
+		(void)snprintf(range, sizeof(range), "%lld-%lld", (long long)off,
+			       (long long)(off + len - 1));
+	return simple(dav, "GET", url, NULL, sink, arg, range, NULL, err);
+}
+
+int kv_dav_delete(struct kv_dav *dav, const char *url, struct kv_err *err)
+{
+	int rc = simple(dav, "DELETE", url, NULL, NULL, NULL, NULL, NULL, err);
+
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int kv_dav_move(struct kv_dav *dav, const char *src, const char *dst, struct kv_err *err)
+{
+	char dest[KV_URL_MAX + 32];
+	struct curl_slist *h = NULL, *h2;
+	int rc;
+
+	(void)snprintf(dest, sizeof(dest), "Destination: %s", dst);
+	h = curl_slist_append(NULL, "Expect:");
+	h2 = h != NULL ? curl_slist_append(h, dest) : NULL;
+	h2 = h2 != NULL ? curl_slist_append(h2, "Overwrite: T") : NULL;
+	if (h2 == NULL) {
+		curl_slist_free_all(h);
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	}
+	rc = simple(dav, "MOVE", src, h, NULL, NULL, NULL, NULL, err);
+	curl_slist_free_all(h);
+	return rc;
+}
+
+int kv_dav_head(struct kv_dav *dav, const char *url, int64_t *size, struct kv_err *err)
+{
+	return simple(dav, "HEAD", url, NULL, NULL, NULL, NULL, size, err);
+}
+
+int kv_dav_propfind(struct kv_dav *dav, const char *url, kv_dav_sink sink, void *arg,
+		    struct kv_err *err)
+{
+	return simple(dav, "PROPFIND", url, dav->depth1, sink, arg, NULL, NULL, err);
+}
+
+int kv_dav_probe(struct kv_dav *dav, const char *base, struct kv_err *err)
+{
+	char url[KV_URL_MAX];
+
+	(void)snprintf(url, sizeof(url), "%s/", base);
+	return simple(dav, "OPTIONS", url, NULL, NULL, NULL, NULL, NULL, err);
+}

@@ -1,0 +1,92 @@
+/* hash.c — md5 via OpenSSL EVP. The MD5 implementation is fetched once per process: an
+ * implicit fetch on every call costs more than hashing a short key. */
+#include "hash.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kv_md5 {
+	EVP_MD_CTX *ctx;
+};
+
+static EVP_MD *md5_impl;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+
+static void md5_fetch(void)
+{
+	md5_impl = EVP_MD_fetch(NULL, "MD5", NULL);
+}
+
+static const EVP_MD *md5_md(void)
+{
+	(void)pthread_once(&md5_once, md5_fetch);
+	return md5_impl != NULL ? md5_impl : EVP_md5();
+}
+
+void kv_md5(const void *buf, size_t len, uint8_t out[KV_MD5_LEN])
+{
+	unsigned int n = KV_MD5_LEN;
+
+	if (EVP_Digest(buf, len, out, &n, md5_md(), NULL) != 1)
+		memset(out, 0, KV_MD5_LEN);
+}
+
+void kv_md5_2(const void *a, size_t alen, const void *b, size_t blen,
+	      uint8_t out[KV_MD5_LEN])
+{
+	unsigned char stack[1024];
+	struct kv_md5 *h;
+
+	if (alen + blen <= sizeof(stack)) {
+		memcpy(stack, a, alen);
+		memcpy(stack + alen, b, blen);
+		kv_md5(stack, alen + blen, out);
+		return;
+	}
+	h = kv_md5_new();
+	if (h == NULL) {
+		memset(out, 0, KV_MD5_LEN);
+		return;
+	}
+	kv_md5_update(h, a, alen);
+	kv_md5_update(h, b, blen);
+	kv_md5_final(h, out);
+	kv_md5_free(h);
+}
+
+struct kv_md5 *kv_md5_new(void)
+{
+	struct kv_md5 *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->ctx = EVP_MD_CTX_new();
+	if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, md5_md(), NULL) != 1) {
+		kv_md5_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void kv_md5_update(struct kv_md5 *h, const void *buf, size_t len)
+{
+	(void)EVP_DigestUpdate(h->ctx, buf, len);
+}
+
+void kv_md5_final(struct kv_md5 *h, uint8_t out[KV_MD5_LEN])
+{
+	unsigned int n = KV_MD5_LEN;
+
+	if (EVP_DigestFinal_ex(h->ctx, out, &n) != 1)
+		memset(out, 0, KV_MD5_LEN);
+}
+
+void kv_md5_free(struct kv_md5 *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}

@@ -1,0 +1,479 @@
+/* index.c — the LMDB index, with group commit.
+ *
+ * Concurrency: LMDB allows one write transaction per environment at a time across all
+ * processes. Rather than each thread committing (and syncing) on its own, callers of
+ * kv_index_update queue a request; the first caller to find no commit running becomes the
+ * leader, takes the whole queue, runs every request in a nested transaction of one write
+ * transaction, commits once (one sync for the batch) and wakes the others. gc_lock guards
+ * the queue and the busy flag; the LMDB transaction is only touched by the leader.
+ * Read transactions (MDB_NOTLS) are per call or per cursor and never block writers.
+ */
+#include "index.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "sys.h"
+
+struct gc_req {
+	kv_txn_fn fn;
+	void *arg;
+	struct kv_err *err;
+	int rc;
+	int done;
+	struct gc_req *next;
+};
+
+struct kv_index {
+	MDB_env *env;
+	MDB_dbi dbi[2];		/* KV_KEYS, KV_DIRS */
+	MDB_dbi meta;
+	char dir[4096];
+	pthread_mutex_t gc_lock;
+	pthread_cond_t gc_done;
+	struct gc_req *queue, **queue_tail;
+	int busy;
+};
+
+struct kv_txn {
+	struct kv_index *idx;
+	MDB_txn *txn;
+};
+
+struct kv_cursor {
+	struct kv_index *idx;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+};
+
+static const char bytes_key[] = "bytes";
+
+/* The one place LMDB's error space becomes ours. */
+static int mdb_fail(int rc, struct kv_err *err, const struct kv_index *idx, const char *what)
+{
+	int code;
+
+	switch (rc) {
+	case MDB_NOTFOUND: code = -ENOENT; break;
+	case MDB_MAP_FULL: code = -ENOSPC; break;
+	case MDB_READERS_FULL: code = -EAGAIN; break;
+	case MDB_BAD_VALSIZE: code = -ENAMETOOLONG; break;
+	default: code = rc > 0 ? -rc : -EIO; break;
+	}
+	if (rc == MDB_MAP_FULL)
+		return kv_err_set(err, code, "index %s is full: raise map_size in tinykv.conf",
+				  idx->dir);
+	return kv_err_set(err, code, "index %s: %s: %s", idx->dir, what, mdb_strerror(rc));
+}
+
+static int txn_begin(struct kv_index *idx, MDB_txn *parent, unsigned flags, MDB_txn **txn,
+		     struct kv_err *err)
+{
+	int rc = mdb_txn_begin(idx->env, parent, flags, txn);
+
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew the map; adopt its size and retry. */
+		(void)mdb_env_set_mapsize(idx->env, 0);
+		rc = mdb_txn_begin(idx->env, parent, flags, txn);
+	}
+	return rc == 0 ? 0 : mdb_fail(rc, err, idx, "begin transaction");
+}
+
+static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
+{
+	static const char *const names[] = { "keys", "dirs" };
+	unsigned flags = readonly ? 0 : MDB_CREATE;
+	MDB_txn *txn;
+	int rc, i;
+
+	rc = txn_begin(idx, NULL, readonly ? MDB_RDONLY : 0, &txn, err);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < 2 && rc == 0; i++)
+		rc = mdb_dbi_open(txn, names[i], flags, &idx->dbi[i]);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "meta", flags, &idx->meta);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return mdb_fail(rc, err, idx, "open tables");
+	}
+	rc = mdb_txn_commit(txn);
+	return rc == 0 ? 0 : mdb_fail(rc, err, idx, "open tables");
+}
+
+int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_index **out,
+		  struct kv_err *err)
+{
+	unsigned flags = MDB_NOTLS | (o->sync ? 0 : MDB_NOSYNC) | (o->readonly ? MDB_RDONLY : 0);
+	struct kv_index *idx;
+	int rc, dead;
+
+	*out = NULL;
+	idx = calloc(1, sizeof(*idx));
+	if (idx == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	(void)snprintf(idx->dir, sizeof(idx->dir), "%s", dir);
+	pthread_mutex_init(&idx->gc_lock, NULL);
+	pthread_cond_init(&idx->gc_done, NULL);
+	idx->queue_tail = &idx->queue;
+	if (!o->readonly && (rc = kv_mkdir_p(dir, 0755)) < 0) {
+		kv_err_set(err, rc, "index %s: cannot create directory: %s", dir, strerror(-rc));
+		goto fail;
+	}
+	rc = mdb_env_create(&idx->env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(idx->env, 4);
+	if (rc == 0)
+		rc = mdb_env_set_maxreaders(idx->env, 1024);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(idx->env, o->map_size);
+	if (rc == 0)
+		rc = mdb_env_open(idx->env, dir, flags, 0644);
+	if (rc != 0) {
+		rc = mdb_fail(rc, err, idx, "open");
+		goto fail;
+	}
+	(void)mdb_reader_check(idx->env, &dead);	/* slots of killed processes */
+	rc = open_tables(idx, o->readonly, err);
+	if (rc < 0)
+		goto fail;
+	*out = idx;
+	return 0;
+fail:
+	kv_index_close(idx);
+	return rc;
+}
+
+void kv_index_close(struct kv_index *idx)
+{
+	if (idx == NULL)
+		return;
+	if (idx->env != NULL)
+		mdb_env_close(idx->env);
+	pthread_cond_destroy(&idx->gc_done);
+	pthread_mutex_destroy(&idx->gc_lock);
+	free(idx);
+}
+
+static MDB_val mval(const void *p, size_t n)
+{
+	MDB_val v = { n, (void *)p };
+
+	return v;
+}
+
+static int decode(const MDB_val *v, struct kv_record *rec, struct kv_err *err,
+		  const char *key, size_t klen)
+{
+	if (kv_record_decode(v->mv_data, v->mv_size, rec) == 0)
+		return 0;
+	return kv_err_set(err, -KV_ECORRUPT, "index record of '%.*s' is corrupt "
+			  "(run tinykvd verify)", (int)klen, key);
+}
+
+int kv_index_get(struct kv_index *idx, enum kv_table t, const char *key, size_t klen,
+		 struct kv_record *rec, struct kv_err *err)
+{
+	MDB_txn *txn;
+	MDB_val k = mval(key, klen), v;
+	int rc = txn_begin(idx, NULL, MDB_RDONLY, &txn, err);
+
+	if (rc < 0)
+		return rc;
+	rc = mdb_get(txn, idx->dbi[t], &k, &v);
+	if (rc == 0)
+		rc = decode(&v, rec, err, key, klen);
+	else if (rc == MDB_NOTFOUND)
+		rc = -ENOENT;
+	else
+		rc = mdb_fail(rc, err, idx, "get");
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static uint64_t get_u64(const MDB_val *v)
+{
+	uint64_t n = 0;
+	int i;
+
+	if (v->mv_size != 8)
+		return 0;
+	for (i = 7; i >= 0; i--)
+		n = n << 8 | ((const uint8_t *)v->mv_data)[i];
+	return n;
+}
+
+int kv_index_stats(struct kv_index *idx, uint64_t *keys, uint64_t *dirs, uint64_t *bytes,
+		   struct kv_err *err)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	MDB_val k = mval(bytes_key, sizeof(bytes_key) - 1), v;
+	int rc = txn_begin(idx, NULL, MDB_RDONLY, &txn, err);
+
+	if (rc < 0)
+		return rc;
+	rc = mdb_stat(txn, idx->dbi[KV_KEYS], &st);
+	*keys = st.ms_entries;
+	if (rc == 0 && (rc = mdb_stat(txn, idx->dbi[KV_DIRS], &st)) == 0)
+		*dirs = st.ms_entries;
+	*bytes = mdb_get(txn, idx->meta, &k, &v) == 0 ? get_u64(&v) : 0;
+	mdb_txn_abort(txn);
+	return rc == 0 ? 0 : mdb_fail(rc, err, idx, "stat");
+}
+
+int kv_cursor_open(struct kv_index *idx, enum kv_table t, struct kv_cursor **out,
+		   struct kv_err *err)
+{
+	struct kv_cursor *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (c == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	c->idx = idx;
+	rc = txn_begin(idx, NULL, MDB_RDONLY, &c->txn, err);
+	if (rc == 0 && (rc = mdb_cursor_open(c->txn, idx->dbi[t], &c->cur)) != 0)
+		rc = mdb_fail(rc, err, idx, "open cursor");
+	if (rc < 0) {
+		kv_cursor_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+static int cursor_get(struct kv_cursor *c, MDB_val *k, MDB_cursor_op op, const char **key,
+		      size_t *kl, struct kv_record *rec)
+{
+	MDB_val v;
+	int rc = mdb_cursor_get(c->cur, k, &v, op);
+
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc != 0)
+		return mdb_fail(rc, NULL, c->idx, "cursor");
+	*key = k->mv_data;
+	*kl = k->mv_size;
+	if (rec != NULL && kv_record_decode(v.mv_data, v.mv_size, rec) < 0)
+		return -KV_ECORRUPT;
+	return 0;
+}
+
+int kv_cursor_seek(struct kv_cursor *c, const char *key, size_t klen, const char **k,
+		   size_t *kl, struct kv_record *rec)
+{
+	MDB_val mk = mval(key, klen);
+
+	return cursor_get(c, &mk, klen > 0 ? MDB_SET_RANGE : MDB_FIRST, k, kl, rec);
+}
+
+int kv_cursor_next(struct kv_cursor *c, const char **k, size_t *kl, struct kv_record *rec)
+{
+	MDB_val mk;
+
+	return cursor_get(c, &mk, MDB_NEXT, k, kl, rec);
+}
+
+void kv_cursor_close(struct kv_cursor *c)
+{
+	if (c == NULL)
+		return;
+	if (c->cur != NULL)
+		mdb_cursor_close(c->cur);
+	if (c->txn != NULL)
+		mdb_txn_abort(c->txn);
+	free(c);
+}
+
+int kv_txn_get(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+	       struct kv_record *rec, struct kv_err *err)
+{
+	MDB_val k = mval(key, klen), v;
+	int rc = mdb_get(txn->txn, txn->idx->dbi[t], &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "get");
+	return decode(&v, rec, err, key, klen);
+}
+
+/* Add delta to the KV_KEYS byte count kept in the meta table. */
+static int add_bytes(struct kv_txn *txn, int64_t delta, struct kv_err *err)
+{
+	MDB_val k = mval(bytes_key, sizeof(bytes_key) - 1), v;
+	uint8_t buf[8];
+	uint64_t n = 0;
+	int i, rc;
+
+	if (delta == 0)
+		return 0;
+	if (mdb_get(txn->txn, txn->idx->meta, &k, &v) == 0)
+		n = get_u64(&v);
+	n = delta < 0 && (uint64_t)-delta > n ? 0 : n + (uint64_t)delta;
+	for (i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(n >> (8 * i));
+	v = mval(buf, 8);
+	rc = mdb_put(txn->txn, txn->idx->meta, &k, &v, 0);
+	return rc == 0 ? 0 : mdb_fail(rc, err, txn->idx, "put");
+}
+
+/* Size of the value a stored KV_KEYS record describes, without a full decode. */
+static int64_t stored_size(const MDB_val *v)
+{
+	struct kv_record rec;
+
+	if (kv_record_decode(v->mv_data, v->mv_size, &rec) < 0 || rec.type != KV_TYPE_REG)
+		return 0;
+	return (int64_t)rec.size;
+}
+
+int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+	       const struct kv_record *rec, struct kv_err *err)
+{
+	uint8_t buf[KV_RECORD_MAX];
+	size_t n = kv_record_encode(rec, buf, sizeof(buf));
+	MDB_val k = mval(key, klen), v, old;
+	int64_t delta = 0;
+	int rc;
+
+	if (n == 0)
+		return kv_err_set(err, -EINVAL, "record of '%.*s' does not fit", (int)klen, key);
+	if (t == KV_KEYS) {
+		delta = rec->type == KV_TYPE_REG ? (int64_t)rec->size : 0;
+		if (mdb_get(txn->txn, txn->idx->dbi[t], &k, &old) == 0)
+			delta -= stored_size(&old);
+	}
+	v = mval(buf, n);
+	rc = mdb_put(txn->txn, txn->idx->dbi[t], &k, &v, 0);
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "put");
+	return add_bytes(txn, delta, err);
+}
+
+int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+	       struct kv_err *err)
+{
+	MDB_val k = mval(key, klen), old;
+	int64_t size = 0;
+	int rc;
+
+	rc = mdb_get(txn->txn, txn->idx->dbi[t], &k, &old);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc == 0 && t == KV_KEYS)
+		size = stored_size(&old);
+	if (rc == 0)
+		rc = mdb_del(txn->txn, txn->idx->dbi[t], &k, NULL);
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "delete");
+	return add_bytes(txn, -size, err);
+}
+
+int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen)
+{
+	MDB_cursor *cur;
+	MDB_val k = mval(prefix, plen), v;
+	int found = 0;
+
+	if (mdb_cursor_open(txn->txn, txn->idx->dbi[t], &cur) != 0)
+		return 0;
+	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0)
+		found = k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0;
+	mdb_cursor_close(cur);
+	return found;
+}
+
+uint64_t kv_new_gen(void)
+{
+	static _Atomic uint64_t counter;
+	uint64_t z;
+
+	if (counter == 0) {
+		uint64_t seed = 0;
+
+		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+			seed = (uint64_t)&seed ^ 0x9e3779b97f4a7c15ULL;
+		counter = seed | 1;
+	}
+	/* splitmix64 of a counter: distinct per call in this process, random across them. */
+	z = (counter += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z != 0 ? z : 1;
+}
+
+/* Run a batch of requests in one write transaction; each in its own nested one. */
+static void run_batch(struct kv_index *idx, struct gc_req *batch)
+{
+	struct kv_err commit_err;
+	struct gc_req *r;
+	MDB_txn *parent;
+	int rc;
+
+	rc = txn_begin(idx, NULL, 0, &parent, &commit_err);
+	for (r = batch; rc == 0 && r != NULL; r = r->next) {
+		struct kv_txn txn = { idx, NULL };
+
+		r->rc = txn_begin(idx, parent, 0, &txn.txn, r->err);
+		if (r->rc < 0)
+			continue;
+		r->rc = r->fn(&txn, r->arg, r->err);
+		if (r->rc == 0) {
+			int crc = mdb_txn_commit(txn.txn);
+
+			if (crc != 0)
+				r->rc = mdb_fail(crc, r->err, idx, "commit");
+		} else {
+			mdb_txn_abort(txn.txn);
+		}
+	}
+	if (rc == 0 && (rc = mdb_txn_commit(parent)) != 0)
+		rc = mdb_fail(rc, &commit_err, idx, "commit");
+	for (r = batch; r != NULL; r = r->next) {
+		if (rc < 0 && r->rc == 0) {
+			r->rc = rc;
+			if (r->err != NULL)
+				*r->err = commit_err;
+		}
+	}
+}
+
+int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err)
+{
+	struct gc_req req = { fn, arg, err, 0, 0, NULL };
+
+	pthread_mutex_lock(&idx->gc_lock);
+	*idx->queue_tail = &req;
+	idx->queue_tail = &req.next;
+	while (!req.done) {
+		if (!idx->busy) {
+			struct gc_req *batch = idx->queue, *r, *next;
+
+			idx->queue = NULL;
+			idx->queue_tail = &idx->queue;
+			idx->busy = 1;
+			pthread_mutex_unlock(&idx->gc_lock);
+			run_batch(idx, batch);
+			pthread_mutex_lock(&idx->gc_lock);
+			for (r = batch; r != NULL; r = next) {
+				next = r->next;	/* r may vanish once done is seen */
+				r->done = 1;
+			}
+			idx->busy = 0;
+			pthread_cond_broadcast(&idx->gc_done);
+		} else {
+			pthread_cond_wait(&idx->gc_done, &idx->gc_lock);
+		}
+	}
+	pthread_mutex_unlock(&idx->gc_lock);
+	return req.rc;
+}

@@ -1,0 +1,86 @@
+/* index.h — the LMDB index: where every key lives, and its metadata.
+ *
+ * One LMDB environment in a directory, shared by every process on the host (DESIGN §3).
+ * Tables: KV_KEYS (key → record of a live value or symlink) and KV_DIRS (directories made
+ * through the mount, so an empty one still lists). Only committed, acknowledged state is
+ * here; operations in flight are intents (intents.h).
+ *
+ * Threads: every function may be called from any thread. Writes go through
+ * kv_index_update, which batches concurrent callers of this process into one LMDB
+ * transaction and one sync (group commit); LMDB serialises writers across processes.
+ */
+#ifndef KV_INDEX_H
+#define KV_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "record.h"
+
+enum kv_table { KV_KEYS = 0, KV_DIRS = 1 };
+
+struct kv_index_opts {
+	uint64_t map_size;	/* bytes of address space for the map; grows the file lazily */
+	int sync;		/* 0: MDB_NOSYNC — a power failure may lose or corrupt commits */
+	int readonly;
+};
+
+struct kv_index;
+
+/* Open (creating if needed) the index in dir. *out is owned by the caller; close it with
+ * kv_index_close. Errors name the directory and the LMDB or system error. */
+int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_index **out,
+		  struct kv_err *err);
+void kv_index_close(struct kv_index *idx);
+
+/* Read the record of key from table into rec. Returns 0, -ENOENT, -KV_ECORRUPT, -EIO. */
+int kv_index_get(struct kv_index *idx, enum kv_table t, const char *key, size_t klen,
+		 struct kv_record *rec, struct kv_err *err);
+
+/* Number of records in a table and the sum of value sizes in KV_KEYS. */
+int kv_index_stats(struct kv_index *idx, uint64_t *keys, uint64_t *dirs, uint64_t *bytes,
+		   struct kv_err *err);
+
+/*
+ * Ordered reads. A cursor holds one read snapshot until closed; long walks should close
+ * and reopen every few thousand records so old pages can be reused. Keys returned through
+ * *key are valid until the next call on the cursor.
+ */
+struct kv_cursor;
+int kv_cursor_open(struct kv_index *idx, enum kv_table t, struct kv_cursor **out,
+		   struct kv_err *err);
+/* Position at the first record >= key (klen 0: the first record). -ENOENT past the end. */
+int kv_cursor_seek(struct kv_cursor *c, const char *key, size_t klen, const char **k,
+		   size_t *kl, struct kv_record *rec);
+/* The record after the current one. -ENOENT past the end. rec may be NULL (keys only). */
+int kv_cursor_next(struct kv_cursor *c, const char **k, size_t *kl, struct kv_record *rec);
+void kv_cursor_close(struct kv_cursor *c);
+
+/* A write transaction, handed to the callback of kv_index_update. */
+struct kv_txn;
+
+/*
+ * Run fn(txn, arg, err) inside a write transaction and make it durable before returning.
+ * fn's changes are applied only if it returns 0; a failure of fn undoes just its own
+ * changes (a nested transaction), so batched callers never see each other's errors.
+ * fn must not block on the network. Returns fn's result, or a commit error.
+ */
+typedef int (*kv_txn_fn)(struct kv_txn *txn, void *arg, struct kv_err *err);
+int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err);
+
+int kv_txn_get(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+	       struct kv_record *rec, struct kv_err *err);
+/* Store rec under key (replacing). Keeps the byte count of KV_KEYS current. */
+int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+	       const struct kv_record *rec, struct kv_err *err);
+/* Remove key; -ENOENT when absent. */
+int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+	       struct kv_err *err);
+/* 1 when some key in table starts with prefix (plen > 0), else 0. */
+int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen);
+
+/* A fresh, non-zero generation number for a record about to be written. */
+uint64_t kv_new_gen(void);
+
+#endif

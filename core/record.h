@@ -1,0 +1,112 @@
+/* record.h — what the index stores per key, and the intents that make writes crash-safe.
+ *
+ * A record is versioned, little-endian binary: type, mode, owner, size, times, a
+ * generation number, md5 of the value, the replica shard names (best first) and, for
+ * symlinks, the target. An intent is the write-ahead note of an operation in flight on a
+ * key: who owns it (pid + process start time), which phase it is in, and exactly what to
+ * undo or finish if the owner dies (DESIGN §3; the protocol lives in store.c).
+ */
+#ifndef KV_RECORD_H
+#define KV_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "err.h"
+#include "hash.h"
+#include "placement.h"
+
+#define KV_TARGET_MAX 4095
+#define KV_RECORD_MAX (64 + KV_MAX_REPLICAS * (KV_SHARD_NAME_MAX + 1) + KV_TARGET_MAX + 2)
+
+enum kv_type { KV_TYPE_REG = 1, KV_TYPE_LNK = 2, KV_TYPE_DIR = 3 };
+
+struct kv_record {
+	uint8_t type;			/* enum kv_type */
+	uint32_t mode;			/* permission bits, 07777 */
+	uint32_t uid, gid;
+	uint64_t size;			/* bytes of the value (of the target for symlinks) */
+	int64_t mtime_ns, ctime_ns;	/* since the epoch */
+	uint64_t gen;			/* new at every write: guards roll-forward */
+	uint8_t md5[KV_MD5_LEN];	/* of the value; all zero when unknown */
+	uint8_t nrep;
+	char rep[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1];
+	uint16_t target_len;
+	char target[KV_TARGET_MAX + 1];	/* symlinks only; NUL-terminated */
+};
+
+/* Serialise r into out (cap >= KV_RECORD_MAX). Returns the length. */
+size_t kv_record_encode(const struct kv_record *r, uint8_t *out, size_t cap);
+
+/* Parse buf into r. Returns 0 or -KV_ECORRUPT. */
+int kv_record_decode(const uint8_t *buf, size_t len, struct kv_record *r);
+
+/* Does r list shard name as a replica? */
+int kv_record_has_replica(const struct kv_record *r, const char *shard);
+
+/* A file an intent may create, move or remove: the value of key on shard, or (tmp != 0) a
+ * temporary upload beside it (see kv_tmp_path). */
+struct kv_fileref {
+	char shard[KV_SHARD_NAME_MAX + 1];
+	uint16_t klen;
+	char key[KV_KEY_MAX + 1];
+	uint64_t tmp;
+};
+
+/* A change to one index record, applied only while the record's generation is still
+ * expect_gen (0: the key must be absent). */
+struct kv_recop {
+	uint16_t klen;
+	char key[KV_KEY_MAX + 1];
+	uint64_t expect_gen;
+	uint8_t remove;			/* 1: delete the record; 0: store rec */
+	struct kv_record rec;
+};
+
+enum kv_op {
+	KV_OP_PUT = 1,		/* create a key */
+	KV_OP_UPDATE,		/* replace a value (temporary uploads, then MOVE) */
+	KV_OP_DELETE,
+	KV_OP_RENAME,		/* the intent lives on the destination key */
+	KV_OP_MOVE,		/* rebalance or repair: new replica set */
+	KV_OP_LOCK,		/* lock only: the source key of a rename */
+	KV_OP_META		/* metadata change only (chmod, utimens): nothing to recover */
+};
+
+enum kv_phase {
+	KV_PHASE_PREPARE = 0,	/* owner died here: delete undo files, drop the intent */
+	KV_PHASE_COMMIT = 1	/* owner died here: moves, record ops, cleanup, then drop */
+};
+
+#define KV_INTENT_FILES (2 * KV_MAX_REPLICAS)
+
+struct kv_intent {
+	uint8_t op, phase;
+	int32_t pid;
+	uint64_t start;		/* owner's process start time (clock ticks after boot) */
+	int64_t since_ns;
+	uint8_t nundo, nmoves, ncleanup, nrecops;
+	struct kv_fileref undo[KV_INTENT_FILES];
+	struct kv_fileref moves[KV_MAX_REPLICAS];	/* tmp → final of the same key */
+	struct kv_fileref cleanup[KV_INTENT_FILES];
+	struct kv_recop recops[2];
+};
+
+#define KV_INTENT_MAX (64 + (2 * KV_INTENT_FILES + KV_MAX_REPLICAS) * 800 + \
+		       2 * (KV_KEY_MAX + 16 + KV_RECORD_MAX))
+
+/* Serialise / parse an intent; as for records. */
+size_t kv_intent_encode(const struct kv_intent *in, uint8_t *out, size_t cap);
+int kv_intent_decode(const uint8_t *buf, size_t len, struct kv_intent *in);
+
+/* Fill a file reference. Returns -ENOSPC when the list is full. */
+int kv_fileref_add(struct kv_fileref *list, uint8_t *n, int max, const char *shard,
+		   const char *key, size_t klen, uint64_t tmp);
+
+/* Path of a temporary upload for key: "/xx/yy/.../.tmp-<16 hex>" in the directory of the
+ * key's final path, so that a WebDAV MOVE onto the final path never needs a new parent.
+ * Returns the length or a negative errno. */
+int kv_tmp_path(const char *key, size_t klen, uint64_t tmp, char *out, size_t cap);
+
+#endif

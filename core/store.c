@@ -1,0 +1,321 @@
+/* store.c — opening a store, and reading: records, redirects, ranges, listings. */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "sys.h"
+
+int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_err *err)
+{
+	struct kv_index_opts io = { cfg->map_size, cfg->sync, 0 };
+	struct kv_dav_opts dop = { cfg->timeout };
+	struct kv_store *s;
+	int rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	s->cfg = *cfg;
+	rc = kv_index_open(cfg->index, &io, &s->idx, err);
+	if (rc == 0)
+		rc = kv_intents_open(cfg->index, &s->ints, err);
+	if (rc == 0)
+		rc = kv_dav_new(&dop, &s->dav, err);
+	if (rc == 0 && (s->health = kv_health_new(&s->cfg.shards, cfg->down_time)) == NULL)
+		rc = kv_err_set(err, -ENOMEM, "out of memory");
+	if (rc < 0) {
+		kv_store_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void kv_store_close(struct kv_store *s)
+{
+	if (s == NULL)
+		return;
+	kv_health_free(s->health);	/* joins the probe, which uses dav */
+	kv_dav_free(s->dav);
+	kv_intents_close(s->ints);
+	kv_index_close(s->idx);
+	free(s);
+}
+
+const struct kv_config *kv_store_config(const struct kv_store *s)
+{
+	return &s->cfg;
+}
+
+int kv_store_start_probe(struct kv_store *s, struct kv_err *err)
+{
+	if (kv_health_start_probe(s->health, s->dav) < 0)
+		return kv_err_set(err, -EAGAIN, "cannot start the shard probe thread");
+	return 0;
+}
+
+int kv__shard(const struct kv_store *s, const char *name)
+{
+	return kv_shards_find(&s->cfg.shards, name);
+}
+
+void kv__shard_failed(struct kv_store *s, const char *name)
+{
+	kv_health_mark_down(s->health, kv__shard(s, name));
+}
+
+/* Base URL of a shard by name; a shard dropped from the configuration is still reachable
+ * as http://NAME (its files must be found for rebalance and cleanup). */
+static void shard_base(const struct kv_store *s, const char *name, char *out, size_t cap)
+{
+	int i = kv__shard(s, name);
+
+	if (i >= 0)
+		(void)snprintf(out, cap, "%s", s->cfg.shards.v[i].base);
+	else
+		(void)snprintf(out, cap, "http://%s", name);
+}
+
+int kv__key_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
+		char *url, size_t cap, struct kv_err *err)
+{
+	char base[KV_SHARD_BASE_MAX + 1], path[KV_PATH_MAX];
+	int n;
+
+	shard_base(s, shard, base, sizeof(base));
+	if (kv_key_path(key, klen, path, sizeof(path)) < 0)
+		return kv_err_set(err, -EINVAL, "invalid key");
+	n = snprintf(url, cap, "%s%s", base, path);
+	return n < 0 || (size_t)n >= cap ? kv_err_set(err, -ENAMETOOLONG, "URL too long") : 0;
+}
+
+int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
+		size_t cap, struct kv_err *err)
+{
+	char base[KV_SHARD_BASE_MAX + 1], path[KV_PATH_MAX];
+	int n;
+
+	if (!ref->tmp)
+		return kv__key_url(s, ref->shard, ref->key, ref->klen, url, cap, err);
+	shard_base(s, ref->shard, base, sizeof(base));
+	if (kv_tmp_path(ref->key, ref->klen, ref->tmp, path, sizeof(path)) < 0)
+		return kv_err_set(err, -EINVAL, "invalid key");
+	n = snprintf(url, cap, "%s%s", base, path);
+	return n < 0 || (size_t)n >= cap ? kv_err_set(err, -ENAMETOOLONG, "URL too long") : 0;
+}
+
+int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+		 struct kv_err *err)
+{
+	int rc = kv_key_check(key, klen, err);
+
+	if (rc < 0)
+		return rc;
+	rc = kv_index_get(s->idx, KV_KEYS, key, klen, rec, err);
+	if (rc == -ENOENT)
+		kv_err_set(err, rc, "Key with value: '%.*s' not found.", (int)klen, key);
+	return rc;
+}
+
+/* Replicas of rec, those on shards believed up first, each group in record order. */
+static int replica_order(const struct kv_store *s, const struct kv_record *rec, int order[])
+{
+	int i, n = 0;
+
+	for (i = 0; i < rec->nrep; i++) {
+		int sh = kv__shard(s, rec->rep[i]);
+
+		if (sh < 0 || kv_health_is_up(s->health, sh))
+			order[n++] = i;
+	}
+	for (i = 0; i < rec->nrep; i++) {
+		int sh = kv__shard(s, rec->rep[i]);
+
+		if (sh >= 0 && !kv_health_is_up(s->health, sh))
+			order[n++] = i;
+	}
+	return n;
+}
+
+int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url, size_t cap,
+		    struct kv_record *rec, struct kv_err *err)
+{
+	struct kv_record local, *r = rec != NULL ? rec : &local;
+	int order[KV_MAX_REPLICAS], n, sh, rc;
+
+	rc = kv_store_get(s, key, klen, r, err);
+	if (rc < 0)
+		return rc;
+	if (r->type != KV_TYPE_REG)
+		return kv_err_set(err, -ENOENT, "Key with value: '%.*s' not found.", (int)klen,
+				  key);
+	n = replica_order(s, r, order);
+	if (n == 0)
+		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
+	sh = kv__shard(s, r->rep[order[0]]);
+	if (sh >= 0 && !kv_health_is_up(s->health, sh))
+		return kv_err_set(err, -EIO, "every shard holding '%.*s' is down (%s%s)",
+				  (int)klen, key, r->rep[0], r->nrep > 1 ? ", ..." : "");
+	return kv__key_url(s, r->rep[order[0]], key, klen, url, cap, err);
+}
+
+struct membuf {
+	char *p;
+	size_t len, cap;
+};
+
+static int membuf_sink(const void *buf, size_t len, void *arg)
+{
+	struct membuf *m = arg;
+	size_t take = len > m->cap - m->len ? m->cap - m->len : len;
+
+	memcpy(m->p + m->len, buf, take);
+	m->len += take;
+	return 0;
+}
+
+int kv_store_read(struct kv_store *s, const char *key, size_t klen,
+		  const struct kv_record *rec, int64_t off, void *buf, size_t len, size_t *got,
+		  struct kv_err *err)
+{
+	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
+
+	*got = 0;
+	if (off < 0)
+		return kv_err_set(err, -EINVAL, "negative offset");
+	if ((uint64_t)off >= rec->size || len == 0)
+		return 0;
+	if (len > rec->size - (uint64_t)off)
+		len = (size_t)(rec->size - (uint64_t)off);
+	if (n == 0)
+		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
+	for (i = 0; i < n; i++) {
+		struct membuf m = { buf, 0, len };
+		char url[KV_URL_MAX];
+
+		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
+		if (rc == 0)
+			rc = kv_dav_get(s->dav, url, off, (int64_t)len, membuf_sink, &m, err);
+		if (rc == 0) {
+			*got = m.len;
+			return 0;
+		}
+		if (rc != -ENOENT)
+			kv__shard_failed(s, rec->rep[order[i]]);
+	}
+	return rc;
+}
+
+struct fdsink {
+	int fd;
+	int64_t off;
+};
+
+static int fd_sink(const void *buf, size_t len, void *arg)
+{
+	struct fdsink *f = arg;
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = pwrite(f->fd, p, len, f->off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+		f->off += w;
+	}
+	return 0;
+}
+
+int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
+		      const struct kv_record *rec, int fd, struct kv_err *err)
+{
+	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
+
+	if (rec->size == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		struct fdsink f = { fd, 0 };
+		char url[KV_URL_MAX];
+
+		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
+		if (rc == 0)
+			rc = kv_dav_get(s->dav, url, 0, -1, fd_sink, &f, err);
+		if (rc == 0 && (uint64_t)f.off != rec->size)
+			rc = kv_err_set(err, -EIO, "replica of '%.*s' on %s has %lld bytes, not %llu",
+					(int)klen, key, rec->rep[order[i]], (long long)f.off,
+					(unsigned long long)rec->size);
+		if (rc == 0)
+			return 0;
+		if (rc == -EIO || rc == -ETIMEDOUT)
+			kv__shard_failed(s, rec->rep[order[i]]);
+		if (ftruncate(fd, 0) < 0)
+			return kv_err_set(err, -errno, "spool: %s", strerror(errno));
+	}
+	if (n == 0)
+		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
+	return rc;
+}
+
+int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const char *start,
+		  size_t slen, size_t limit, kv_list_fn fn, void *arg, char *next,
+		  size_t *nextlen, struct kv_err *err)
+{
+	struct kv_cursor *c;
+	struct kv_record rec;
+	const char *k;
+	size_t kl, seen = 0;
+	int rc;
+
+	*nextlen = 0;
+	next[0] = '\0';
+	if (start == NULL || slen < plen || memcmp(start, prefix, plen) < 0) {
+		start = prefix;	/* nothing before the prefix can match */
+		slen = plen;
+	}
+	rc = kv_cursor_open(s->idx, KV_KEYS, &c, err);
+	if (rc < 0)
+		return rc;
+	for (rc = kv_cursor_seek(c, start, slen, &k, &kl, &rec); rc == 0;
+	     rc = kv_cursor_next(c, &k, &kl, &rec)) {
+		if (kl < plen || memcmp(k, prefix, plen) != 0)
+			break;
+		if (seen == limit || fn(k, kl, &rec, arg) != 0) {
+			memcpy(next, k, kl);
+			next[kl] = '\0';
+			*nextlen = kl;
+			break;
+		}
+		seen++;
+	}
+	kv_cursor_close(c);
+	if (rc == -ENOENT)
+		rc = 0;
+	return rc < 0 ? kv_err_set(err, rc, "listing: %s", kv_strerror(rc)) : 0;
+}
+
+int kv_store_statfs(struct kv_store *s, struct kv_statfs *st, struct kv_err *err)
+{
+	struct statvfs vfs;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	rc = kv_index_stats(s->idx, &st->keys, &st->dirs, &st->bytes, err);
+	if (rc < 0)
+		return rc;
+	if (statvfs(s->cfg.cache, &vfs) == 0 || statvfs(s->cfg.index, &vfs) == 0) {
+		st->free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+		st->total_bytes = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	}
+	return 0;
+}

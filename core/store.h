@@ -1,0 +1,146 @@
+/* store.h — the key-level API both frontends call (DESIGN §1).
+ *
+ * A store ties the configuration, the index, the intent log, the shard health view and
+ * the WebDAV client together. Every write follows the protocol of DESIGN §3: an intent is
+ * recorded first (and is the per-key lock), the shards are written, the index is updated
+ * and synced, then the intent is dropped; a crash at any point is finished or undone by
+ * kv_store_recover or by the next writer of the key.
+ *
+ * Threads: a store may be used by any number of threads at once; so may separate
+ * processes opening the same index. A struct kv_put belongs to one thread.
+ *
+ * Errors (negative errno, message in err): -EINVAL/-ENAMETOOLONG bad key; -ENOENT no such
+ * key; -EEXIST key exists; -EBUSY another writer holds the key; -EIO/-ETIMEDOUT/-ENOSPC a
+ * shard failed (the message names it); -ENOTEMPTY, -ENOTDIR, -EISDIR for tree operations.
+ */
+#ifndef KV_STORE_H
+#define KV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "record.h"
+
+struct kv_store;
+
+/* Open the index (creating it) and prepare the shard client. cfg is copied. */
+int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_err *err);
+void kv_store_close(struct kv_store *s);
+
+const struct kv_config *kv_store_config(const struct kv_store *s);
+
+/* Long-running programs: probe shards marked down so they come back quickly. */
+int kv_store_start_probe(struct kv_store *s, struct kv_err *err);
+
+/* Finish or undo every operation whose process died. *done counts them (may be NULL). */
+int kv_store_recover(struct kv_store *s, int *done, struct kv_err *err);
+
+/* --- values --- */
+
+enum {
+	KV_PUT_EXCL = 1		/* fail with -EEXIST when the key already has a value */
+};
+
+/* Metadata a writer chooses for a new value; NULL fields keep defaults / old values. */
+struct kv_meta {
+	int set_mode, set_owner, set_mtime;
+	uint32_t mode, uid, gid;
+	int64_t mtime_ns;
+};
+
+/*
+ * Write a value in pieces: begin (takes the key's lock), write the bytes in order, commit.
+ * size is the total length or -1 when unknown. Replacing an existing value (no KV_PUT_EXCL)
+ * is atomic: until commit returns, readers get the old value, and a failure keeps it.
+ * kv_put_free releases everything; if commit did not succeed, the partial value is removed.
+ */
+struct kv_put;
+int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
+		 unsigned flags, const struct kv_meta *meta, struct kv_put **out,
+		 struct kv_err *err);
+int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *err);
+/* On success *rec (may be NULL) is the stored record. */
+int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err);
+void kv_put_free(struct kv_put *p);
+/* Number of replicas and the URL of replica i (valid until kv_put_free). */
+int kv_put_nurls(const struct kv_put *p);
+const char *kv_put_url(const struct kv_put *p, int i);
+
+/* Write the whole content of fd (from offset 0, size bytes) as the value of key. */
+int kv_store_put_fd(struct kv_store *s, const char *key, size_t klen, int fd, int64_t size,
+		    unsigned flags, const struct kv_meta *meta, struct kv_record *rec,
+		    struct kv_err *err);
+
+/* The live record of key. -ENOENT when absent. */
+int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+		 struct kv_err *err);
+
+/* URL of a replica of key on a shard believed up (for redirects). rec may be NULL. */
+int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url, size_t cap,
+		    struct kv_record *rec, struct kv_err *err);
+
+/* Read up to len bytes at off of the value described by rec into buf; *got is the number
+ * read (short only at the end of the value). Tries each replica in turn. */
+int kv_store_read(struct kv_store *s, const char *key, size_t klen,
+		  const struct kv_record *rec, int64_t off, void *buf, size_t len, size_t *got,
+		  struct kv_err *err);
+
+/* Download the whole value described by rec into fd at offset 0. */
+int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
+		      const struct kv_record *rec, int fd, struct kv_err *err);
+
+/* Delete key and every replica. -ENOENT when absent. On a shard failure the key stays
+ * (with the replicas that could not be deleted) and a retry finishes the job. */
+int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err);
+
+/*
+ * Keys starting with prefix, from start (inclusive; NULL/0: the first), at most limit of
+ * them, in byte order: fn(key, klen, rec, arg) for each (return non-zero to stop). *next
+ * (capacity KV_KEY_MAX+1) gets the first key not visited, or "" when the listing is
+ * complete; *nextlen its length.
+ */
+typedef int (*kv_list_fn)(const char *key, size_t klen, const struct kv_record *rec,
+			  void *arg);
+int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const char *start,
+		  size_t slen, size_t limit, kv_list_fn fn, void *arg, char *next,
+		  size_t *nextlen, struct kv_err *err);
+
+/* --- the file-system view (keys with '/' are paths) --- */
+
+/* Record of a directory: explicit (made by mkdir) or implied by keys beneath it. */
+int kv_store_dir_get(struct kv_store *s, const char *path, size_t plen, struct kv_record *rec,
+		     struct kv_err *err);
+int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
+		   const struct kv_meta *meta, struct kv_err *err);
+int kv_store_rmdir(struct kv_store *s, const char *path, size_t plen, struct kv_err *err);
+
+/* Entries directly inside directory dir (plen 0: the root): fn(name, nlen, rec, arg), one
+ * per name, files and directories merged in byte order. */
+typedef int (*kv_dirent_fn)(const char *name, size_t nlen, const struct kv_record *rec,
+			    void *arg);
+int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, kv_dirent_fn fn,
+		     void *arg, struct kv_err *err);
+
+/* Change metadata of a key or directory (whichever path names). */
+int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen,
+		     const struct kv_meta *meta, struct kv_err *err);
+
+/* Create a symlink key holding target. -EEXIST when path exists. */
+int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const char *target,
+		     const struct kv_meta *meta, struct kv_err *err);
+
+enum { KV_RENAME_NOREPLACE = 1 };
+/* Rename a key, or a directory with everything beneath it, replacing an existing
+ * destination file unless KV_RENAME_NOREPLACE. */
+int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to,
+		    size_t tlen, unsigned flags, struct kv_err *err);
+
+struct kv_statfs {
+	uint64_t keys, dirs, bytes;	/* in the index */
+	uint64_t free_bytes, total_bytes;	/* of the spool's file system */
+};
+int kv_store_statfs(struct kv_store *s, struct kv_statfs *st, struct kv_err *err);
+
+#endif

@@ -1,0 +1,57 @@
+/* store_int.h — what the store's files (store.c, write.c, tree.c, admin code) share.
+ * Not installed, not for frontends. */
+#ifndef KV_STORE_INT_H
+#define KV_STORE_INT_H
+
+#include "dav.h"
+#include "health.h"
+#include "index.h"
+#include "intents.h"
+#include "store.h"
+
+struct kv_store {
+	struct kv_config cfg;
+	struct kv_index *idx;
+	struct kv_intents *ints;
+	struct kv_dav *dav;
+	struct kv_health *health;
+	int lock_wait_ms;	/* how long a writer waits for a busy key before -EBUSY */
+};
+
+/* Index of a shard by name in the configuration, or -1 (a shard no longer configured). */
+int kv__shard(const struct kv_store *s, const char *name);
+
+/* URL of a file reference (a final value path, or a temporary upload when ref->tmp). */
+int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
+		size_t cap, struct kv_err *err);
+
+/* URL of key on the shard called name. */
+int kv__key_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
+		char *url, size_t cap, struct kv_err *err);
+
+/* Take the lock of key by storing intent in; recovers a dead owner's intent on the way and
+ * waits up to s->lock_wait_ms for a live one. */
+int kv__acquire(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+		struct kv_err *err);
+
+/* Carry out an intent (ours, stored under key): PREPARE → undo, COMMIT → finish. Drops
+ * it. */
+int kv__exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in);
+int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+		    struct kv_err *err);
+
+/* Stream the value described by rec (of key) from a live replica to dst[0..n). */
+int kv__copy_value(struct kv_store *s, const char *key, size_t klen,
+		   const struct kv_record *rec, const char *const dst[], int n,
+		   struct kv_err *err);
+
+/* Record of a fresh value or node: type, mode, owner, times from meta or defaults. */
+void kv__record_init(struct kv_record *rec, uint8_t type, const struct kv_meta *meta);
+
+/* Apply the parts of meta that are set to rec. */
+void kv__meta_apply(struct kv_record *rec, const struct kv_meta *meta);
+
+/* Report a shard failure (by shard name) to the health view. */
+void kv__shard_failed(struct kv_store *s, const char *name);
+
+#endif

@@ -1,0 +1,615 @@
+/* write.c — the write protocol (DESIGN §3): puts, deletes, and finishing or undoing
+ * intents, for the living writer and for whoever recovers a dead one.
+ *
+ * Order of effects, for every writer:
+ *   1. intent recorded (the key's lock; lists what to undo if we die now)
+ *   2. new bytes written to shards: a new key directly at its final paths, a replacement
+ *      to temporary paths beside them
+ *   3. intent moved to COMMIT (lists the MOVEs, the index change, the files to clean up)
+ *   4. temporary files MOVEd onto final paths; index updated and synced
+ *   5. files no longer referenced deleted; intent dropped
+ * A file is only ever deleted when the index does not point at it, so a crash anywhere
+ * leaves at worst an orphan file (found by verify), never a record without its file.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "hash.h"
+#include "sys.h"
+
+struct kv_put {
+	struct kv_store *s;
+	char key[KV_KEY_MAX + 1];
+	size_t klen;
+	struct kv_intent *in;
+	struct kv_upload *up;
+	struct kv_record old, rec;
+	struct kv_meta meta;
+	int has_meta;
+	int update;		/* replacing a value: uploads go to temporary paths */
+	int n;
+	char urls[KV_MAX_REPLICAS][KV_URL_MAX];		/* final */
+	char up_urls[KV_MAX_REPLICAS][KV_URL_MAX];	/* where the bytes go now */
+	struct kv_md5 *md5;
+	uint64_t written;
+	int locked, committed;
+};
+
+void kv__record_init(struct kv_record *rec, uint8_t type, const struct kv_meta *meta)
+{
+	int64_t now = kv_now_ns();
+
+	memset(rec, 0, sizeof(*rec));
+	rec->type = type;
+	rec->mode = type == KV_TYPE_REG ? 0644 : type == KV_TYPE_DIR ? 0755 : 0777;
+	rec->uid = (uint32_t)geteuid();
+	rec->gid = (uint32_t)getegid();
+	rec->mtime_ns = now;
+	rec->ctime_ns = now;
+	rec->gen = kv_new_gen();
+	if (meta != NULL)
+		kv__meta_apply(rec, meta);
+}
+
+void kv__meta_apply(struct kv_record *rec, const struct kv_meta *meta)
+{
+	if (meta->set_mode)
+		rec->mode = meta->mode & 07777;
+	if (meta->set_owner) {
+		if (meta->uid != (uint32_t)-1)
+			rec->uid = meta->uid;
+		if (meta->gid != (uint32_t)-1)
+			rec->gid = meta->gid;
+	}
+	if (meta->set_mtime)
+		rec->mtime_ns = meta->mtime_ns;
+}
+
+/* --- taking a key --- */
+
+static int recover_one(struct kv_store *s, const char *key, size_t klen,
+		       struct kv_intent *dead, struct kv_err *err)
+{
+	int rc = kv_intents_takeover(s->ints, key, klen, dead, err);
+
+	if (rc < 0)
+		return rc;
+	if (dead->phase == KV_PHASE_COMMIT)
+		return kv__exec_commit(s, key, klen, dead, err);
+	return kv__exec_undo(s, key, klen, dead);
+}
+
+int kv__acquire(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+		struct kv_err *err)
+{
+	struct kv_intent *other = malloc(sizeof(*other));
+	int64_t deadline = kv_mono_ms() + s->lock_wait_ms;
+	int rc, pause_us = 200;
+
+	if (other == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	for (;;) {
+		rc = kv_intents_acquire(s->ints, key, klen, in, other, err);
+		if (rc == -EOWNERDEAD) {
+			rc = recover_one(s, key, klen, other, err);
+			if (rc == 0 || rc == -EBUSY)
+				continue;
+			break;
+		}
+		if (rc != -EBUSY || kv_mono_ms() >= deadline)
+			break;
+		(void)usleep((useconds_t)pause_us);
+		if (pause_us < 20000)
+			pause_us *= 2;
+	}
+	free(other);
+	return rc;
+}
+
+/* --- finishing intents --- */
+
+/* Does the index point at the file ref names? */
+static int referenced(struct kv_store *s, const struct kv_fileref *ref)
+{
+	struct kv_record rec;
+
+	if (ref->tmp)
+		return 0;
+	if (kv_index_get(s->idx, KV_KEYS, ref->key, ref->klen, &rec, NULL) < 0)
+		return 0;
+	return rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, ref->shard);
+}
+
+/* Delete files the index does not point at. Best effort: what cannot be deleted now (a
+ * shard down) is an orphan for verify to find. Returns the first error. */
+static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs, int n)
+{
+	int i, first = 0;
+
+	for (i = 0; i < n; i++) {
+		char url[KV_URL_MAX];
+		int rc;
+
+		if (referenced(s, &refs[i]))
+			continue;
+		rc = kv__ref_url(s, &refs[i], url, sizeof(url), NULL);
+		if (rc == 0)
+			rc = kv_dav_delete(s->dav, url, NULL);
+		if (rc < 0) {
+			kv__shard_failed(s, refs[i].shard);
+			if (first == 0)
+				first = rc;
+		}
+	}
+	return first;
+}
+
+int kv__exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in)
+{
+	(void)delete_unreferenced(s, in->undo, in->nundo);
+	return kv_intents_release(s->ints, key, klen, NULL);
+}
+
+static void drop_replica(struct kv_record *rec, const char *shard)
+{
+	int i, j;
+
+	for (i = j = 0; i < rec->nrep; i++)
+		if (strcmp(rec->rep[i], shard) != 0)
+			memmove(rec->rep[j++], rec->rep[i], sizeof(rec->rep[i]));
+	rec->nrep = (uint8_t)j;
+}
+
+static int apply_recops(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	const struct kv_intent *in = arg;
+	int i, rc;
+
+	for (i = 0; i < in->nrecops; i++) {
+		const struct kv_recop *op = &in->recops[i];
+		struct kv_record cur;
+
+		rc = kv_txn_get(txn, KV_KEYS, op->key, op->klen, &cur, err);
+		if (rc < 0 && rc != -ENOENT)
+			return rc;
+		if (op->expect_gen == 0 ? rc == 0 : rc < 0 || cur.gen != op->expect_gen)
+			continue;	/* changed since: another writer's outcome stands */
+		if (op->remove)
+			rc = rc == 0 ? kv_txn_del(txn, KV_KEYS, op->key, op->klen, err) : 0;
+		else
+			rc = kv_txn_put(txn, KV_KEYS, op->key, op->klen, &op->rec, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* MOVE temporary uploads onto their final paths. A move that fails takes its shard out of
+ * the new record; returns how many succeeded, *first_err the first failure. */
+static int do_moves(struct kv_store *s, struct kv_intent *in, int *first_err,
+		    struct kv_err *err)
+{
+	int i, j, moved = 0;
+
+	for (i = 0; i < in->nmoves; i++) {
+		struct kv_fileref *m = &in->moves[i], final = *m;
+		char src[KV_URL_MAX], dst[KV_URL_MAX];
+		int rc;
+
+		final.tmp = 0;
+		rc = kv__ref_url(s, m, src, sizeof(src), err);
+		if (rc == 0)
+			rc = kv__ref_url(s, &final, dst, sizeof(dst), err);
+		if (rc == 0)
+			rc = kv_dav_move(s->dav, src, dst, err);
+		if (rc == 0 || rc == -ENOENT) {	/* gone: moved before a crash */
+			moved++;
+			continue;
+		}
+		kv__shard_failed(s, m->shard);
+		if (*first_err == 0)
+			*first_err = rc;
+		for (j = 0; j < in->nrecops; j++)
+			if (!in->recops[j].remove && in->recops[j].klen == m->klen &&
+			    memcmp(in->recops[j].key, m->key, m->klen) == 0)
+				drop_replica(&in->recops[j].rec, m->shard);
+		/* Whatever that shard holds at the final path is not the new value. */
+		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, final.shard,
+				     final.key, final.klen, 0);
+		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, m->shard,
+				     m->key, m->klen, m->tmp);
+	}
+	return moved;
+}
+
+int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+		    struct kv_err *err)
+{
+	int first_err = 0, moved, rc = 0;
+
+	moved = do_moves(s, in, &first_err, err);
+	if (in->nmoves > 0 && moved == 0) {
+		/* Nothing reached a final path: the old state stands. */
+		in->nrecops = 0;
+		rc = first_err;
+	} else if (in->nrecops > 0) {
+		rc = kv_index_update(s->idx, apply_recops, in, err);
+	}
+	(void)delete_unreferenced(s, in->cleanup, in->ncleanup);
+	(void)kv_intents_release(s->ints, key, klen, NULL);
+	return rc;
+}
+
+static int recover_cb(const char *key, size_t klen, struct kv_intent *in, void *arg)
+{
+	struct kv_store *s = ((void **)arg)[0];
+	int *done = ((void **)arg)[1];
+	struct kv_err err;
+
+	if (recover_one(s, key, klen, in, &err) == 0)
+		(*done)++;
+	return 0;
+}
+
+int kv_store_recover(struct kv_store *s, int *done, struct kv_err *err)
+{
+	int count = 0, rc;
+	void *arg[2] = { s, &count };
+
+	rc = kv_intents_each_dead(s->ints, recover_cb, arg, err);
+	if (done != NULL)
+		*done = count;
+	return rc < 0 ? rc : 0;
+}
+
+/* --- put --- */
+
+static int put_prepare_intent(struct kv_put *p, const int order[])
+{
+	const struct kv_shards *sh = &p->s->cfg.shards;
+	struct kv_intent *in = p->in;
+	int i;
+
+	in->op = p->update ? KV_OP_UPDATE : KV_OP_PUT;
+	in->phase = KV_PHASE_PREPARE;
+	in->nundo = 0;
+	for (i = 0; i < p->n; i++) {
+		const char *name = sh->v[order[i]].name;
+
+		if (kv_fileref_add(in->undo, &in->nundo, KV_INTENT_FILES, name, p->key, p->klen,
+				   p->update ? p->rec.gen : 0) < 0)
+			return -ENOSPC;
+		(void)snprintf(p->rec.rep[i], sizeof(p->rec.rep[i]), "%s", name);
+	}
+	p->rec.nrep = (uint8_t)p->n;
+	return 0;
+}
+
+static int put_urls(struct kv_put *p, struct kv_err *err)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < p->n && rc == 0; i++) {
+		rc = kv__key_url(p->s, p->rec.rep[i], p->key, p->klen, p->urls[i],
+				 sizeof(p->urls[i]), err);
+		if (rc == 0)
+			rc = kv__ref_url(p->s, &p->in->undo[i], p->up_urls[i],
+					 sizeof(p->up_urls[i]), err);
+	}
+	return rc;
+}
+
+int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
+		 unsigned flags, const struct kv_meta *meta, struct kv_put **out,
+		 struct kv_err *err)
+{
+	const char *ptrs[KV_MAX_REPLICAS];
+	int order[KV_MAX_REPLICAS], rc, i;
+	struct kv_put *p;
+
+	*out = NULL;
+	rc = kv_key_check(key, klen, err);
+	if (rc < 0)
+		return rc;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL || (p->in = calloc(1, sizeof(*p->in))) == NULL ||
+	    (p->md5 = kv_md5_new()) == NULL) {
+		kv_put_free(p);
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	}
+	p->s = s;
+	memcpy(p->key, key, klen);
+	p->klen = klen;
+	if (meta != NULL) {
+		p->meta = *meta;
+		p->has_meta = 1;
+	}
+	kv__record_init(&p->rec, KV_TYPE_REG, meta);
+	p->n = kv_place(&s->cfg.shards, key, klen, s->cfg.replicas, order);
+	rc = put_prepare_intent(p, order);
+	if (rc == 0)
+		rc = kv__acquire(s, key, klen, p->in, err);
+	if (rc < 0)
+		goto fail;
+	p->locked = 1;
+	rc = kv_index_get(s->idx, KV_KEYS, key, klen, &p->old, err);
+	if (rc == 0 && (flags & KV_PUT_EXCL)) {
+		rc = kv_err_set(err, -EEXIST, "Key '%.*s' already exists.", (int)klen, key);
+		goto fail;
+	}
+	if (rc == 0) {
+		p->update = 1;
+		(void)put_prepare_intent(p, order);
+		rc = kv_intents_update(s->ints, key, klen, p->in, err);
+	} else if (rc == -ENOENT) {
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = put_urls(p, err);
+	for (i = 0; i < p->n; i++)
+		ptrs[i] = p->up_urls[i];
+	if (rc == 0)
+		rc = kv_upload_begin(s->dav, ptrs, p->n, size, &p->up, err);
+	if (rc < 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	kv_put_free(p);
+	return rc;
+}
+
+static void put_failed(struct kv_put *p)
+{
+	int i = kv_upload_failed(p->up);
+
+	if (i >= 0)
+		kv__shard_failed(p->s, p->rec.rep[i]);
+}
+
+int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *err)
+{
+	int rc;
+
+	kv_md5_update(p->md5, buf, len);
+	p->written += len;
+	rc = kv_upload_write(p->up, buf, len, err);
+	if (rc < 0)
+		put_failed(p);
+	return rc;
+}
+
+static int put_new_record(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct kv_put *p = arg;
+
+	return kv_txn_put(txn, KV_KEYS, p->key, p->klen, &p->rec, err);
+}
+
+/* Replacement: MOVE the temporary uploads into place through a COMMIT intent. */
+static int put_commit_update(struct kv_put *p, struct kv_err *err)
+{
+	struct kv_intent *in = p->in;
+	struct kv_recop *op = &in->recops[0];
+	int i, rc;
+
+	in->phase = KV_PHASE_COMMIT;
+	in->nmoves = 0;
+	for (i = 0; i < in->nundo; i++)
+		in->moves[in->nmoves++] = in->undo[i];
+	in->nundo = 0;
+	op->klen = (uint16_t)p->klen;
+	memcpy(op->key, p->key, p->klen);
+	op->expect_gen = p->old.gen;
+	op->remove = 0;
+	op->rec = p->rec;
+	in->nrecops = 1;
+	in->ncleanup = 0;
+	for (i = 0; i < p->old.nrep; i++)
+		if (!kv_record_has_replica(&p->rec, p->old.rep[i]))
+			(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES,
+					     p->old.rep[i], p->key, p->klen, 0);
+	rc = kv_intents_update(p->s->ints, p->key, p->klen, in, err);
+	if (rc < 0)
+		return rc;
+	p->locked = 0;		/* from here on, exec_commit finishes and drops the intent */
+	rc = kv__exec_commit(p->s, p->key, p->klen, in, err);
+	p->rec = op->rec;	/* minus replicas whose move failed */
+	return rc;
+}
+
+int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
+{
+	int rc = kv_upload_end(p->up, err);
+
+	if (rc < 0) {
+		put_failed(p);
+		return rc;
+	}
+	kv_md5_final(p->md5, p->rec.md5);
+	p->rec.size = p->written;
+	p->rec.ctime_ns = kv_now_ns();
+	if (!(p->has_meta && p->meta.set_mtime))
+		p->rec.mtime_ns = p->rec.ctime_ns;
+	if (p->update) {
+		p->rec.mode = p->old.mode;
+		p->rec.uid = p->old.uid;
+		p->rec.gid = p->old.gid;
+		if (p->has_meta)
+			kv__meta_apply(&p->rec, &p->meta);
+		rc = put_commit_update(p, err);
+	} else {
+		rc = kv_index_update(p->s->idx, put_new_record, p, err);
+		if (rc == 0) {
+			(void)kv_intents_release(p->s->ints, p->key, p->klen, NULL);
+			p->locked = 0;
+		}
+	}
+	if (rc == 0) {
+		p->committed = 1;
+		if (rec != NULL)
+			*rec = p->rec;
+	}
+	return rc;
+}
+
+void kv_put_free(struct kv_put *p)
+{
+	if (p == NULL)
+		return;
+	kv_upload_free(p->up);
+	if (p->locked && !p->committed)
+		(void)kv__exec_undo(p->s, p->key, p->klen, p->in);
+	kv_md5_free(p->md5);
+	free(p->in);
+	free(p);
+}
+
+int kv_put_nurls(const struct kv_put *p)
+{
+	return p->n;
+}
+
+const char *kv_put_url(const struct kv_put *p, int i)
+{
+	return i >= 0 && i < p->n ? p->urls[i] : NULL;
+}
+
+int kv_store_put_fd(struct kv_store *s, const char *key, size_t klen, int fd, int64_t size,
+		    unsigned flags, const struct kv_meta *meta, struct kv_record *rec,
+		    struct kv_err *err)
+{
+	size_t cap = 1 << 20;
+	char *buf = malloc(cap);
+	struct kv_put *p = NULL;
+	int64_t off = 0;
+	int rc;
+
+	if (buf == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	rc = kv_put_begin(s, key, klen, size, flags, meta, &p, err);
+	while (rc == 0 && off < size) {
+		size_t want = size - off < (int64_t)cap ? (size_t)(size - off) : cap;
+		ssize_t n = pread(fd, buf, want, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = kv_err_set(err, n < 0 ? -errno : -EIO, "spool read: %s",
+					n < 0 ? strerror(errno) : "file shrank");
+			break;
+		}
+		rc = kv_put_write(p, buf, (size_t)n, err);
+		off += n;
+	}
+	if (rc == 0)
+		rc = kv_put_commit(p, rec, err);
+	kv_put_free(p);
+	free(buf);
+	return rc;
+}
+
+/* --- delete --- */
+
+static int remove_record(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	const struct kv_recop *op = arg;
+	struct kv_record cur;
+	int rc = kv_txn_get(txn, KV_KEYS, op->key, op->klen, &cur, err);
+
+	if (rc < 0)
+		return rc;
+	if (cur.gen != op->expect_gen)
+		return kv_err_set(err, -EAGAIN, "record of '%.*s' changed", (int)op->klen, op->key);
+	return kv_txn_del(txn, KV_KEYS, op->key, op->klen, err);
+}
+
+static int put_back(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	const struct kv_recop *op = arg;
+	struct kv_record cur;
+	int rc = kv_txn_get(txn, KV_KEYS, op->key, op->klen, &cur, err);
+
+	if (rc != -ENOENT)
+		return rc;
+	return kv_txn_put(txn, KV_KEYS, op->key, op->klen, &op->rec, err);
+}
+
+/* Delete every replica of rec; the record keeps the ones that failed. */
+static int delete_replicas(struct kv_store *s, const char *key, size_t klen,
+			   struct kv_record *rec, struct kv_err *err)
+{
+	struct kv_record left = *rec;
+	int i, first = 0;
+
+	left.nrep = 0;
+	for (i = 0; i < rec->nrep; i++) {
+		char url[KV_URL_MAX];
+		int rc = kv__key_url(s, rec->rep[i], key, klen, url, sizeof(url), err);
+
+		if (rc == 0)
+			rc = kv_dav_delete(s->dav, url, first == 0 ? err : NULL);
+		if (rc < 0) {
+			kv__shard_failed(s, rec->rep[i]);
+			if (first == 0)
+				first = rc;
+			memcpy(left.rep[left.nrep++], rec->rep[i], sizeof(rec->rep[i]));
+		}
+	}
+	*rec = left;
+	return first;
+}
+
+int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err)
+{
+	struct kv_intent *in = calloc(1, sizeof(*in));
+	struct kv_recop *op;
+	int rc, i;
+
+	if (in == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	op = &in->recops[0];
+	in->op = KV_OP_DELETE;
+	rc = kv_key_check(key, klen, err);
+	if (rc == 0)
+		rc = kv__acquire(s, key, klen, in, err);
+	if (rc < 0)
+		goto out;
+	rc = kv_store_get(s, key, klen, &op->rec, err);
+	if (rc < 0) {
+		(void)kv_intents_release(s->ints, key, klen, NULL);
+		goto out;
+	}
+	/* From here a crash rolls forward: the record goes, then its files. */
+	in->phase = KV_PHASE_COMMIT;
+	in->nrecops = 1;
+	op->klen = (uint16_t)klen;
+	memcpy(op->key, key, klen);
+	op->expect_gen = op->rec.gen;
+	op->remove = 1;
+	for (i = 0; i < op->rec.nrep; i++)
+		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, op->rec.rep[i],
+				     key, klen, 0);
+	rc = kv_intents_update(s->ints, key, klen, in, err);
+	if (rc == 0)
+		rc = kv_index_update(s->idx, remove_record, op, err);
+	if (rc == 0) {
+		rc = delete_replicas(s, key, klen, &op->rec, err);
+		if (rc < 0 && op->rec.nrep > 0) {
+			/* Put the key back with the replicas still there; a retry finishes. */
+			op->rec.gen = kv_new_gen();
+			(void)kv_index_update(s->idx, put_back, op, NULL);
+		}
+	}
+	(void)kv_intents_release(s->ints, key, klen, NULL);
+out:
+	free(in);
+	return rc;
+}

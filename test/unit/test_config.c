@@ -1,0 +1,75 @@
+/* Config parsing: files, overrides, and errors that name the line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "unit.h"
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if (f != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+UNIT_TEST(config_file_and_overrides)
+{
+	char path[] = "/tmp/tinykv-unit-XXXXXX";
+	struct kv_config c;
+	struct kv_err err;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	close(fd);
+	write_file(path, "# comment\nshards   = localhost:3001, localhost:3002\n"
+		   "index = /tmp/idx   # trailing comment\nreplicas=2\n\nport = 4000\n"
+		   "sync = no\nmap_size = 1G\ntimeout = 3\nattr_timeout = 0.5\n");
+	kv_config_defaults(&c);
+	CHECK(c.port == 3000 && c.replicas == 1 && c.sync == 1);
+	CHECK(kv_config_load(&c, path, &err) == 0);
+	CHECK(c.shards.n == 2);
+	CHECK_STR(c.shards.v[1].name, "localhost:3002");
+	CHECK_STR(c.index, "/tmp/idx");
+	CHECK(c.replicas == 2 && c.port == 4000 && c.sync == 0 && c.timeout == 3);
+	CHECK(c.map_size == (uint64_t)1 << 30);
+	CHECK(c.attr_timeout == 0.5);
+	CHECK(kv_config_set(&c, "port", "5000", &err) == 0 && c.port == 5000);
+	CHECK(kv_config_finish(&c, &err) == 0);
+	CHECK(kv_config_set(&c, "replicas", "3", &err) == 0);
+	CHECK(kv_config_finish(&c, &err) == -EINVAL);
+	CHECK(strstr(err.msg, "replicas = 3") != NULL);
+	unlink(path);
+}
+
+UNIT_TEST(config_errors_name_the_line)
+{
+	char path[] = "/tmp/tinykv-unit-XXXXXX";
+	struct kv_config c;
+	struct kv_err err;
+	int fd = mkstemp(path);
+
+	close(fd);
+	write_file(path, "shards = a:1\nport = seventy\n");
+	kv_config_defaults(&c);
+	CHECK(kv_config_load(&c, path, &err) == -EINVAL);
+	CHECK(strstr(err.msg, ":2: port") != NULL);
+	write_file(path, "colour = blue\n");
+	CHECK(kv_config_load(&c, path, &err) == -ENOENT);
+	CHECK(strstr(err.msg, "unknown setting 'colour'") != NULL);
+	write_file(path, "just words\n");
+	CHECK(kv_config_load(&c, path, &err) == -EINVAL);
+	unlink(path);
+	CHECK(kv_config_load(&c, "/nonexistent/tinykv.conf", &err) == -ENOENT);
+	kv_config_defaults(&c);
+	CHECK(kv_config_finish(&c, &err) == -EINVAL);	/* no shards */
+	CHECK(kv_config_set(&c, "port", "70000", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "map_size", "-1", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "sync", "maybe", &err) == -EINVAL);
+}

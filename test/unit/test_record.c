@@ -1,0 +1,99 @@
+/* Records and intents survive an encode/decode round trip; damage is detected. */
+#include <errno.h>
+#include <string.h>
+
+#include "err.h"
+#include "record.h"
+#include "unit.h"
+
+UNIT_TEST(record_round_trip)
+{
+	struct kv_record r, back;
+	uint8_t buf[KV_RECORD_MAX];
+	size_t n, cut;
+
+	memset(&r, 0, sizeof(r));
+	r.type = KV_TYPE_REG;
+	r.mode = 0640;
+	r.uid = 1000;
+	r.gid = 100;
+	r.size = (uint64_t)5 << 40;
+	r.mtime_ns = 1700000000123456789LL;
+	r.ctime_ns = -5;
+	r.gen = 0xdeadbeefcafef00dULL;
+	memset(r.md5, 0xab, sizeof(r.md5));
+	r.nrep = 2;
+	strcpy(r.rep[0], "localhost:3001");
+	strcpy(r.rep[1], "localhost:3002");
+	n = kv_record_encode(&r, buf, sizeof(buf));
+	CHECK(n > 0);
+	CHECK(kv_record_decode(buf, n, &back) == 0);
+	CHECK(memcmp(&r, &back, sizeof(r)) == 0);
+	for (cut = 0; cut < n; cut++)
+		CHECK(kv_record_decode(buf, cut, &back) == -KV_ECORRUPT);
+	buf[0] = 99;	/* unknown version */
+	CHECK(kv_record_decode(buf, n, &back) == -KV_ECORRUPT);
+}
+
+UNIT_TEST(symlink_record_round_trip)
+{
+	struct kv_record r, back;
+	uint8_t buf[KV_RECORD_MAX];
+	size_t n;
+
+	memset(&r, 0, sizeof(r));
+	r.type = KV_TYPE_LNK;
+	r.mode = 0777;
+	memset(r.target, 'a', KV_TARGET_MAX);
+	r.target_len = KV_TARGET_MAX;
+	n = kv_record_encode(&r, buf, sizeof(buf));
+	CHECK(n > KV_TARGET_MAX);
+	CHECK(kv_record_decode(buf, n, &back) == 0);
+	CHECK(back.target_len == KV_TARGET_MAX && back.target[KV_TARGET_MAX] == '\0');
+	CHECK(memcmp(&r, &back, sizeof(r)) == 0);
+}
+
+UNIT_TEST(intent_round_trip)
+{
+	static struct kv_intent in, back;
+	static uint8_t buf[KV_INTENT_MAX];
+	size_t n;
+	int i;
+
+	memset(&in, 0, sizeof(in));
+	in.op = KV_OP_RENAME;
+	in.phase = KV_PHASE_COMMIT;
+	in.pid = 4242;
+	in.start = 987654321;
+	in.since_ns = 42;
+	for (i = 0; i < KV_INTENT_FILES; i++)
+		CHECK(kv_fileref_add(in.cleanup, &in.ncleanup, KV_INTENT_FILES, "localhost:3001",
+				     "some/key", 8, (uint64_t)i) == 0);
+	CHECK(kv_fileref_add(in.cleanup, &in.ncleanup, KV_INTENT_FILES, "x", "y", 1, 0) ==
+	      -ENOSPC);
+	CHECK(kv_fileref_add(in.moves, &in.nmoves, KV_MAX_REPLICAS, "s:1", "k", 1, 77) == 0);
+	in.nrecops = 2;
+	in.recops[0].klen = 3;
+	memcpy(in.recops[0].key, "new", 3);
+	in.recops[0].expect_gen = 0;
+	in.recops[0].rec.type = KV_TYPE_REG;
+	in.recops[0].rec.nrep = 1;
+	strcpy(in.recops[0].rec.rep[0], "s:1");
+	in.recops[1].klen = 3;
+	memcpy(in.recops[1].key, "old", 3);
+	in.recops[1].expect_gen = 9;
+	in.recops[1].remove = 1;
+	n = kv_intent_encode(&in, buf, sizeof(buf));
+	CHECK(n > 0);
+	CHECK(kv_intent_decode(buf, n, &back) == 0);
+	CHECK(memcmp(&in, &back, sizeof(in)) == 0);
+	CHECK(kv_intent_decode(buf, n - 1, &back) == -KV_ECORRUPT);
+}
+
+UNIT_TEST(tmp_path_is_beside_the_value)
+{
+	char path[KV_PATH_MAX];
+
+	CHECK(kv_tmp_path("hello", 5, 0x1f, path, sizeof(path)) > 0);
+	CHECK_STR(path, "/5d/41/.tmp-000000000000001f");
+}
