@@ -30,8 +30,8 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-static int percent_decode(const char *raw, size_t rawlen, int plus_is_space, char *out,
-			  size_t cap, size_t *outlen, struct kv_err *err)
+static int percent_decode(const char *raw, size_t rawlen, char *out, size_t cap,
+			  size_t *outlen, struct kv_err *err)
 {
 	size_t i, n = 0;
 
@@ -47,8 +47,6 @@ static int percent_decode(const char *raw, size_t rawlen, int plus_is_space, cha
 						  "malformed percent-encoding at byte %zu", i + 1);
 			c = (unsigned char)(hi * 16 + lo);
 			i += 2;
-		} else if (c == '+' && plus_is_space) {
-			c = ' ';
 		}
 		if (n == cap)
 			return kv_err_set(err, -ENAMETOOLONG, "longer than %zu bytes", cap);
@@ -61,7 +59,7 @@ static int percent_decode(const char *raw, size_t rawlen, int plus_is_space, cha
 int kv_key_decode(const char *raw, size_t rawlen, char *out, size_t cap, size_t *outlen,
 		  struct kv_err *err)
 {
-	int rc = percent_decode(raw, rawlen, 0, out, cap, outlen, err);
+	int rc = percent_decode(raw, rawlen, out, cap, outlen, err);
 
 	if (rc == -ENAMETOOLONG)
 		return kv_err_set(err, rc, "key is longer than %d bytes", KV_KEY_MAX);
@@ -73,7 +71,7 @@ int kv_key_decode(const char *raw, size_t rawlen, char *out, size_t cap, size_t 
 int kv_url_decode(const char *raw, size_t rawlen, char *out, size_t cap, size_t *outlen,
 		  struct kv_err *err)
 {
-	return percent_decode(raw, rawlen, 1, out, cap, outlen, err);
+	return percent_decode(raw, rawlen, out, cap, outlen, err);
 }
 
 static const char b64url[] =

@@ -30,8 +30,8 @@ int kv_key_check(const char *key, size_t len, struct kv_err *err);
 int kv_key_decode(const char *raw, size_t rawlen, char *out, size_t cap, size_t *outlen,
 		  struct kv_err *err);
 
-/* Percent-decode a query parameter (also '+' as space); same errors as kv_key_decode but
- * empty results are allowed and any length up to cap. */
+/* Percent-decode a query parameter ('+' stays '+', as in paths); same errors as
+ * kv_key_decode, but an empty result or a NUL is allowed, and any length up to cap. */
 int kv_url_decode(const char *raw, size_t rawlen, char *out, size_t cap, size_t *outlen,
 		  struct kv_err *err);
 

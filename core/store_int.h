@@ -45,6 +45,14 @@ int kv__copy_value(struct kv_store *s, const char *key, size_t klen,
 		   const struct kv_record *rec, const char *const dst[], int n,
 		   struct kv_err *err);
 
+/* Give key the replica set want[] (best first), copying to shards that lack the value or
+ * are listed in missing[] (recorded but without their file), then deleting the copies no
+ * longer wanted. *changed: whether the record changed. Missing keys are not an error. */
+int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
+		     char want[][KV_SHARD_NAME_MAX + 1], int nwant,
+		     char missing[][KV_SHARD_NAME_MAX + 1], int nmissing, int *changed,
+		     struct kv_err *err);
+
 /* Record of a fresh value or node: type, mode, owner, times from meta or defaults. */
 void kv__record_init(struct kv_record *rec, uint8_t type, const struct kv_meta *meta);
 

@@ -1,0 +1,169 @@
+/* replicate.c — copying a value between shards, and giving a key a new replica set.
+ * Used by rename (tree.c), rebalance and repair (admin.c). */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pipe_arg {
+	struct kv_upload *up;
+	struct kv_err *err;
+	int upload_failed;
+};
+
+static int to_upload(const void *buf, size_t len, void *arg)
+{
+	struct pipe_arg *p = arg;
+	int rc = kv_upload_write(p->up, buf, len, p->err);
+
+	if (rc < 0)
+		p->upload_failed = 1;
+	return rc;
+}
+
+int kv__copy_value(struct kv_store *s, const char *key, size_t klen,
+		   const struct kv_record *rec, const char *const dst[], int n,
+		   struct kv_err *err)
+{
+	int i, rc = kv_err_set(err, -EIO, "key '%.*s' has no replica to copy from", (int)klen,
+			       key);
+
+	for (i = 0; i < rec->nrep; i++) {
+		struct pipe_arg p = { NULL, err, 0 };
+		char src[KV_URL_MAX];
+		int sh = kv__shard(s, rec->rep[i]);
+
+		if (sh >= 0 && !kv_health_is_up(s->health, sh) && i + 1 < rec->nrep)
+			continue;
+		rc = kv__key_url(s, rec->rep[i], key, klen, src, sizeof(src), err);
+		if (rc == 0)
+			rc = kv_upload_begin(s->dav, dst, n, (int64_t)rec->size, &p.up, err);
+		if (rc == 0)
+			rc = kv_dav_get(s->dav, src, 0, -1, to_upload, &p, err);
+		if (rc == 0)
+			rc = kv_upload_end(p.up, err);
+		if (rc < 0 && p.up != NULL && kv_upload_failed(p.up) >= 0)
+			p.upload_failed = 1;
+		kv_upload_free(p.up);
+		if (rc == 0 || p.upload_failed)
+			return rc;	/* a target failed: another source will not help */
+		if (rc != -ENOENT)
+			kv__shard_failed(s, rec->rep[i]);
+	}
+	return rc;
+}
+
+static int same_set(const struct kv_record *rec, char want[][KV_SHARD_NAME_MAX + 1], int n)
+{
+	int i;
+
+	if (rec->nrep != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(rec->rep[i], want[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static int in_list(char list[][KV_SHARD_NAME_MAX + 1], int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Give key exactly the replicas want[0..nwant), in that order: copy the value to shards
+ * that lack it (and to those in `missing`, listed but found without their file), switch
+ * the record, then delete copies no longer wanted. *changed tells whether anything moved.
+ * Holds the key's lock throughout; readers keep reading old replicas until the switch.
+ */
+int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
+		     char want[][KV_SHARD_NAME_MAX + 1], int nwant,
+		     char missing[][KV_SHARD_NAME_MAX + 1], int nmissing, int *changed,
+		     struct kv_err *err)
+{
+	struct kv_intent *in = calloc(1, sizeof(*in));
+	const char *dst[KV_MAX_REPLICAS];
+	char urls[KV_MAX_REPLICAS][KV_URL_MAX];
+	struct kv_record rec;
+	struct kv_recop *op;
+	int i, ndst = 0, rc;
+
+	*changed = 0;
+	if (in == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	in->op = KV_OP_MOVE;
+	rc = kv__acquire(s, key, klen, in, err);
+	if (rc < 0)
+		goto out;
+	rc = kv_index_get(s->idx, KV_KEYS, key, klen, &rec, err);
+	if (rc < 0 || rec.type != KV_TYPE_REG || (same_set(&rec, want, nwant) && nmissing == 0)) {
+		(void)kv_intents_release(s->ints, key, klen, NULL);
+		rc = rc == -ENOENT ? 0 : rc;
+		goto out;
+	}
+	/* Sources are the replicas that really hold the value. */
+	for (i = 0; i < nmissing; i++) {
+		int j, k;
+
+		for (j = k = 0; j < rec.nrep; j++)
+			if (strcmp(rec.rep[j], missing[i]) != 0)
+				memmove(rec.rep[k++], rec.rep[j], sizeof(rec.rep[j]));
+		rec.nrep = (uint8_t)k;
+	}
+	for (i = 0; i < nwant; i++) {
+		if (kv_record_has_replica(&rec, want[i]))
+			continue;
+		(void)kv_fileref_add(in->undo, &in->nundo, KV_INTENT_FILES, want[i], key, klen, 0);
+		rc = kv__key_url(s, want[i], key, klen, urls[ndst], sizeof(urls[ndst]), err);
+		if (rc < 0)
+			goto unlock;
+		dst[ndst] = urls[ndst];
+		ndst++;
+	}
+	rc = kv_intents_update(s->ints, key, klen, in, err);
+	if (rc == 0 && ndst > 0) {
+		if (rec.nrep == 0)
+			rc = kv_err_set(err, -EIO, "key '%.*s': no shard holds its value", (int)klen,
+					key);
+		else
+			rc = kv__copy_value(s, key, klen, &rec, dst, ndst, err);
+	}
+	if (rc < 0) {
+		(void)kv__exec_undo(s, key, klen, in);
+		goto out;
+	}
+	in->phase = KV_PHASE_COMMIT;
+	in->nundo = 0;
+	op = &in->recops[0];
+	in->nrecops = 1;
+	op->klen = (uint16_t)klen;
+	memcpy(op->key, key, klen);
+	op->expect_gen = rec.gen;
+	op->rec = rec;
+	op->rec.gen = kv_new_gen();
+	op->rec.nrep = (uint8_t)nwant;
+	for (i = 0; i < nwant; i++)
+		memcpy(op->rec.rep[i], want[i], sizeof(op->rec.rep[i]));
+	for (i = 0; i < rec.nrep; i++)
+		if (!in_list(want, nwant, rec.rep[i]))
+			(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES,
+					     rec.rep[i], key, klen, 0);
+	rc = kv_intents_update(s->ints, key, klen, in, err);
+	if (rc < 0)
+		goto unlock;
+	rc = kv__exec_commit(s, key, klen, in, err);
+	*changed = rc == 0;
+	goto out;
+unlock:
+	(void)kv__exec_undo(s, key, klen, in);
+out:
+	free(in);
+	return rc;
+}

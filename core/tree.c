@@ -1,0 +1,376 @@
+/* tree.c — the file-system view of the key space: directories, listings, metadata,
+ * symlinks and renames. Keys are paths; "a/b/c" makes directories "a" and "a/b".
+ * Directories exist explicitly (KV_DIRS, made by mkdir) or implicitly (a key below them).
+ * Every listing is an index range scan; no shard is asked.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sys.h"
+
+static void implied_dir(struct kv_store *s, struct kv_record *rec)
+{
+	kv__record_init(rec, KV_TYPE_DIR, NULL);
+	rec->gen = 0;
+	(void)s;
+}
+
+/* "path/" into buf; returns its length or -ENAMETOOLONG. */
+static int with_slash(const char *path, size_t plen, char *buf)
+{
+	if (plen + 1 > KV_KEY_MAX)
+		return -ENAMETOOLONG;
+	memcpy(buf, path, plen);
+	buf[plen] = '/';
+	return (int)plen + 1;
+}
+
+static int has_children(struct kv_store *s, const char *prefix, size_t plen)
+{
+	struct kv_cursor *c;
+	const char *k;
+	size_t kl;
+	int t, found = 0;
+
+	for (t = KV_KEYS; t <= KV_DIRS && !found; t++) {
+		if (kv_cursor_open(s->idx, (enum kv_table)t, &c, NULL) < 0)
+			continue;
+		if (kv_cursor_seek(c, prefix, plen, &k, &kl, NULL) == 0)
+			found = kl >= plen && memcmp(k, prefix, plen) == 0;
+		kv_cursor_close(c);
+	}
+	return found;
+}
+
+int kv_store_dir_get(struct kv_store *s, const char *path, size_t plen, struct kv_record *rec,
+		     struct kv_err *err)
+{
+	char prefix[KV_KEY_MAX + 1];
+	int n, rc;
+
+	if (plen == 0) {
+		rc = kv_index_get(s->idx, KV_DIRS, "/", 1, rec, NULL);
+		if (rc < 0)
+			implied_dir(s, rec);
+		return 0;
+	}
+	rc = kv_index_get(s->idx, KV_DIRS, path, plen, rec, err);
+	if (rc != -ENOENT)
+		return rc;
+	n = with_slash(path, plen, prefix);
+	if (n > 0 && has_children(s, prefix, (size_t)n)) {
+		implied_dir(s, rec);
+		return 0;
+	}
+	return kv_err_set(err, -ENOENT, "no directory '%.*s'", (int)plen, path);
+}
+
+struct mkdir_arg {
+	const char *path;
+	size_t plen;
+	struct kv_record rec;
+};
+
+static int exists_in_txn(struct kv_txn *txn, const char *path, size_t plen)
+{
+	struct kv_record r;
+	char prefix[KV_KEY_MAX + 1];
+	int n = with_slash(path, plen, prefix);
+
+	if (kv_txn_get(txn, KV_KEYS, path, plen, &r, NULL) == 0 ||
+	    kv_txn_get(txn, KV_DIRS, path, plen, &r, NULL) == 0)
+		return 1;
+	return n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
+			 kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n));
+}
+
+static int mkdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct mkdir_arg *a = arg;
+
+	if (exists_in_txn(txn, a->path, a->plen))
+		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
+	return kv_txn_put(txn, KV_DIRS, a->path, a->plen, &a->rec, err);
+}
+
+int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
+		   const struct kv_meta *meta, struct kv_err *err)
+{
+	struct mkdir_arg a = { path, plen, { 0 } };
+	int rc = kv_key_check(path, plen, err);
+
+	if (rc < 0)
+		return rc;
+	if (plen + 1 > KV_KEY_MAX)	/* its entries could not have a name */
+		return kv_err_set(err, -ENAMETOOLONG, "directory name too long");
+	kv__record_init(&a.rec, KV_TYPE_DIR, meta);
+	return kv_index_update(s->idx, mkdir_txn, &a, err);
+}
+
+static int rmdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct mkdir_arg *a = arg;
+	char prefix[KV_KEY_MAX + 1];
+	int n = with_slash(a->path, a->plen, prefix);
+
+	if (n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
+		      kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n)))
+		return kv_err_set(err, -ENOTEMPTY, "'%.*s' is not empty", (int)a->plen, a->path);
+	if (kv_txn_get(txn, KV_KEYS, a->path, a->plen, &a->rec, NULL) == 0)
+		return kv_err_set(err, -ENOTDIR, "'%.*s' is not a directory", (int)a->plen,
+				  a->path);
+	return kv_txn_del(txn, KV_DIRS, a->path, a->plen, err);
+}
+
+int kv_store_rmdir(struct kv_store *s, const char *path, size_t plen, struct kv_err *err)
+{
+	struct mkdir_arg a = { path, plen, { 0 } };
+
+	if (plen == 0)
+		return kv_err_set(err, -EBUSY, "cannot remove the root");
+	return kv_index_update(s->idx, rmdir_txn, &a, err);
+}
+
+/* --- readdir: two ordered streams (keys, directories) merged by entry name --- */
+
+struct dstream {
+	struct kv_cursor *c;
+	const char *pfx;
+	size_t plen;
+	char name[KV_KEY_MAX + 1];
+	size_t nlen;
+	struct kv_record rec;
+	int sub;		/* the entry is a directory implied by deeper keys */
+	int valid;
+};
+
+/* Turn the cursor's current key into an entry, skipping names a file system cannot show. */
+static int ds_load(struct dstream *d, int rc, const char *k, size_t kl)
+{
+	for (;;) {
+		const char *rest, *slash;
+		size_t rlen;
+
+		if (rc == -ENOENT || (rc == 0 && (kl < d->plen || memcmp(k, d->pfx, d->plen) != 0))) {
+			d->valid = 0;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		rest = k + d->plen;
+		rlen = kl - d->plen;
+		slash = memchr(rest, '/', rlen);
+		d->nlen = slash != NULL ? (size_t)(slash - rest) : rlen;
+		d->sub = slash != NULL;
+		memcpy(d->name, rest, d->nlen);
+		d->name[d->nlen] = '\0';
+		if (d->nlen > 0 && strcmp(d->name, ".") != 0 && strcmp(d->name, "..") != 0) {
+			d->valid = 1;
+			return 0;
+		}
+		rc = kv_cursor_next(d->c, &k, &kl, &d->rec);
+	}
+}
+
+static int ds_advance(struct dstream *d)
+{
+	const char *k;
+	size_t kl;
+	int rc;
+
+	if (d->sub) {
+		/* Skip the subtree: the next key after "pfx name /" is "pfx name 0". */
+		char seek[KV_KEY_MAX + 2];
+
+		memcpy(seek, d->pfx, d->plen);
+		memcpy(seek + d->plen, d->name, d->nlen);
+		seek[d->plen + d->nlen] = '/' + 1;
+		rc = kv_cursor_seek(d->c, seek, d->plen + d->nlen + 1, &k, &kl, &d->rec);
+	} else {
+		rc = kv_cursor_next(d->c, &k, &kl, &d->rec);
+	}
+	return ds_load(d, rc, k, kl);
+}
+
+static int ds_open(struct kv_store *s, struct dstream *d, enum kv_table t, const char *pfx,
+		   size_t plen, struct kv_err *err)
+{
+	const char *k = NULL;
+	size_t kl = 0;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->pfx = pfx;
+	d->plen = plen;
+	rc = kv_cursor_open(s->idx, t, &d->c, err);
+	if (rc < 0)
+		return rc;
+	rc = kv_cursor_seek(d->c, pfx, plen, &k, &kl, &d->rec);
+	return ds_load(d, rc, k, kl);
+}
+
+static int name_cmp(const struct dstream *a, const struct dstream *b)
+{
+	size_t n = a->nlen < b->nlen ? a->nlen : b->nlen;
+	int c = memcmp(a->name, b->name, n);
+
+	return c != 0 ? c : (a->nlen > b->nlen) - (a->nlen < b->nlen);
+}
+
+int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, kv_dirent_fn fn,
+		     void *arg, struct kv_err *err)
+{
+	char pfx[KV_KEY_MAX + 1], last[KV_KEY_MAX + 1];
+	struct dstream *ks = calloc(2, sizeof(*ks)), *ds = ks + 1;
+	size_t plen = 0, lastlen = 0;
+	int rc, have_last = 0;
+
+	if (ks == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	if (dlen > 0) {
+		rc = with_slash(dir, dlen, pfx);
+		if (rc < 0)
+			goto out;
+		plen = (size_t)rc;
+	}
+	rc = ds_open(s, ks, KV_KEYS, pfx, plen, err);
+	if (rc == 0)
+		rc = ds_open(s, ds, KV_DIRS, pfx, plen, err);
+	while (rc == 0 && (ks->valid || ds->valid)) {
+		struct dstream *d;
+		struct kv_record rec;
+
+		if (!ds->valid || (ks->valid && name_cmp(ks, ds) < 0))
+			d = ks;
+		else if (!ks->valid || name_cmp(ks, ds) > 0)
+			d = ds;
+		else
+			d = ks->sub ? ds : ks;	/* same name: a file, else the explicit dir */
+		if (!have_last || d->nlen != lastlen || memcmp(d->name, last, lastlen) != 0) {
+			if (d->sub)
+				implied_dir(s, &rec);
+			else
+				rec = d->rec;
+			if (fn(d->name, d->nlen, &rec, arg) != 0)
+				break;
+			memcpy(last, d->name, d->nlen);
+			lastlen = d->nlen;
+			have_last = 1;
+		}
+		rc = ds_advance(d);
+	}
+out:
+	kv_cursor_close(ks->c);
+	kv_cursor_close(ds->c);
+	free(ks);
+	return rc;
+}
+
+/* --- metadata, symlinks --- */
+
+struct meta_arg {
+	struct kv_store *s;
+	const char *path;
+	size_t plen;
+	const struct kv_meta *meta;
+};
+
+static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct meta_arg *a = arg;
+	struct kv_record rec;
+	enum kv_table t = KV_KEYS;
+	int rc = kv_txn_get(txn, t, a->path, a->plen, &rec, err);
+
+	if (rc == -ENOENT) {
+		t = KV_DIRS;
+		rc = kv_txn_get(txn, t, a->path, a->plen, &rec, err);
+	}
+	if (rc == -ENOENT && exists_in_txn(txn, a->path, a->plen)) {
+		implied_dir(a->s, &rec);	/* an implied directory becomes explicit */
+		rc = 0;
+	}
+	if (rc == -ENOENT)
+		return kv_err_set(err, rc, "'%.*s' not found", (int)a->plen, a->path);
+	if (rc < 0)
+		return rc;
+	kv__meta_apply(&rec, a->meta);
+	rec.ctime_ns = kv_now_ns();
+	rec.gen = kv_new_gen();
+	return kv_txn_put(txn, t, a->path, a->plen, &rec, err);
+}
+
+int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen,
+		     const struct kv_meta *meta, struct kv_err *err)
+{
+	struct meta_arg a = { s, path, plen, meta };
+	struct kv_intent in;
+	int rc;
+
+	if (plen == 0) {
+		a.path = "/";
+		a.plen = 1;
+		return kv_index_update(s->idx, setmeta_txn, &a, err);
+	}
+	memset(&in, 0, sizeof(in));
+	in.op = KV_OP_META;
+	rc = kv__acquire(s, path, plen, &in, err);	/* not while a writer holds the key */
+	if (rc < 0)
+		return rc;
+	rc = kv_index_update(s->idx, setmeta_txn, &a, err);
+	(void)kv_intents_release(s->ints, path, plen, NULL);
+	return rc;
+}
+
+struct symlink_arg {
+	const char *path;
+	size_t plen;
+	struct kv_record rec;
+};
+
+static int symlink_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct symlink_arg *a = arg;
+
+	if (exists_in_txn(txn, a->path, a->plen))
+		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
+	return kv_txn_put(txn, KV_KEYS, a->path, a->plen, &a->rec, err);
+}
+
+int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const char *target,
+		     const struct kv_meta *meta, struct kv_err *err)
+{
+	struct symlink_arg *a = calloc(1, sizeof(*a));
+	size_t tlen = strlen(target);
+	struct kv_intent in;
+	int rc = kv_key_check(path, plen, err);
+
+	if (a == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	if (rc == 0 && tlen > KV_TARGET_MAX)
+		rc = kv_err_set(err, -ENAMETOOLONG, "symlink target longer than %d bytes",
+				KV_TARGET_MAX);
+	if (rc < 0)
+		goto out;
+	a->path = path;
+	a->plen = plen;
+	kv__record_init(&a->rec, KV_TYPE_LNK, meta);
+	a->rec.mode = 0777;
+	a->rec.size = tlen;
+	a->rec.target_len = (uint16_t)tlen;
+	memcpy(a->rec.target, target, tlen + 1);
+	memset(&in, 0, sizeof(in));
+	in.op = KV_OP_PUT;
+	rc = kv__acquire(s, path, plen, &in, err);
+	if (rc < 0)
+		goto out;
+	rc = kv_index_update(s->idx, symlink_txn, a, err);
+	(void)kv_intents_release(s->ints, path, plen, NULL);
+out:
+	free(a);
+	return rc;
+}

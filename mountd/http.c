@@ -1,0 +1,539 @@
+/* http.c — the curl API of DESIGN §4 on libmicrohttpd.
+ *
+ * Threads: libmicrohttpd runs one thread per connection, so a handler may block on the
+ * shards (a PUT streams its body to them as it arrives). Per-request state (struct req)
+ * belongs to its connection's thread; the only shared state is the store (thread-safe)
+ * and the in-flight counter (atomic) that a graceful stop waits on.
+ *
+ * Request bodies stream: each piece libmicrohttpd hands over goes to every replica before
+ * the next is read, so a PUT of any size needs one piece of memory.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "json.h"
+#include "sys.h"
+
+#define ECHO_MAX 100		/* longest value echoed back in a PUT answer */
+#define LIST_DEFAULT 1000
+#define LIST_MAX 10000
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct kv_store *s;
+	atomic_int inflight;
+	int quiet;
+};
+
+struct req {
+	struct http_server *h;
+	char *uri;		/* request target as sent, for the log */
+	char method[16], version[16];
+	int started;
+	char key[KV_KEY_MAX + 1];
+	size_t klen;
+	struct kv_put *put;
+	uint64_t received;
+	char echo[ECHO_MAX];
+	size_t echo_len;
+	int failed;		/* the upload failed: drain the body, answer at the end */
+	char failure[KV_ERR_MSG_MAX + 64];
+	int status;
+	size_t resp_len;
+};
+
+static enum MHD_Result respond(struct req *r, struct MHD_Connection *c, unsigned status,
+			       const char *type, const char *body, size_t len,
+			       const char *location)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ok;
+
+	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (location != NULL)
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+					      "GET, HEAD, PUT, DELETE");
+	ok = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	r->status = (int)status;
+	r->resp_len = len;
+	return ok;
+}
+
+/* A plain-text answer: printf-style, a newline appended. */
+static enum MHD_Result text(struct req *r, struct MHD_Connection *c, unsigned status,
+			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result text(struct req *r, struct MHD_Connection *c, unsigned status,
+			    const char *fmt, ...)
+{
+	char body[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(body, sizeof(body) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(body) - 2)
+		n = (int)sizeof(body) - 2;
+	body[n++] = '\n';
+	return respond(r, c, status, "text/plain; charset=utf-8", body, (size_t)n, NULL);
+}
+
+/* The one place a core error becomes an HTTP status. */
+static unsigned status_of(int rc)
+{
+	switch (rc) {
+	case -ENOENT: return MHD_HTTP_NOT_FOUND;
+	case -EEXIST:
+	case -EBUSY: return MHD_HTTP_CONFLICT;
+	case -EILSEQ:
+	case -EINVAL: return MHD_HTTP_BAD_REQUEST;
+	case -ENAMETOOLONG: return MHD_HTTP_URI_TOO_LONG;
+	default: return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+}
+
+static enum MHD_Result fail(struct req *r, struct MHD_Connection *c, int rc,
+			    const struct kv_err *err)
+{
+	unsigned status = status_of(rc);
+
+	if (rc == -ENOENT)
+		return text(r, c, status, "Key with value: '%.*s' not found.", (int)r->klen,
+			    r->key);
+	if (rc == -EEXIST)
+		return text(r, c, status, "Key '%.*s' already exists.", (int)r->klen, r->key);
+	if (status == MHD_HTTP_BAD_REQUEST || status == MHD_HTTP_URI_TOO_LONG)
+		return text(r, c, status, "Bad key: %s.", err->msg);
+	if (rc == -EBUSY)
+		return text(r, c, status, "Key '%.*s' is being written by another request; "
+			    "try again.", (int)r->klen, r->key);
+	return text(r, c, status, "Service unavailable: %s", err->msg);
+}
+
+/* The key is the request path after its first '/', percent-decoded. */
+static int parse_key(struct req *r, const char *url, struct kv_err *err)
+{
+	if (url[0] != '/')
+		return kv_err_set(err, -EINVAL, "the request target must start with '/'");
+	return kv_key_decode(url + 1, strlen(url + 1), r->key, KV_KEY_MAX, &r->klen, err);
+}
+
+/* --- GET /PREFIX?list --- */
+
+struct list_ctx {
+	struct sbuf *b;
+	int n;
+};
+
+static int list_one(const char *key, size_t klen, const struct kv_record *rec, void *arg)
+{
+	struct list_ctx *l = arg;
+
+	(void)rec;
+	if (l->n++ > 0)
+		sbuf_append(l->b, ", ", 2);
+	sbuf_json_string(l->b, key, klen);
+	return 0;
+}
+
+static int query_arg(struct MHD_Connection *c, const char *name, char *out, size_t cap,
+		     size_t *len, int *present, struct kv_err *err)
+{
+	const char *v = NULL;
+	size_t vlen = 0;
+
+	*present = MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name),
+						 &v, &vlen) == MHD_YES;
+	*len = 0;
+	if (!*present || v == NULL)
+		return 0;
+	return kv_url_decode(v, vlen, out, cap, len, err);
+}
+
+static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, const char *url)
+{
+	char prefix[KV_KEY_MAX + 1], start[KV_KEY_MAX + 1], limit_s[32], next[KV_KEY_MAX + 1];
+	size_t plen = 0, slen = 0, llen = 0, nextlen = 0;
+	struct sbuf b = { 0 };
+	struct list_ctx l = { &b, 0 };
+	struct kv_err err;
+	unsigned long long limit = LIST_DEFAULT;
+	int present, rc;
+	enum MHD_Result ok;
+
+	if (url[0] != '/' ||
+	    kv_url_decode(url + 1, strlen(url + 1), prefix, KV_KEY_MAX, &plen, &err) < 0)
+		return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad prefix: %s.",
+			    url[0] != '/' ? "must start with '/'" : err.msg);
+	if (query_arg(c, "start", start, KV_KEY_MAX, &slen, &present, &err) < 0)
+		return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad start: %s.", err.msg);
+	if (query_arg(c, "limit", limit_s, sizeof(limit_s) - 1, &llen, &present, &err) < 0)
+		return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad limit: %s.", err.msg);
+	if (present) {
+		char *end;
+
+		limit_s[llen] = '\0';
+		errno = 0;
+		limit = strtoull(limit_s, &end, 10);
+		if (llen == 0 || errno != 0 || *end != '\0' || limit < 1 || limit > LIST_MAX)
+			return text(r, c, MHD_HTTP_BAD_REQUEST,
+				    "Bad limit '%s': expected a number from 1 to %d.", limit_s,
+				    LIST_MAX);
+	}
+	sbuf_puts(&b, "{\"keys\": [");
+	rc = kv_store_list(r->h->s, prefix, plen, slen > 0 ? start : NULL, slen, (size_t)limit,
+			   list_one, &l, next, &nextlen, &err);
+	if (rc < 0) {
+		sbuf_free(&b);
+		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
+			    err.msg);
+	}
+	sbuf_puts(&b, "], \"next\": ");
+	sbuf_json_string(&b, next, nextlen);
+	sbuf_puts(&b, "}\n");
+	if (b.oom)
+		ok = text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory");
+	else
+		ok = respond(r, c, MHD_HTTP_OK, "application/json", b.p, b.len, NULL);
+	sbuf_free(&b);
+	return ok;
+}
+
+/* --- GET, HEAD, DELETE --- */
+
+static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, const char *url)
+{
+	char location[KV_URL_MAX];
+	struct kv_err err;
+	const char *v;
+	size_t vlen;
+	int rc;
+
+	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, "list", 4, &v, &vlen) ==
+	    MHD_YES)
+		return handle_list(r, c, url);
+	if (strcmp(url, "/") == 0)
+		return text(r, c, MHD_HTTP_BAD_REQUEST,
+			    "Bad key: empty. Use /KEY, or /PREFIX?list to list keys.");
+	rc = parse_key(r, url, &err);
+	if (rc == 0)
+		rc = kv_store_locate(r->h->s, r->key, r->klen, location, sizeof(location), NULL,
+				     &err);
+	if (rc < 0)
+		return fail(r, c, rc, &err);
+	return respond(r, c, MHD_HTTP_FOUND, "text/plain; charset=utf-8", "", 0, location);
+}
+
+static enum MHD_Result handle_delete(struct req *r, struct MHD_Connection *c, const char *url)
+{
+	struct kv_err err;
+	int rc = parse_key(r, url, &err);
+
+	if (rc == 0)
+		rc = kv_store_delete(r->h->s, r->key, r->klen, &err);
+	if (rc < 0)
+		return fail(r, c, rc, &err);
+	return text(r, c, MHD_HTTP_OK, "Delete succeeded.");
+}
+
+/* --- PUT: begin at the headers, stream the body, commit at its end --- */
+
+static enum MHD_Result put_begin(struct req *r, struct MHD_Connection *c, const char *url)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	long long size = -1;
+	struct kv_err err;
+	int rc = parse_key(r, url, &err);
+
+	if (rc < 0)
+		return fail(r, c, rc, &err);
+	if (cl != NULL) {
+		char *end;
+
+		errno = 0;
+		size = strtoll(cl, &end, 10);
+		if (errno != 0 || end == cl || *end != '\0' || size < 0)
+			return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad Content-Length.");
+	}
+	if (size == 0 || (cl == NULL && te == NULL))
+		return text(r, c, MHD_HTTP_LENGTH_REQUIRED,
+			    "Empty value: a PUT needs a body (the value to store).");
+	rc = kv_put_begin(r->h->s, r->key, r->klen, size, KV_PUT_EXCL, NULL, &r->put, &err);
+	if (rc < 0)
+		return fail(r, c, rc, &err);
+	return MHD_YES;
+}
+
+static void put_chunk(struct req *r, const char *data, size_t len)
+{
+	struct kv_err err;
+
+	if (r->failed)
+		return;		/* draining what the client still sends */
+	if (r->echo_len < ECHO_MAX) {
+		size_t take = len < ECHO_MAX - r->echo_len ? len : ECHO_MAX - r->echo_len;
+
+		memcpy(r->echo + r->echo_len, data, take);
+		r->echo_len += take;
+	}
+	r->received += len;
+	if (kv_put_write(r->put, data, len, &err) < 0) {
+		r->failed = 1;
+		(void)snprintf(r->failure, sizeof(r->failure), "%s", err.msg);
+		kv_put_free(r->put);	/* removes what reached other replicas */
+		r->put = NULL;
+	}
+}
+
+static int printable(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static enum MHD_Result put_finish(struct req *r, struct MHD_Connection *c)
+{
+	struct sbuf b = { 0 };
+	struct kv_err err;
+	enum MHD_Result ok;
+	char what[64];
+	int rc, i;
+
+	if (r->failed)
+		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
+			    r->failure);
+	if (r->received == 0) {
+		kv_put_free(r->put);
+		r->put = NULL;
+		return text(r, c, MHD_HTTP_LENGTH_REQUIRED,
+			    "Empty value: a PUT needs a body (the value to store).");
+	}
+	rc = kv_put_commit(r->put, NULL, &err);
+	if (rc < 0)
+		return fail(r, c, rc, &err);
+	sbuf_puts(&b, "Transaction Successful. Value ");
+	if (r->received <= ECHO_MAX && printable(r->echo, r->echo_len)) {
+		sbuf_append(&b, r->echo, r->echo_len);
+	} else {
+		(void)snprintf(what, sizeof(what), "(%llu bytes)",
+			       (unsigned long long)r->received);
+		sbuf_puts(&b, what);
+	}
+	sbuf_puts(&b, " is stored at ");
+	for (i = 0; i < kv_put_nurls(r->put); i++) {
+		if (i > 0)
+			sbuf_puts(&b, ", ");
+		sbuf_puts(&b, kv_put_url(r->put, i));
+	}
+	sbuf_puts(&b, "\n");
+	ok = b.oom ? MHD_NO : respond(r, c, MHD_HTTP_CREATED, "text/plain; charset=utf-8", b.p,
+				      b.len, NULL);
+	sbuf_free(&b);
+	return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *data,
+				  size_t *data_size, void **con_cls)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	if (r == NULL)
+		return MHD_NO;
+	if (!r->started) {
+		r->started = 1;
+		(void)snprintf(r->method, sizeof(r->method), "%s", method);
+		(void)snprintf(r->version, sizeof(r->version), "%s", version);
+		if (!strcmp(method, MHD_HTTP_METHOD_PUT))
+			return put_begin(r, c, url);
+		if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
+			return handle_get(r, c, url);
+		if (!strcmp(method, MHD_HTTP_METHOD_DELETE))
+			return handle_delete(r, c, url);
+		return text(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method %s not allowed.", method);
+	}
+	if (*data_size > 0) {
+		put_chunk(r, data, *data_size);
+		*data_size = 0;
+		return MHD_YES;
+	}
+	return put_finish(r, c);
+}
+
+/* --- request lifetime: start (URI seen), completion, access log --- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http_server *h = cls;
+	struct req *r = calloc(1, sizeof(*r));
+
+	(void)c;
+	if (r == NULL)
+		return NULL;
+	r->h = h;
+	r->uri = strdup(uri);
+	atomic_fetch_add(&h->inflight, 1);
+	return r;
+}
+
+static void access_log(struct req *r, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char addr[INET6_ADDRSTRLEN] = "-", when[64], line[1024];
+	struct tm tm;
+	time_t now = time(NULL);
+	int n;
+
+	if (ci != NULL && ci->client_addr != NULL) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr,
+				  sizeof(addr));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+				  sizeof(addr));
+	}
+	(void)localtime_r(&now, &tm);
+	(void)strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
+	n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %.600s %s\" %d %zu\n", addr, when,
+		     r->method, r->uri != NULL ? r->uri : "-", r->version, r->status,
+		     r->resp_len);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n :
+			     sizeof(line) - 1);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct http_server *h = cls;
+	struct req *r = *con_cls;
+
+	(void)why;
+	if (r == NULL)
+		return;
+	if (!h->quiet)
+		access_log(r, c);
+	kv_put_free(r->put);	/* a PUT cut short: its partial value is removed */
+	free(r->uri);
+	free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&h->inflight, 1);
+}
+
+/* Keep the path as sent: the handlers percent-decode keys themselves, so that a bad
+ * escape is an error instead of a silently different key. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+static int make_addr(const char *addr, int port, struct sockaddr_storage *ss,
+		     struct kv_err *err)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!strcmp(addr, "localhost"))
+		addr = "127.0.0.1";
+	if (!strcmp(addr, "*"))
+		addr = "0.0.0.0";
+	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	return kv_err_set(err, -EINVAL, "listen address '%s' is not an IP address", addr);
+}
+
+int http_start(struct kv_store *s, const char *addr, int port, int quiet,
+	       struct http_server **out, struct kv_err *err)
+{
+	struct sockaddr_storage ss;
+	struct http_server *h;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_ITC | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	int rc = make_addr(addr, port, &ss, err);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	h->s = s;
+	h->quiet = quiet;
+	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+				MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+				MHD_OPTION_END);
+	if (h->d == NULL) {
+		free(h);
+		return kv_err_set(err, -EADDRINUSE, "cannot listen on %s:%d (in use, or not "
+				  "an address of this host)", addr, port);
+	}
+	*out = h;
+	return 0;
+}
+
+void http_stop(struct http_server *h, int grace_s)
+{
+	int64_t deadline = kv_mono_ms() + (int64_t)grace_s * 1000;
+	MHD_socket listen_fd;
+
+	if (h == NULL)
+		return;
+	listen_fd = MHD_quiesce_daemon(h->d);
+	if (listen_fd != MHD_INVALID_SOCKET)
+		(void)close(listen_fd);
+	while (atomic_load(&h->inflight) > 0 && kv_mono_ms() < deadline)
+		(void)usleep(20 * 1000);
+	MHD_stop_daemon(h->d);
+	free(h);
+}

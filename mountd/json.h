@@ -1,0 +1,20 @@
+/* json.h — the growable text buffer behind tinykvd's responses, and JSON string quoting. */
+#ifndef TINYKVD_JSON_H
+#define TINYKVD_JSON_H
+
+#include <stddef.h>
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;		/* an append failed: the content is incomplete */
+};
+
+void sbuf_append(struct sbuf *b, const char *s, size_t n);
+void sbuf_puts(struct sbuf *b, const char *s);
+/* s[0..n) as a JSON string with quotes. Valid UTF-8 passes through; other bytes and
+ * control characters become \u00XX escapes. */
+void sbuf_json_string(struct sbuf *b, const char *s, size_t n);
+void sbuf_free(struct sbuf *b);
+
+#endif

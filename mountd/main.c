@@ -1,0 +1,241 @@
+/* main.c — tinykvd: the HTTP master daemon and the cluster's admin verbs. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "config.h"
+#include "http.h"
+#include "store.h"
+
+#define TINYKV_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: tinykvd COMMAND [OPTIONS]\n"
+"\n"
+"Commands:\n"
+"  serve             serve the HTTP API (PUT, GET, HEAD, DELETE, ?list)\n"
+"  rebalance         move keys whose replica set changed to their new shards\n"
+"  rebuild           rebuild the index from the files on the shards\n"
+"  verify [--repair] check the index against the shards (and repair)\n"
+"\n"
+"Options (each is also a tinykv.conf setting; options override the file):\n"
+"  -c, --config FILE     read FILE (default " KV_DEFAULT_CONF " if it exists)\n"
+"  -s, --shards LIST     shards, e.g. localhost:3001,localhost:3002\n"
+"  -i, --index DIR       LMDB index directory\n"
+"  -p, --port N          port to serve on (default 3000)\n"
+"  -l, --listen ADDR     address to serve on (default 127.0.0.1)\n"
+"  -r, --replicas N      copies of each value (default 1)\n"
+"  -t, --timeout SECS    give up on a silent shard after SECS (default 10)\n"
+"  -o, --set KEY=VALUE   any other tinykv.conf setting\n"
+"  -q, --quiet           serve: no access log\n"
+"      --repair          verify: fix what is found\n"
+"  -j, --jobs N          rebalance, rebuild, verify: parallel workers (default 8)\n"
+"  -h, --help            this help\n"
+"  -V, --version         print the version\n"
+"\n"
+"Exit status: 0 success (verify: the cluster is healthy), 1 failure (verify: problems\n"
+"remain), 2 usage error. See tinykvd(8) and tinykv.conf(5).\n");
+}
+
+struct opts {
+	const char *command;
+	const char *config;
+	int quiet, repair, jobs;
+	int nset;
+	char *set_key[32];
+	const char *set_val[32];
+};
+
+static int add_set(struct opts *o, const char *key, const char *val)
+{
+	if (o->nset == 32) {
+		fprintf(stderr, "tinykvd: too many options\n");
+		return -1;
+	}
+	o->set_key[o->nset] = strdup(key);
+	o->set_val[o->nset] = val;
+	return o->set_key[o->nset++] != NULL ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "shards", required_argument, NULL, 's' },
+		{ "index", required_argument, NULL, 'i' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "replicas", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "set", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "repair", no_argument, NULL, 'R' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const keys[] = {
+		['s'] = "shards", ['i'] = "index", ['p'] = "port", ['l'] = "listen",
+		['r'] = "replicas", ['t'] = "timeout"
+	};
+	int ch;
+
+	o->jobs = 8;
+	while ((ch = getopt_long(argc, argv, "c:s:i:p:l:r:t:o:qj:hV", longopts, NULL)) != -1) {
+		char *eq, *end;
+
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 's': case 'i': case 'p': case 'l': case 'r': case 't':
+			if (add_set(o, keys[ch], optarg) < 0)
+				return 2;
+			break;
+		case 'o':
+			eq = strchr(optarg, '=');
+			if (eq == NULL) {
+				fprintf(stderr, "tinykvd: --set needs KEY=VALUE\n");
+				return 2;
+			}
+			*eq = '\0';
+			if (add_set(o, optarg, eq + 1) < 0)
+				return 2;
+			break;
+		case 'q': o->quiet = 1; break;
+		case 'R': o->repair = 1; break;
+		case 'j':
+			o->jobs = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || o->jobs < 1 || o->jobs > 64) {
+				fprintf(stderr, "tinykvd: --jobs must be 1 to 64\n");
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("tinykvd " TINYKV_VERSION "\n"); exit(0);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc)
+		o->command = argv[optind++];
+	if (optind < argc) {
+		fprintf(stderr, "tinykvd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (o->command == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+static int load_config(const struct opts *o, struct kv_config *cfg)
+{
+	const char *file = o->config;
+	struct kv_err err;
+	int i, has_shards = 0;
+
+	kv_config_defaults(cfg);
+	for (i = 0; i < o->nset; i++)
+		has_shards |= !strcmp(o->set_key[i], "shards");
+	if (file == NULL && !has_shards && access(KV_DEFAULT_CONF, R_OK) == 0)
+		file = KV_DEFAULT_CONF;
+	if (file != NULL && kv_config_load(cfg, file, &err) < 0) {
+		fprintf(stderr, "tinykvd: %s\n", err.msg);
+		return -1;
+	}
+	for (i = 0; i < o->nset; i++) {
+		if (kv_config_set(cfg, o->set_key[i], o->set_val[i], &err) < 0) {
+			fprintf(stderr, "tinykvd: %s\n", err.msg);
+			return -1;
+		}
+	}
+	if (kv_config_finish(cfg, &err) < 0) {
+		fprintf(stderr, "tinykvd: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int serve(struct kv_store *s, const struct kv_config *cfg, const struct opts *o)
+{
+	struct http_server *h;
+	struct kv_err err;
+	sigset_t sigs;
+	int sig, recovered = 0, i;
+
+	if (kv_store_recover(s, &recovered, &err) < 0)
+		fprintf(stderr, "tinykvd: recovery: %s\n", err.msg);
+	else if (recovered > 0)
+		fprintf(stderr, "tinykvd: recovered %d unfinished operation%s\n", recovered,
+			recovered == 1 ? "" : "s");
+	/* Threads started from here on inherit the mask: only sigwait sees these. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (kv_store_start_probe(s, &err) < 0 ||
+	    http_start(s, cfg->listen, cfg->port, o->quiet, &h, &err) < 0) {
+		fprintf(stderr, "tinykvd: %s\n", err.msg);
+		return 1;
+	}
+	fprintf(stderr, "tinykvd %s: serving http://%s:%d/ (index %s, replicas %d, shards",
+		TINYKV_VERSION, cfg->listen, cfg->port, cfg->index, cfg->replicas);
+	for (i = 0; i < cfg->shards.n; i++)
+		fprintf(stderr, "%s%s", i ? ", " : " ", cfg->shards.v[i].base);
+	fprintf(stderr, ")\n");
+	do {
+		if (sigwait(&sigs, &sig) != 0)
+			sig = SIGTERM;
+	} while (sig == SIGHUP);
+	fprintf(stderr, "tinykvd: %s: finishing requests in flight\n", strsignal(sig));
+	http_stop(h, 30);
+	fprintf(stderr, "tinykvd: stopped\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct kv_config cfg;
+	struct kv_store *s = NULL;
+	struct kv_err err;
+	int rc, i;
+
+	memset(&o, 0, sizeof(o));
+	signal(SIGPIPE, SIG_IGN);
+	rc = parse_args(argc, argv, &o);
+	if (rc != 0)
+		goto out;
+	if (strcmp(o.command, "serve") && strcmp(o.command, "rebalance") &&
+	    strcmp(o.command, "rebuild") && strcmp(o.command, "verify")) {
+		fprintf(stderr, "tinykvd: unknown command '%s' (try --help)\n", o.command);
+		rc = 2;
+		goto out;
+	}
+	if (load_config(&o, &cfg) < 0) {
+		rc = 2;
+		goto out;
+	}
+	if (kv_store_open(&cfg, &s, &err) < 0) {
+		fprintf(stderr, "tinykvd: %s\n", err.msg);
+		rc = 1;
+		goto out;
+	}
+	if (!strcmp(o.command, "serve"))
+		rc = serve(s, &cfg, &o);
+	else
+		rc = admin_run(s, o.command, o.repair, o.jobs);
+out:
+	kv_store_close(s);
+	for (i = 0; i < o.nset; i++)
+		free(o.set_key[i]);
+	return rc;
+}
