@@ -102,6 +102,7 @@ static void put_record(struct wbuf *w, const struct kv_record *r)
 	put_uint(w, r->size, 8);
 	put_uint(w, (uint64_t)r->mtime_ns, 8);
 	put_uint(w, (uint64_t)r->ctime_ns, 8);
+	put_uint(w, (uint64_t)r->atime_ns, 8);
 	put_uint(w, r->gen, 8);
 	put_bytes(w, r->md5, KV_MD5_LEN);
 	put_uint(w, r->nrep, 1);
@@ -125,6 +126,7 @@ static void get_record(struct rbuf *b, struct kv_record *r)
 	r->size = get_uint(b, 8);
 	r->mtime_ns = (int64_t)get_uint(b, 8);
 	r->ctime_ns = (int64_t)get_uint(b, 8);
+	r->atime_ns = (int64_t)get_uint(b, 8);
 	r->gen = get_uint(b, 8);
 	get_bytes(b, r->md5, KV_MD5_LEN);
 	r->nrep = (uint8_t)get_uint(b, 1);

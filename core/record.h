@@ -18,7 +18,7 @@
 #include "placement.h"
 
 #define KV_TARGET_MAX 4095
-#define KV_RECORD_MAX (64 + KV_MAX_REPLICAS * (KV_SHARD_NAME_MAX + 1) + KV_TARGET_MAX + 2)
+#define KV_RECORD_MAX (128 + KV_MAX_REPLICAS * (KV_SHARD_NAME_MAX + 1) + KV_TARGET_MAX + 2)
 
 enum kv_type { KV_TYPE_REG = 1, KV_TYPE_LNK = 2, KV_TYPE_DIR = 3 };
 
@@ -27,7 +27,7 @@ struct kv_record {
 	uint32_t mode;			/* permission bits, 07777 */
 	uint32_t uid, gid;
 	uint64_t size;			/* bytes of the value (of the target for symlinks) */
-	int64_t mtime_ns, ctime_ns;	/* since the epoch */
+	int64_t mtime_ns, ctime_ns, atime_ns;	/* since the epoch */
 	uint64_t gen;			/* new at every write: guards roll-forward */
 	uint8_t md5[KV_MD5_LEN];	/* of the value; all zero when unknown */
 	uint8_t nrep;

@@ -23,6 +23,7 @@ int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_
 	if (s == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	s->cfg = *cfg;
+	s->opened_ns = kv_now_ns();
 	rc = kv_index_open(cfg->index, &io, &s->idx, err);
 	if (rc == 0)
 		rc = kv_intents_open(cfg->index, &s->ints, err);
@@ -47,6 +48,11 @@ void kv_store_close(struct kv_store *s)
 	kv_intents_close(s->ints);
 	kv_index_close(s->idx);
 	free(s);
+}
+
+void kv_store_set_lock_wait(struct kv_store *s, int ms)
+{
+	s->lock_wait_ms = ms;
 }
 
 const struct kv_config *kv_store_config(const struct kv_store *s)

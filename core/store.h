@@ -31,6 +31,10 @@ void kv_store_close(struct kv_store *s);
 
 const struct kv_config *kv_store_config(const struct kv_store *s);
 
+/* How long a writer waits for a key another writer holds before failing with -EBUSY
+ * (default 0: at once, as the HTTP API wants; a file system waits). */
+void kv_store_set_lock_wait(struct kv_store *s, int ms);
+
 /* Long-running programs: probe shards marked down so they come back quickly. */
 int kv_store_start_probe(struct kv_store *s, struct kv_err *err);
 
@@ -43,12 +47,20 @@ enum {
 	KV_PUT_EXCL = 1		/* fail with -EEXIST when the key already has a value */
 };
 
-/* Metadata a writer chooses for a new value; NULL fields keep defaults / old values. */
+/* Metadata a writer chooses; fields whose set_ flag is 0 keep defaults or old values. */
 struct kv_meta {
-	int set_mode, set_owner, set_mtime;
-	uint32_t mode, uid, gid;
-	int64_t mtime_ns;
+	int set_mode, set_owner, set_mtime, set_atime;
+	uint32_t mode, uid, gid;	/* (uint32_t)-1: leave uid or gid as is */
+	int64_t mtime_ns, atime_ns;
 };
+
+/* A fresh record of type (enum kv_type): mode 0644 (dirs 0755, symlinks 0777), owned by
+ * this process's user, times now, a new generation; then the set parts of meta (may be
+ * NULL) applied. */
+void kv_record_new(struct kv_record *rec, uint8_t type, const struct kv_meta *meta);
+
+/* Apply the parts of meta whose set_ flag is on to rec. */
+void kv_meta_apply(struct kv_record *rec, const struct kv_meta *meta);
 
 /*
  * Write a value in pieces: begin (takes the key's lock), write the bytes in order, commit.

@@ -16,6 +16,7 @@ struct kv_store {
 	struct kv_dav *dav;
 	struct kv_health *health;
 	int lock_wait_ms;	/* how long a writer waits for a busy key before -EBUSY */
+	int64_t opened_ns;
 };
 
 /* Index of a shard by name in the configuration, or -1 (a shard no longer configured). */
@@ -52,12 +53,6 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 		     char want[][KV_SHARD_NAME_MAX + 1], int nwant,
 		     char missing[][KV_SHARD_NAME_MAX + 1], int nmissing, int *changed,
 		     struct kv_err *err);
-
-/* Record of a fresh value or node: type, mode, owner, times from meta or defaults. */
-void kv__record_init(struct kv_record *rec, uint8_t type, const struct kv_meta *meta);
-
-/* Apply the parts of meta that are set to rec. */
-void kv__meta_apply(struct kv_record *rec, const struct kv_meta *meta);
 
 /* Report a shard failure (by shard name) to the health view. */
 void kv__shard_failed(struct kv_store *s, const char *name);

@@ -12,11 +12,13 @@
 
 #include "sys.h"
 
+/* A directory nobody made, implied by the keys below it: the times of the store's
+ * opening, so repeated stats agree. */
 static void implied_dir(struct kv_store *s, struct kv_record *rec)
 {
-	kv__record_init(rec, KV_TYPE_DIR, NULL);
+	kv_record_new(rec, KV_TYPE_DIR, NULL);
 	rec->gen = 0;
-	(void)s;
+	rec->mtime_ns = rec->ctime_ns = rec->atime_ns = s->opened_ns;
 }
 
 /* "path/" into buf; returns its length or -ENAMETOOLONG. */
@@ -107,7 +109,7 @@ int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
 		return rc;
 	if (plen + 1 > KV_KEY_MAX)	/* its entries could not have a name */
 		return kv_err_set(err, -ENAMETOOLONG, "directory name too long");
-	kv__record_init(&a.rec, KV_TYPE_DIR, meta);
+	kv_record_new(&a.rec, KV_TYPE_DIR, meta);
 	return kv_index_update(s->idx, mkdir_txn, &a, err);
 }
 
@@ -298,7 +300,7 @@ static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 		return kv_err_set(err, rc, "'%.*s' not found", (int)a->plen, a->path);
 	if (rc < 0)
 		return rc;
-	kv__meta_apply(&rec, a->meta);
+	kv_meta_apply(&rec, a->meta);
 	rec.ctime_ns = kv_now_ns();
 	rec.gen = kv_new_gen();
 	return kv_txn_put(txn, t, a->path, a->plen, &rec, err);
@@ -358,7 +360,7 @@ int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const ch
 		goto out;
 	a->path = path;
 	a->plen = plen;
-	kv__record_init(&a->rec, KV_TYPE_LNK, meta);
+	kv_record_new(&a->rec, KV_TYPE_LNK, meta);
 	a->rec.mode = 0777;
 	a->rec.size = tlen;
 	a->rec.target_len = (uint16_t)tlen;

@@ -42,7 +42,7 @@ struct kv_put {
 	int locked, committed;
 };
 
-void kv__record_init(struct kv_record *rec, uint8_t type, const struct kv_meta *meta)
+void kv_record_new(struct kv_record *rec, uint8_t type, const struct kv_meta *meta)
 {
 	int64_t now = kv_now_ns();
 
@@ -53,12 +53,13 @@ void kv__record_init(struct kv_record *rec, uint8_t type, const struct kv_meta *
 	rec->gid = (uint32_t)getegid();
 	rec->mtime_ns = now;
 	rec->ctime_ns = now;
+	rec->atime_ns = now;
 	rec->gen = kv_new_gen();
 	if (meta != NULL)
-		kv__meta_apply(rec, meta);
+		kv_meta_apply(rec, meta);
 }
 
-void kv__meta_apply(struct kv_record *rec, const struct kv_meta *meta)
+void kv_meta_apply(struct kv_record *rec, const struct kv_meta *meta)
 {
 	if (meta->set_mode)
 		rec->mode = meta->mode & 07777;
@@ -70,6 +71,8 @@ void kv__meta_apply(struct kv_record *rec, const struct kv_meta *meta)
 	}
 	if (meta->set_mtime)
 		rec->mtime_ns = meta->mtime_ns;
+	if (meta->set_atime)
+		rec->atime_ns = meta->atime_ns;
 }
 
 /* --- taking a key --- */
@@ -331,7 +334,7 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 		p->meta = *meta;
 		p->has_meta = 1;
 	}
-	kv__record_init(&p->rec, KV_TYPE_REG, meta);
+	kv_record_new(&p->rec, KV_TYPE_REG, meta);
 	p->n = kv_place(&s->cfg.shards, key, klen, s->cfg.replicas, order);
 	rc = put_prepare_intent(p, order);
 	if (rc == 0)
@@ -438,12 +441,14 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 	p->rec.ctime_ns = kv_now_ns();
 	if (!(p->has_meta && p->meta.set_mtime))
 		p->rec.mtime_ns = p->rec.ctime_ns;
+	if (!(p->has_meta && p->meta.set_atime))
+		p->rec.atime_ns = p->update ? p->old.atime_ns : p->rec.ctime_ns;
 	if (p->update) {
 		p->rec.mode = p->old.mode;
 		p->rec.uid = p->old.uid;
 		p->rec.gid = p->old.gid;
 		if (p->has_meta)
-			kv__meta_apply(&p->rec, &p->meta);
+			kv_meta_apply(&p->rec, &p->meta);
 		rc = put_commit_update(p, err);
 	} else {
 		rc = kv_index_update(p->s->idx, put_new_record, p, err);

@@ -1,0 +1,256 @@
+/* main.c — tinykv: mount a tinykv store as a file system.
+ *
+ * Shape (after libfuse's examples): parse options and the config, check the index opens,
+ * mount, daemonize, and only then open the store and start threads, then serve until
+ * unmounted. mount.fuse3 runs us as `tinykv SOURCE MOUNTPOINT -o OPTIONS`.
+ */
+#include "ops.h"
+
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "sys.h"
+
+#define TINYKV_VERSION "0.1.0"
+
+struct cli {
+	const char *source;
+	int nonopts;
+	int nset;
+	char *set_key[32], *set_val[32];
+	int bad;
+	int show_version, show_help;
+};
+
+/* fstab and systemd options that mean nothing to a FUSE file system. */
+static int ignored_option(const char *opt)
+{
+	static const char *const names[] = {
+		"_netdev", "nofail", "noauto", "auto", "defaults", "user", "users", "nouser",
+		"owner", "group", "nodev", "noexec", "exec", "suid", "nosuid", NULL
+	};
+	int i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(opt, names[i]) == 0)
+			return 1;
+	return strncmp(opt, "x-", 2) == 0 || strncmp(opt, "comment=", 8) == 0;
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct cli *c = data;
+	const char *eq;
+
+	(void)out;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (c->nonopts++ == 0) {
+			c->source = arg;
+			return 0;
+		}
+		return 1;	/* the mount point, for fuse_parse_cmdline */
+	}
+	if (key != FUSE_OPT_KEY_OPT)
+		return 1;
+	if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
+		c->show_version = 1;
+		return 0;
+	}
+	if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+		c->show_help = 1;
+		return 1;
+	}
+	if (ignored_option(arg))
+		return 0;
+	eq = strchr(arg, '=');
+	if (eq != NULL && c->nset < 32) {
+		char name[64];
+		size_t n = (size_t)(eq - arg);
+
+		if (n < sizeof(name)) {
+			memcpy(name, arg, n);
+			name[n] = '\0';
+			if (kv_config_is_key(name)) {
+				c->set_key[c->nset] = strdup(name);
+				c->set_val[c->nset++] = strdup(eq + 1);
+				return 0;
+			}
+		}
+	}
+	return 1;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+	       "\n"
+	       "Mount the tinykv store described by the config file SOURCE (see tinykv.conf(5);\n"
+	       "'none' for no file) at MOUNTPOINT. Keys are files; '/' in keys are directories.\n"
+	       "\n"
+	       "tinykv options (-o), each overriding the config file:\n"
+	       "    -o shards=H:P[;H:P...]  shards (';' between them: ',' separates options)\n"
+	       "    -o index=DIR            LMDB index directory (shared with tinykvd)\n"
+	       "    -o replicas=N           copies of each value written\n"
+	       "    -o cache=DIR            spool for files being written\n"
+	       "    -o timeout=SECS         give up on a silent shard after SECS\n"
+	       "    -o attr_timeout=SECS    kernel attribute cache (default 1)\n"
+	       "    -o entry_timeout=SECS   kernel name cache (default 1)\n"
+	       "    -o max_size=BYTES       largest file (default 1T; larger: EFBIG)\n"
+	       "    -o sync=yes|no          sync the index before acknowledging (default yes)\n"
+	       "fstab/systemd options (_netdev, nofail, defaults, x-systemd.*) are accepted and\n"
+	       "ignored. default_permissions is always on. See tinykv(8).\n"
+	       "\n", prog);
+}
+
+static int load_config(struct cli *c, struct kv_config *cfg)
+{
+	struct kv_err err;
+	int i;
+
+	kv_config_defaults(cfg);
+	if (c->source != NULL && strcmp(c->source, "none") != 0 &&
+	    kv_config_load(cfg, c->source, &err) < 0) {
+		fprintf(stderr, "tinykv: %s\n", err.msg);
+		return -1;
+	}
+	for (i = 0; i < c->nset; i++) {
+		/* ';' separates shards in -o, where ',' already separates options */
+		char *p;
+
+		for (p = c->set_val[i]; *p != '\0'; p++)
+			if (*p == ';')
+				*p = ',';
+		if (kv_config_set(cfg, c->set_key[i], c->set_val[i], &err) < 0) {
+			fprintf(stderr, "tinykv: -o %s\n", err.msg);
+			return -1;
+		}
+	}
+	if (kv_config_finish(cfg, &err) < 0) {
+		fprintf(stderr, "tinykv: %s\n", err.msg);
+		return -1;
+	}
+	if (kv_mkdir_p(cfg->cache, 0700) < 0) {
+		fprintf(stderr, "tinykv: cache %s: %s\n", cfg->cache, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int serve(struct fuse *f, struct fuse_cmdline_opts *fo, struct mount_ctx *mc,
+		 struct kv_config *cfg)
+{
+	struct fuse_loop_config *lc;
+	struct kv_err err;
+	int rc;
+
+	if (fuse_mount(f, fo->mountpoint) != 0)
+		return 1;
+	if (fuse_daemonize(fo->foreground) != 0) {
+		fuse_unmount(f);
+		return 1;
+	}
+	openlog("tinykv", LOG_PID, LOG_DAEMON);
+	/* After the fork: the index and the threads belong to this process. */
+	if (kv_store_open(cfg, &mc->store, &err) < 0) {
+		syslog(LOG_ERR, "%s", err.msg);
+		fprintf(stderr, "tinykv: %s\n", err.msg);
+		fuse_unmount(f);
+		return 1;
+	}
+	kv_store_set_lock_wait(mc->store, cfg->timeout * 1000);
+	(void)kv_store_recover(mc->store, NULL, &err);
+	(void)kv_store_start_probe(mc->store, &err);
+	if (fuse_set_signal_handlers(fuse_get_session(f)) != 0) {
+		fuse_unmount(f);
+		return 1;
+	}
+	if (fo->singlethread) {
+		rc = fuse_loop(f);
+	} else {
+		lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(lc, (unsigned)fo->clone_fd);
+		fuse_loop_cfg_set_idle_threads(lc, fo->max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, fo->max_threads);
+		rc = fuse_loop_mt(f, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	fuse_remove_signal_handlers(fuse_get_session(f));
+	fuse_unmount(f);
+	return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts fo;
+	struct mount_ctx mc;
+	struct kv_config cfg;
+	struct kv_store *probe = NULL;
+	struct kv_err err;
+	struct cli c;
+	struct fuse *f = NULL;
+	char fsname[4200];
+	int rc = 1, i;
+
+	memset(&c, 0, sizeof(c));
+	memset(&fo, 0, sizeof(fo));
+	memset(&mc, 0, sizeof(mc));
+	if (fuse_opt_parse(&args, &c, NULL, opt_proc) != 0)
+		goto out;
+	if (c.show_version) {
+		printf("tinykv %s (libfuse %s)\n", TINYKV_VERSION, fuse_pkgversion());
+		rc = 0;
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &fo) != 0)
+		goto out;
+	if (fo.show_help || c.show_help) {
+		usage(argv[0]);
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		rc = 0;
+		goto out;
+	}
+	if (c.source == NULL || fo.mountpoint == NULL) {
+		fprintf(stderr, "usage: %s SOURCE MOUNTPOINT [-o OPTIONS] (try --help)\n", argv[0]);
+		rc = 2;
+		goto out;
+	}
+	if (load_config(&c, &cfg) < 0) {
+		rc = 2;
+		goto out;
+	}
+	/* Fail here, on the terminal, rather than in the daemon. */
+	if (kv_store_open(&cfg, &probe, &err) < 0) {
+		fprintf(stderr, "tinykv: %s\n", err.msg);
+		goto out;
+	}
+	kv_store_close(probe);
+	(void)snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=tinykv,default_permissions",
+		       c.source);
+	if (fuse_opt_add_arg(&args, fsname) != 0)
+		goto out;
+	mc.cfg = &cfg;
+	mc.debug = fo.debug;
+	f = fuse_new(&args, &tinykv_ops, sizeof(tinykv_ops), &mc);
+	if (f == NULL)
+		goto out;
+	rc = serve(f, &fo, &mc, &cfg);
+out:
+	if (f != NULL)
+		fuse_destroy(f);
+	kv_store_close(mc.store);
+	free(fo.mountpoint);
+	fuse_opt_free_args(&args);
+	for (i = 0; i < c.nset; i++) {
+		free(c.set_key[i]);
+		free(c.set_val[i]);
+	}
+	return rc;
+}

@@ -1,0 +1,19 @@
+/* ops.h — the FUSE callbacks of the tinykv mount. */
+#ifndef TINYKV_OPS_H
+#define TINYKV_OPS_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse.h>
+
+#include "store.h"
+
+/* Settings the callbacks read; filled by main before the loop starts. */
+struct mount_ctx {
+	struct kv_store *store;
+	const struct kv_config *cfg;
+	int debug;
+};
+
+extern const struct fuse_operations tinykv_ops;
+
+#endif
