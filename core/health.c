@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ void kv_health_free(struct kv_health *h)
 		h->stop = 1;
 		(void)pthread_join(h->probe, NULL);
 	}
+	kv_dav_free(h->dav);
 	free(h);
 }
 
@@ -53,8 +55,9 @@ int kv_health_is_up(const struct kv_health *h, int shard)
 
 void kv_health_mark_down(struct kv_health *h, int shard)
 {
+	/* With a probe running, only the probe's answer brings the shard back. */
 	if (shard >= 0 && shard < h->shards->n && h->down_ms > 0)
-		h->down_until[shard] = kv_mono_ms() + h->down_ms;
+		h->down_until[shard] = h->probing ? INT64_MAX : kv_mono_ms() + h->down_ms;
 }
 
 void kv_health_mark_up(struct kv_health *h, int shard)
@@ -71,10 +74,10 @@ static void *probe_main(void *arg)
 		int i;
 
 		for (i = 0; i < h->shards->n && !h->stop; i++) {
-			if (h->down_until[i] == 0)
-				continue;
 			if (kv_dav_probe(h->dav, h->shards->v[i].base, NULL) == 0)
 				kv_health_mark_up(h, i);
+			else if (kv_health_is_up(h, i))
+				kv_health_mark_down(h, i);
 		}
 		for (i = 0; i < 10 && !h->stop; i++)
 			(void)usleep(100 * 1000);
@@ -82,13 +85,19 @@ static void *probe_main(void *arg)
 	return NULL;
 }
 
-int kv_health_start_probe(struct kv_health *h, struct kv_dav *dav)
+int kv_health_start_probe(struct kv_health *h)
 {
+	struct kv_dav_opts o = { 1 };	/* a shard silent for a second counts as down */
+
 	if (h->probing)
 		return 0;
-	h->dav = dav;
-	if (pthread_create(&h->probe, NULL, probe_main, h) != 0)
+	if (kv_dav_new(&o, &h->dav, NULL) < 0)
 		return -1;
+	if (pthread_create(&h->probe, NULL, probe_main, h) != 0) {
+		kv_dav_free(h->dav);
+		h->dav = NULL;
+		return -1;
+	}
 	h->probing = 1;
 	return 0;
 }

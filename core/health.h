@@ -1,8 +1,10 @@
 /* health.h — a cheap view of which shards are answering.
  *
- * Readers pick a replica without asking the shards first: a failed request marks its
- * shard down for down_time seconds, and an optional background probe (OPTIONS every
- * second) marks it up again as soon as it answers. Nothing here blocks.
+ * Readers pick a replica without asking the shards first (tinykvd's redirects never touch
+ * a shard). A failed request marks its shard down for down_time seconds; an optional
+ * background probe asks every shard once a second (OPTIONS, with a one-second limit) and
+ * marks it down or up by the answer, so a stopped or hung shard is avoided within about a
+ * second even when nothing else talks to it. Nothing here blocks.
  */
 #ifndef KV_HEALTH_H
 #define KV_HEALTH_H
@@ -20,7 +22,7 @@ int kv_health_is_up(const struct kv_health *h, int shard);
 void kv_health_mark_down(struct kv_health *h, int shard);
 void kv_health_mark_up(struct kv_health *h, int shard);
 
-/* Start the probe thread (idempotent); it uses dav, which must outlive it. */
-int kv_health_start_probe(struct kv_health *h, struct kv_dav *dav);
+/* Start the probe thread (idempotent), with a WebDAV client of its own. */
+int kv_health_start_probe(struct kv_health *h);
 
 #endif

@@ -55,6 +55,33 @@ int kv__copy_value(struct kv_store *s, const char *key, size_t klen,
 	return rc;
 }
 
+static int switch_record(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	const struct kv_recop *op = arg;
+	struct kv_record cur;
+	int rc = kv_txn_get(txn, KV_KEYS, op->key, op->klen, &cur, err);
+
+	if (rc < 0)
+		return rc;
+	if (cur.gen != op->expect_gen)
+		return kv_err_set(err, -EAGAIN, "record of '%.*s' changed", (int)op->klen, op->key);
+	return kv_txn_put(txn, KV_KEYS, op->key, op->klen, &op->rec, err);
+}
+
+int kv__finish_deferred(struct kv_store *s, const char *key, size_t klen, struct kv_err *err)
+{
+	struct kv_intent *in = malloc(sizeof(*in));
+	int rc;
+
+	if (in == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	rc = kv_intents_get(s->ints, key, klen, in, err);
+	if (rc == 0)
+		rc = kv__exec_commit(s, key, klen, in, err);
+	free(in);
+	return rc == -ENOENT ? 0 : rc;
+}
+
 static int same_set(const struct kv_record *rec, char want[][KV_SHARD_NAME_MAX + 1], int n)
 {
 	int i;
@@ -85,8 +112,8 @@ static int in_list(char list[][KV_SHARD_NAME_MAX + 1], int n, const char *name)
  */
 int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 		     char want[][KV_SHARD_NAME_MAX + 1], int nwant,
-		     char missing[][KV_SHARD_NAME_MAX + 1], int nmissing, int *changed,
-		     struct kv_err *err)
+		     char missing[][KV_SHARD_NAME_MAX + 1], int nmissing, kv_defer_fn defer,
+		     void *defer_arg, int *changed, struct kv_err *err)
 {
 	struct kv_intent *in = calloc(1, sizeof(*in));
 	const char *dst[KV_MAX_REPLICAS];
@@ -158,7 +185,17 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 	rc = kv_intents_update(s->ints, key, klen, in, err);
 	if (rc < 0)
 		goto unlock;
-	rc = kv__exec_commit(s, key, klen, in, err);
+	if (defer == NULL) {
+		rc = kv__exec_commit(s, key, klen, in, err);
+	} else {
+		/* Switch the record now; the COMMIT intent keeps the old copies listed
+		 * (its record change no longer matches and is skipped when finished). */
+		rc = kv_index_update(s->idx, switch_record, op, err);
+		if (rc == 0)
+			defer(key, klen, defer_arg);
+		else
+			(void)kv__exec_commit(s, key, klen, in, NULL);
+	}
 	*changed = rc == 0;
 	goto out;
 unlock:

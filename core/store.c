@@ -62,7 +62,7 @@ const struct kv_config *kv_store_config(const struct kv_store *s)
 
 int kv_store_start_probe(struct kv_store *s, struct kv_err *err)
 {
-	if (kv_health_start_probe(s->health, s->dav) < 0)
+	if (kv_health_start_probe(s->health) < 0)
 		return kv_err_set(err, -EAGAIN, "cannot start the shard probe thread");
 	return 0;
 }

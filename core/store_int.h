@@ -46,13 +46,23 @@ int kv__copy_value(struct kv_store *s, const char *key, size_t klen,
 		   const struct kv_record *rec, const char *const dst[], int n,
 		   struct kv_err *err);
 
+/* Finish later what set_replicas leaves: called with the key once its record points at
+ * the new replicas; the intent (phase COMMIT, holding the key) still lists the old copies
+ * to delete — kv__finish_deferred does that and drops it. */
+typedef void (*kv_defer_fn)(const char *key, size_t klen, void *arg);
+
 /* Give key the replica set want[] (best first), copying to shards that lack the value or
  * are listed in missing[] (recorded but without their file), then deleting the copies no
- * longer wanted. *changed: whether the record changed. Missing keys are not an error. */
+ * longer wanted — at once, or through defer (non-NULL) so that readers redirected to an
+ * old copy just before the switch still find it. *changed: whether the record changed.
+ * A key that no longer exists is not an error. */
 int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 		     char want[][KV_SHARD_NAME_MAX + 1], int nwant,
-		     char missing[][KV_SHARD_NAME_MAX + 1], int nmissing, int *changed,
-		     struct kv_err *err);
+		     char missing[][KV_SHARD_NAME_MAX + 1], int nmissing, kv_defer_fn defer,
+		     void *defer_arg, int *changed, struct kv_err *err);
+
+/* The deferred half of kv__set_replicas: delete the old copies, drop the intent. */
+int kv__finish_deferred(struct kv_store *s, const char *key, size_t klen, struct kv_err *err);
 
 /* Report a shard failure (by shard name) to the health view. */
 void kv__shard_failed(struct kv_store *s, const char *name);

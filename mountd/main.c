@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "verbs.h"
 #include "config.h"
 #include "http.h"
 #include "store.h"

@@ -1,6 +1,6 @@
-/* admin.h — tinykvd's admin verbs: rebalance, rebuild, verify. */
-#ifndef TINYKVD_ADMIN_H
-#define TINYKVD_ADMIN_H
+/* verbs.h — tinykvd's admin verbs: rebalance, rebuild, verify. */
+#ifndef TINYKVD_VERBS_H
+#define TINYKVD_VERBS_H
 
 #include "store.h"
 

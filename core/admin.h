@@ -1,0 +1,73 @@
+/* admin.h — keeping a cluster in shape: rebalance after the shard list changes, rebuild
+ * a lost index from the shards, verify (and repair) index and shards against each other.
+ *
+ * All three stream: over the index in batches of keys, over the shards one directory
+ * listing at a time; neither the key set nor the file set is ever held in memory. They may
+ * run while tinykvd and mounts serve the same index: each key is changed under its own
+ * lock (intent), readers keep a readable copy throughout. The library prints nothing:
+ * progress and findings arrive through callbacks (called with a lock held, one at a time).
+ */
+#ifndef KV_ADMIN_H
+#define KV_ADMIN_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "store.h"
+
+struct kv_progress {
+	const char *phase;	/* what is being counted */
+	const char *unit;	/* "keys", "directories" */
+	uint64_t done, total;	/* total 0: not known yet */
+	uint64_t hits;		/* moved / found / problems so far */
+};
+
+struct kv_admin_opts {
+	int jobs;		/* parallel workers */
+	int repair;		/* verify: fix what is found */
+	int grace_ms;		/* rebalance: keep old copies this long after the switch */
+	void (*progress)(const struct kv_progress *p, void *arg);
+	void (*report)(const char *line, void *arg);	/* one finding or failure */
+	void *arg;
+};
+
+struct kv_rebalance_result {
+	uint64_t keys, moved, failed;
+};
+
+/* Give every key the replica set the current shard list places it on; only keys whose
+ * set changed are touched. Finishes a previous, interrupted run. Returns 0 when every key
+ * is where it belongs, -EIO when some could not be moved (reported). */
+int kv_rebalance(struct kv_store *s, const struct kv_admin_opts *o,
+		 struct kv_rebalance_result *r, struct kv_err *err);
+
+struct kv_rebuild_result {
+	uint64_t files, keys_added, replicas_added, conflicts, strays;
+};
+
+/* Add to the index every value found on the configured shards (keys, replicas, sizes,
+ * mtimes); copies of one key on several shards become its replicas. Records already in
+ * the index gain the replicas found. */
+int kv_rebuild(struct kv_store *s, const struct kv_admin_opts *o,
+	       struct kv_rebuild_result *r, struct kv_err *err);
+
+struct kv_verify_result {
+	uint64_t keys, files;
+	uint64_t missing;	/* a replica the index lists is not on its shard */
+	uint64_t wrong_size;	/* a replica of another size than the record's */
+	uint64_t misplaced;	/* replicas not where placement puts them (rebalance) */
+	uint64_t lost;		/* no replica left at all */
+	uint64_t orphans;	/* files of keys that do not list that shard, stale uploads */
+	uint64_t strays;	/* files no key explains */
+	uint64_t dead_intents;	/* unfinished operations of dead processes */
+	uint64_t repaired, unrepaired;
+};
+
+/* Check every record against the shards and every shard file against the index. With
+ * o->repair: finish dead operations, copy missing replicas from a good one, move misplaced
+ * ones, drop records with no replica left, delete orphans and strays. Returns 0 when the
+ * cluster is (now) healthy, 1 when problems remain, or a negative errno. */
+int kv_verify(struct kv_store *s, const struct kv_admin_opts *o, struct kv_verify_result *r,
+	      struct kv_err *err);
+
+#endif

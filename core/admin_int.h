@@ -1,0 +1,40 @@
+/* admin_int.h — what rebalance.c, rebuild.c and verify.c share: progress bookkeeping and
+ * the walk over the index in batches. */
+#ifndef KV_ADMIN_INT_H
+#define KV_ADMIN_INT_H
+
+#include <pthread.h>
+
+#include "admin.h"
+#include "store_int.h"
+
+struct admin_run {
+	struct kv_store *s;
+	const struct kv_admin_opts *o;
+	pthread_mutex_t lock;		/* guards prog and the callbacks */
+	struct kv_progress prog;
+};
+
+void admin_init(struct admin_run *a, struct kv_store *s, const struct kv_admin_opts *o,
+		const char *phase, const char *unit, uint64_t total);
+void admin_phase(struct admin_run *a, const char *phase, const char *unit, uint64_t total);
+/* Add to the counters and tell the progress callback. */
+void admin_tick(struct admin_run *a, uint64_t done, uint64_t hits);
+/* Set the counters (for work whose progress is measured elsewhere). */
+void admin_set(struct admin_run *a, uint64_t done, uint64_t total, uint64_t hits);
+/* A finding or failure for the report callback (printf-style). */
+void admin_report(struct admin_run *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void admin_done(struct admin_run *a);
+
+/* Call fn for every record of KV_KEYS, in order, reading in short snapshots so a long walk
+ * does not pin old pages. fn returns 0 to go on. */
+typedef int (*admin_key_fn)(const char *key, size_t klen, const struct kv_record *rec,
+			    void *arg);
+int admin_each_key(struct kv_store *s, admin_key_fn fn, void *arg, struct kv_err *err);
+
+/* The shards placement wants for key, best first: names into want; returns how many. */
+int admin_placement(const struct kv_store *s, const char *key, size_t klen,
+		    char want[][KV_SHARD_NAME_MAX + 1]);
+
+#endif

@@ -1,0 +1,22 @@
+/* pool.h — a fixed set of worker threads fed through a bounded queue, for the admin verbs
+ * that stream over the index or the shards and work on many keys at once. */
+#ifndef KV_POOL_H
+#define KV_POOL_H
+
+#include <stddef.h>
+
+struct kv_pool;
+
+/* fn(item, len, arg) runs on one of jobs threads for every submitted item. */
+typedef void (*kv_pool_fn)(const char *item, size_t len, void *arg);
+
+/* NULL when threads cannot be started. */
+struct kv_pool *kv_pool_new(int jobs, kv_pool_fn fn, void *arg);
+
+/* Queue a copy of item[0..len) (len <= 1024); blocks while the queue is full. */
+int kv_pool_submit(struct kv_pool *p, const char *item, size_t len);
+
+/* Wait until every item is done, stop the threads and free the pool. */
+void kv_pool_finish(struct kv_pool *p);
+
+#endif
