@@ -1,0 +1,144 @@
+#!/usr/bin/env bats
+# Replicas, rebuild and verify: R = 2 survives a stopped shard (curl and the mount); an
+# index rebuilt from the shards lists the same keys with the same replicas; a wiped shard
+# gets every replica back from verify --repair; strays and orphans are reported and
+# removed.
+
+load helpers
+
+N=300
+
+setup_file() {
+	kv_init 3
+	start_shard 1
+	start_shard 2
+	start_shard 3
+	export KV_REPLICAS=2
+	write_conf 1 2 3
+	start_kvd -q
+	local i
+	for i in $(seq -w 1 "$N"); do
+		curl -s -X PUT --data-binary "value of r-$i" "http://127.0.0.1:$KV_PORT/r-$i" >/dev/null
+	done
+}
+
+teardown_file() { fuse_cleanup; }
+
+files_on() { find "$KV_DIR/shard$1" -path "$KV_DIR/shard$1/.nginx" -prune -o -type f -print | wc -l; }
+listing() { curl -s "http://127.0.0.1:$1/?list&limit=10000"; }
+verify() { "$BIN/tinykvd" verify -c "$KV_DIR/kv.conf" "$@"; }
+
+read_all() {	# every key reads back its value; $1: what to read through (curl|mount)
+	local i bad=0 got
+	for i in $(seq -w 1 "$N"); do
+		if [ "$1" = mount ]; then got=$(cat "$KV_MNT/r-$i"); else
+			got=$(curl -s -L --max-time 10 "http://127.0.0.1:$KV_PORT/r-$i"); fi
+		[ "$got" = "value of r-$i" ] || { echo "r-$i: '$got'"; bad=$((bad + 1)); }
+	done
+	[ "$bad" -eq 0 ]
+}
+
+@test "a PUT with replicas = 2 names both URLs and writes both copies" {
+	run curl -s -X PUT -d two "http://127.0.0.1:$KV_PORT/two"
+	assert_output --regexp "^Transaction Successful. Value two is stored at http://localhost:[0-9]+/[0-9a-f]{2}/[0-9a-f]{2}/dHdv, http://localhost:[0-9]+/[0-9a-f]{2}/[0-9a-f]{2}/dHdv$"
+	[ $(( $(files_on 1) + $(files_on 2) + $(files_on 3) )) -eq $((2 * N + 2)) ]
+	curl -s -X DELETE "http://127.0.0.1:$KV_PORT/two"
+}
+
+@test "R = 2: every key reads through curl and the mount with any one shard stopped" {
+	require_fuse
+	mount_kv
+	for s in 1 2 3; do
+		stop_shard "$s"
+		sleep 2	# the probe notices within about a second
+		read_all curl
+		read_all mount
+		start_shard "$s"
+		sleep 2
+	done
+	umount_kv
+}
+
+@test "R = 2: reads survive a shard that hangs (SIGSTOP)" {
+	pause_shard 2
+	sleep 2
+	read_all curl
+	resume_shard 2
+}
+
+@test "rebuild into a new index lists the same keys with the same replicas" {
+	"$BIN/tinykvd" rebuild -c "$KV_DIR/kv.conf" --index "$KV_DIR/index2"
+	sed "s|^index = .*|index = $KV_DIR/index2|; s|^port = .*|port = $((KV_PORT + 100))|" \
+		"$KV_DIR/kv.conf" >"$KV_DIR/kv2.conf"
+	"$BIN/tinykvd" serve -c "$KV_DIR/kv2.conf" -q >>"$KV_DIR/kvd2.log" 2>&1 &
+	record_pid kvd2 $!
+	wait_http "http://127.0.0.1:$((KV_PORT + 100))/?list"
+	[ "$(listing "$KV_PORT")" = "$(listing $((KV_PORT + 100)))" ]
+	# same replicas, in the same order: the redirects agree
+	for i in 001 050 150 299; do
+		a=$(curl -s -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$KV_PORT/r-$i")
+		b=$(curl -s -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$((KV_PORT + 100))/r-$i")
+		[ -n "$a" ] && [ "$a" = "$b" ]
+	done
+	run verify --index "$KV_DIR/index2"
+	assert_success
+	stop_pid "$(pid_of kvd2)"
+}
+
+@test "a deleted index is rebuilt from the shards, replicas included" {
+	stop_kvd
+	rm -rf "$KV_INDEX"
+	run "$BIN/tinykvd" rebuild -c "$KV_DIR/kv.conf"
+	assert_success
+	assert_output --partial "$N keys added"
+	start_kvd -q
+	[ "$(listing "$KV_PORT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))')" -eq "$N" ]
+	run verify
+	assert_success
+	assert_output --partial "0 missing"
+	assert_output --partial "0 misplaced"
+	read_all curl
+}
+
+@test "a wiped shard gets every replica back from verify --repair" {
+	had=$(files_on 2)
+	[ "$had" -gt 0 ]
+	find "$KV_DIR/shard2" -mindepth 1 -maxdepth 1 -name '[0-9a-f][0-9a-f]' -exec rm -rf {} +
+	[ "$(files_on 2)" -eq 0 ]
+	run verify
+	assert_failure
+	assert_output --partial "$had missing"
+	run verify --repair
+	assert_success
+	assert_output --partial "healthy"
+	[ "$(files_on 2)" -eq "$had" ]
+	run verify
+	assert_success
+	read_all curl
+}
+
+@test "a stray file and an orphan copy are reported, then removed by --repair" {
+	echo junk >"$KV_DIR/shard1/stray.txt"
+	mkdir -p "$KV_DIR/shard3/ab/cd"
+	echo junk >"$KV_DIR/shard3/ab/cd/not-a-key"
+	# an orphan: a copy of a key on a shard its record does not list
+	key=r-001
+	url=$(curl -s -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$KV_PORT/$key")
+	path=${url#http://localhost:*/}
+	for s in 1 2 3; do
+		[ -e "$KV_DIR/shard$s/$path" ] || { mkdir -p "$(dirname "$KV_DIR/shard$s/$path")"; echo old >"$KV_DIR/shard$s/$path"; orphan=$s; }
+	done
+	run verify
+	assert_failure
+	assert_output --partial "stray (no key lives at this path): http://localhost:$SHARD_PORT_1/stray.txt"
+	assert_output --partial "/ab/cd/not-a-key"
+	assert_output --partial "orphan (its key does not list this shard)"
+	run verify --repair
+	assert_success
+	[ ! -e "$KV_DIR/shard1/stray.txt" ]
+	[ ! -e "$KV_DIR/shard3/ab/cd/not-a-key" ]
+	[ ! -e "$KV_DIR/shard$orphan/$path" ]
+	run curl -s -L "http://127.0.0.1:$KV_PORT/$key"
+	assert_output "value of $key"
+	assert_logs_clean
+}
