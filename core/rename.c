@@ -198,28 +198,80 @@ static int first_under(struct kv_store *s, enum kv_table t, const char *prefix, 
 	return rc;
 }
 
-static int rename_dir(struct kv_store *s, const char *from, size_t flen, const char *to,
-		      size_t tlen, struct kv_err *err)
+/* The length of the longest key (of table t) under prefix; 0 when there is none. */
+static int longest_under(struct kv_store *s, enum kv_table t, const char *prefix,
+			 size_t plen, size_t *longest)
 {
-	char pfx[KV_KEY_MAX + 1], key[KV_KEY_MAX + 1], dst[KV_KEY_MAX + 1];
-	struct dirmove_arg a;
+	struct kv_cursor *c;
+	const char *k;
+	size_t kl;
+	int rc = kv_cursor_open(s->idx, t, &c, NULL);
+
+	*longest = 0;
+	if (rc < 0)
+		return rc;
+	for (rc = kv_cursor_seek(c, prefix, plen, &k, &kl, NULL); rc == 0;
+	     rc = kv_cursor_next(c, &k, &kl, NULL)) {
+		if (kl < plen || memcmp(k, prefix, plen) != 0)
+			break;
+		if (kl > *longest)
+			*longest = kl;
+	}
+	kv_cursor_close(c);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* May the tree under from/ be renamed to to/? Checked before anything moves, so that a
+ * refusal leaves the tree whole rather than half renamed. */
+static int rename_dir_check(struct kv_store *s, const char *from, size_t flen, const char *to,
+			    size_t tlen, struct kv_err *err)
+{
+	char pfx[KV_KEY_MAX + 1], key[KV_KEY_MAX + 1];
 	struct kv_record rec;
-	size_t klen;
+	size_t klen, lk, ld;
 	int rc;
 
 	if (tlen > flen && memcmp(to, from, flen) == 0 && to[flen] == '/')
 		return kv_err_set(err, -EINVAL, "cannot move a directory into itself");
 	if (kv_index_get(s->idx, KV_KEYS, to, tlen, &rec, NULL) == 0)
 		return kv_err_set(err, -ENOTDIR, "'%.*s' is not a directory", (int)tlen, to);
+	if (flen + 1 > KV_KEY_MAX || tlen + 1 > KV_KEY_MAX)
+		return kv_err_set(err, -ENAMETOOLONG, "name too long");
+	/* The destination may be an empty directory, never one with files or directories. */
 	memcpy(pfx, to, tlen);
 	pfx[tlen] = '/';
-	if (tlen + 1 <= KV_KEY_MAX && first_under(s, KV_KEYS, pfx, tlen + 1, key, &klen) == 0)
+	if (first_under(s, KV_KEYS, pfx, tlen + 1, key, &klen) == 0 ||
+	    first_under(s, KV_DIRS, pfx, tlen + 1, key, &klen) == 0)
 		return kv_err_set(err, -ENOTEMPTY, "'%.*s' is not empty", (int)tlen, to);
-	if (flen + 1 > KV_KEY_MAX)
-		return kv_err_set(err, -ENAMETOOLONG, "name too long");
 	memcpy(pfx, from, flen);
 	pfx[flen] = '/';
-	/* Keys first, one at a time, always the first one left under the old name. */
+	rc = longest_under(s, KV_KEYS, pfx, flen + 1, &lk);
+	if (rc == 0)
+		rc = longest_under(s, KV_DIRS, pfx, flen + 1, &ld);
+	if (rc < 0)
+		return kv_err_set(err, rc, "listing '%.*s': %s", (int)flen, from, kv_strerror(rc));
+	if (ld > lk)
+		lk = ld;
+	if (lk > 0 && lk - flen + tlen > KV_KEY_MAX)
+		return kv_err_set(err, -ENAMETOOLONG, "a name under '%.*s' would become too long",
+				  (int)tlen, to);
+	return 0;
+}
+
+static int rename_dir(struct kv_store *s, const char *from, size_t flen, const char *to,
+		      size_t tlen, struct kv_err *err)
+{
+	char pfx[KV_KEY_MAX + 1], key[KV_KEY_MAX + 1], dst[KV_KEY_MAX + 1];
+	struct dirmove_arg a;
+	size_t klen;
+	int rc = rename_dir_check(s, from, flen, to, tlen, err);
+
+	if (rc < 0)
+		return rc;
+	memcpy(pfx, from, flen);
+	pfx[flen] = '/';
+	/* Keys first, one at a time, always the first one left under the old name. The check
+	 * above bounds every new name; a key added meanwhile is checked again here. */
 	while ((rc = first_under(s, KV_KEYS, pfx, flen + 1, key, &klen)) == 0) {
 		if (klen - flen + tlen > KV_KEY_MAX)
 			return kv_err_set(err, -ENAMETOOLONG, "'%.*s' would become too long",
@@ -236,6 +288,9 @@ static int rename_dir(struct kv_store *s, const char *from, size_t flen, const c
 	while (first_under(s, KV_DIRS, pfx, flen + 1, key, &klen) == 0) {
 		struct dirmove_arg sub = { key, dst, klen, tlen + klen - flen };
 
+		if (klen - flen + tlen > KV_KEY_MAX)
+			return kv_err_set(err, -ENAMETOOLONG, "'%.*s' would become too long",
+					  (int)klen, key);
 		memcpy(dst, to, tlen);
 		memcpy(dst + tlen, key + flen, klen - flen);
 		rc = kv_index_update(s->idx, move_dirs_txn, &sub, err);

@@ -279,15 +279,20 @@ struct meta_arg {
 	const char *path;
 	size_t plen;
 	const struct kv_meta *meta;
+	int root;		/* the record of the root: "/" in KV_DIRS */
 };
 
 static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct meta_arg *a = arg;
 	struct kv_record rec;
-	enum kv_table t = KV_KEYS;
+	enum kv_table t = a->root ? KV_DIRS : KV_KEYS;
 	int rc = kv_txn_get(txn, t, a->path, a->plen, &rec, err);
 
+	if (rc == -ENOENT && a->root) {
+		implied_dir(a->s, &rec);	/* the root's first chmod or utimens */
+		rc = 0;
+	}
 	if (rc == -ENOENT) {
 		t = KV_DIRS;
 		rc = kv_txn_get(txn, t, a->path, a->plen, &rec, err);
@@ -309,13 +314,14 @@ static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen,
 		     const struct kv_meta *meta, struct kv_err *err)
 {
-	struct meta_arg a = { s, path, plen, meta };
+	struct meta_arg a = { s, path, plen, meta, 0 };
 	struct kv_intent in;
 	int rc;
 
 	if (plen == 0) {
 		a.path = "/";
 		a.plen = 1;
+		a.root = 1;
 		return kv_index_update(s->idx, setmeta_txn, &a, err);
 	}
 	memset(&in, 0, sizeof(in));

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +176,9 @@ static int serve(struct fuse *f, struct fuse_cmdline_opts *fo, struct mount_ctx 
 	} else {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)fo->clone_fd);
-		fuse_loop_cfg_set_idle_threads(lc, fo->max_idle_threads);
+		/* UINT_MAX is the "no limit" default, which libfuse 3.14 warns about if set */
+		if (fo->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, fo->max_idle_threads);
 		fuse_loop_cfg_set_max_threads(lc, fo->max_threads);
 		rc = fuse_loop_mt(f, lc);
 		fuse_loop_cfg_destroy(lc);

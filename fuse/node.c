@@ -1,6 +1,7 @@
 /* node.c — the table of open files: a small hash table keyed by key bytes. */
 #include "node.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,12 +41,12 @@ struct node *node_get(const char *key, size_t klen, const struct kv_record *rec,
 	if (n == NULL) {
 		n = calloc(1, sizeof(*n));
 		if (n != NULL) {
-			n->kind = HANDLE_FILE;
 			memcpy(n->key, key, klen);
 			n->klen = klen;
 			n->rec = *rec;
 			n->size = rec->size;
 			n->spool_fd = -1;
+			pthread_mutex_init(&n->io, NULL);
 			pthread_mutex_init(&n->lock, NULL);
 			*pp = n;
 		}
@@ -75,6 +76,26 @@ int node_snapshot(const char *key, size_t klen, struct kv_record *rec, int *crea
 	return found;
 }
 
+int node_local(const char *key, size_t klen, struct kv_record *rec)
+{
+	struct node *n;
+	int found = 0;
+
+	pthread_mutex_lock(&table_lock);
+	n = *find(key, klen);
+	if (n != NULL && !n->unlinked) {
+		pthread_mutex_lock(&n->lock);
+		found = n->created || n->dirty || n->spooled;
+		if (found) {
+			*rec = n->rec;
+			rec->size = n->size;
+		}
+		pthread_mutex_unlock(&n->lock);
+	}
+	pthread_mutex_unlock(&table_lock);
+	return found;
+}
+
 int node_put(struct node *n)
 {
 	struct node **pp;
@@ -93,6 +114,7 @@ int node_put(struct node *n)
 	if (n->spool_fd >= 0)
 		(void)close(n->spool_fd);
 	pthread_mutex_destroy(&n->lock);
+	pthread_mutex_destroy(&n->io);
 	free(n->ra);
 	free(n);
 	return 1;
@@ -115,6 +137,85 @@ void node_rename(const char *from, size_t flen, const char *to, size_t tlen)
 		dst = find(to, tlen);
 		n->next = NULL;
 		*dst = n;
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
+/* Is n's key under dir/ (dlen 0: under the root, so always)? Caller holds table_lock. */
+static int under(const struct node *n, const char *dir, size_t dlen)
+{
+	return dlen == 0 || (n->klen > dlen + 1 && n->key[dlen] == '/' &&
+			     memcmp(n->key, dir, dlen) == 0);
+}
+
+/* Append n to the array *v, taking a reference. Caller holds table_lock. */
+static int grab(struct node ***v, int *count, int *cap, struct node *n)
+{
+	if (*count == *cap) {
+		int ncap = *cap > 0 ? 2 * *cap : 16;
+		struct node **nv = realloc(*v, (size_t)ncap * sizeof(**v));
+
+		if (nv == NULL)
+			return -ENOMEM;
+		*v = nv;
+		*cap = ncap;
+	}
+	n->refs++;
+	(*v)[(*count)++] = n;
+	return 0;
+}
+
+int node_grab_under(const char *dir, size_t dlen, struct node ***out)
+{
+	struct node **v = NULL, *n;
+	int count = 0, cap = 0, b, rc = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(&table_lock);
+	for (b = 0; b < BUCKETS && rc == 0; b++)
+		for (n = table[b]; n != NULL && rc == 0; n = n->next)
+			if (under(n, dir, dlen))
+				rc = grab(&v, &count, &cap, n);
+	pthread_mutex_unlock(&table_lock);
+	if (rc < 0) {
+		while (count > 0)
+			(void)node_put(v[--count]);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	return count;
+}
+
+void node_rename_tree(const char *from, size_t flen, const char *to, size_t tlen)
+{
+	struct node *moved = NULL, **pp, *n;
+	int b;
+
+	pthread_mutex_lock(&table_lock);
+	/* Take them all out first: their new buckets may be ones still to be walked. */
+	for (b = 0; b < BUCKETS; b++) {
+		pp = &table[b];
+		while ((n = *pp) != NULL) {
+			if (under(n, from, flen) && n->klen - flen + tlen <= KV_KEY_MAX) {
+				*pp = n->next;
+				n->next = moved;
+				moved = n;
+			} else {
+				pp = &n->next;
+			}
+		}
+	}
+	while ((n = moved) != NULL) {
+		moved = n->next;
+		pthread_mutex_lock(&n->lock);
+		memmove(n->key + tlen, n->key + flen, n->klen - flen);
+		memcpy(n->key, to, tlen);
+		n->klen = n->klen - flen + tlen;
+		pthread_mutex_unlock(&n->lock);
+		pp = find(n->key, n->klen);
+		n->next = *pp;	/* NULL: the destination directory had no open files */
+		*pp = n;
 	}
 	pthread_mutex_unlock(&table_lock);
 }

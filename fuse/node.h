@@ -5,8 +5,15 @@
  * NFS. Every handle of the same key shares its node, so a reader in this mount sees the
  * bytes a writer has not uploaded yet, and `ls -l` shows their size.
  *
- * Locking: table_lock guards the table (lookup, insert, remove, rename of keys); each
- * node's lock guards everything else in it. Order: table_lock before a node's lock.
+ * Locking, in this order:
+ *   io          (per node) serialises what touches the node's bytes: spool writes and
+ *               truncates, fetches from the shards, uploads, reads. It is held across
+ *               network I/O, so only callers working on this very file ever wait for it.
+ *   table_lock  guards the table (lookup, insert, remove, rename of keys) and refs.
+ *   lock        (per node) guards the fields; held only for moments, never across I/O,
+ *               so that a lookup (node_snapshot, under table_lock) never waits for a
+ *               shard, whatever another thread is uploading.
+ * Fields marked "io+lock" are written with both held and may be read with either.
  */
 #ifndef TINYKV_NODE_H
 #define TINYKV_NODE_H
@@ -20,6 +27,15 @@
 
 enum { HANDLE_FILE = 1, HANDLE_DIR = 2 };
 
+struct node;
+
+/* What fi->fh points at for an open file: one per open(2), sharing the key's node. */
+struct open_file {
+	int kind;			/* HANDLE_FILE: the first field of every handle */
+	int writable;			/* opened for writing: its close uploads */
+	struct node *node;
+};
+
 /* What fi->fh points at for an open directory. */
 struct dir_handle {
 	int kind;			/* HANDLE_DIR */
@@ -28,35 +44,49 @@ struct dir_handle {
 };
 
 struct node {
-	int kind;			/* HANDLE_FILE: the first field of every handle */
-	char key[KV_KEY_MAX + 1];
+	char key[KV_KEY_MAX + 1];	/* table_lock+lock */
 	size_t klen;
-	int refs;			/* open handles; guarded by table_lock */
-	pthread_mutex_t lock;
-	struct kv_record rec;		/* as last read or written; meta shown while open */
-	int created;			/* new key: not in the index until first upload */
-	int spool_fd;			/* -1: reads go to the shards */
-	int dirty;			/* spool differs from what the shards hold */
-	uint64_t size;			/* current length (spool when spooled) */
-	struct kv_meta meta;		/* metadata set while dirty, applied at upload */
-	int unlinked;			/* removed while open: never upload */
-	char *ra;			/* read-ahead window of a value read from shards */
+	int refs;			/* table_lock */
+	pthread_mutex_t io, lock;
+	struct kv_record rec;		/* io+lock: as last read or written; shown while open */
+	int created;			/* io+lock: new key, not in the index until uploaded */
+	int dirty;			/* io+lock: spool differs from what the shards hold */
+	uint64_t size;			/* io+lock: current length (spool's when spooled) */
+	struct kv_meta meta;		/* io+lock: metadata set while dirty, for the upload */
+	int failed;			/* io+lock: the last upload failed and the caller was
+					 * told; no change since (release does not retry it) */
+	int spooled;			/* io+lock: spool_fd is open (this mount's own view) */
+	int unlinked;			/* lock: removed while open, never upload */
+	int spool_fd;			/* io: -1 while reads go to the shards */
+	char *ra;			/* io: read-ahead window of a value read from shards */
 	int64_t ra_off;
 	size_t ra_len, ra_cap, ra_next;	/* ra_next: window size for the next fetch */
-	struct node *next;
+	int ra_err;			/* io: last fetch's error, and when (monotonic ms): */
+	int64_t ra_err_ms;		/* the kernel's retry of a failed read gets it at once */
+	struct node *next;		/* table_lock */
 };
 
 /* The node of key with one more reference, made (from rec) if none is open; *fresh tells
  * which. Returns NULL when out of memory. */
 struct node *node_get(const char *key, size_t klen, const struct kv_record *rec, int *fresh);
-/* The node of key if one is open (no reference taken: use only under table_lock via
- * node_with, or for a snapshot of its attributes). */
+/* If key has an open node (not unlinked): a copy of its record (size: the current one)
+ * and whether it is a new key not stored yet. No reference is taken. */
 int node_snapshot(const char *key, size_t klen, struct kv_record *rec, int *created);
+/* Like node_snapshot, but only for a node with bytes of its own (new, changed or
+ * spooled: what this mount shows of the key then differs from the index). */
+int node_local(const char *key, size_t klen, struct kv_record *rec);
 /* Drop a reference; the last one frees the node (closing its spool). Returns 1 when it was
  * the last. */
 int node_put(struct node *n);
 /* Give an open node a new key after a rename. */
 void node_rename(const char *from, size_t flen, const char *to, size_t tlen);
+/* Every open node under dir/ (at any depth; dlen 0: all), each with a reference taken.
+ * *out gets a malloc'd array (caller frees it and node_puts each node; NULL when none).
+ * Returns the count or -ENOMEM. */
+int node_grab_under(const char *dir, size_t dlen, struct node ***out);
+/* After a directory rename: every open node under from/ moves to to/ (a name that would
+ * exceed KV_KEY_MAX keeps the old one; callers check first with node_grab_under). */
+void node_rename_tree(const char *from, size_t flen, const char *to, size_t tlen);
 /* Mark the node of key (if open) as unlinked. */
 void node_unlinked(const char *key, size_t klen);
 /* Call fn for every created-but-not-uploaded key directly inside dir (dlen 0: root). */

@@ -173,3 +173,167 @@ kv_cleanup() {
 		done <"$KV_DIR/pids"
 	fi
 }
+
+# --- http helpers ---
+# Used by the http_*.bats files. TINYKV_BIN, when set, points the tests at another build
+# of the binaries (an ASan build, say) without touching build/.
+[ -z "${TINYKV_BIN:-}" ] || BIN=$TINYKV_BIN
+
+# kv_status CURL-ARGS... PATH: print the HTTP status of the request; the body is left in
+# $KV_DIR/body (read it with kv_body).
+kv_status() { kv -o "$KV_DIR/body" -w '%{http_code}' "$@"; }
+kv_body() { cat "$KV_DIR/body"; }
+
+# owner_of KEY [SHARD...]: the index of the shard (of the given ones, default 1 2) that
+# holds KEY with one replica: the highest md5(shard name ‖ key), as in DESIGN §2.
+owner_of() {
+	local key=$1 best="" owner="" i h
+	shift
+	local shards=("$@")
+	[ $# -gt 0 ] || shards=(1 2)
+	for i in "${shards[@]}"; do
+		h=$(printf '%s%s' "$(shard_name "$i")" "$key" | md5sum | cut -c1-32)
+		if [[ -z "$best" || "$h" > "$best" ]]; then best=$h; owner=$i; fi
+	done
+	echo "$owner"
+}
+
+# key_on I PREFIX [SHARD...]: the first of PREFIX0, PREFIX1, ... that shard I holds.
+key_on() {
+	local i=$1 prefix=$2 n
+	shift 2
+	for n in $(seq 0 999); do
+		[ "$(owner_of "$prefix$n" "$@")" = "$i" ] && { echo "$prefix$n"; return 0; }
+	done
+	return 1
+}
+
+# kill9_shard I: SIGKILL the shard's nginx, master first (it would respawn a killed
+# worker), then the workers it had (a killed master leaves its workers serving).
+kill9_shard() {
+	local pid workers w
+	pid=$(pid_of "shard$1")
+	workers=$(pgrep -P "$pid" || true)
+	stop_pid "$pid" KILL
+	for w in $workers; do stop_pid "$w" KILL; done
+}
+
+# start_kvd_as NAME CONF: another tinykvd (its log is $KV_DIR/NAME.log).
+start_kvd_as() {
+	local name=$1 conf=$2 port
+	port=$(awk '$1 == "port" { print $3 }' "$conf")
+	"$BIN/tinykvd" serve -c "$conf" >>"$KV_DIR/$name.log" 2>&1 &
+	record_pid "$name" $!
+	wait_http "http://127.0.0.1:$port/?list&limit=1"
+}
+
+# The intent log of $KV_INDEX (core/intents.c): /dev/shm/tinykv-<md5 of its real path>.
+intents_dir() {
+	local real
+	real=$(realpath "$KV_INDEX")
+	echo "/dev/shm/tinykv-$(printf '%s' "$real" | md5sum | cut -c1-16)"
+}
+
+# Number of intents (operations in flight or left by a dead process) in the log.
+intent_count() {
+	mdb_stat "$(intents_dir)" | awk '/Entries:/ { print $2 }'
+}
+
+# Peak resident memory of a process, in kB.
+vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+# kv_cleanup, then the intent log the file's index left in /dev/shm.
+http_cleanup() {
+	local dir=""
+	if [ -n "${KV_INDEX:-}" ] && [ -d "$KV_INDEX" ]; then dir=$(intents_dir) || dir=""; fi
+	kv_cleanup
+	case "$dir" in /dev/shm/tinykv-*) rm -rf "$dir" ;; esac
+}
+
+# shard_path KEY: the path of KEY's value on a shard, /xx/yy/NAME (keys up to 191 bytes,
+# whose NAME needs no splitting).
+shard_path() {
+	local md name
+	md=$(printf '%s' "$1" | md5sum)
+	name=$(printf '%s' "$1" | base64 -w0 | tr '+/' '-_')
+	echo "/${md:0:2}/${md:2:2}/$name"
+}
+
+# key_url KEY [SHARD...]: the URL tinykvd reports for KEY with one replica.
+key_url() { echo "http://$(shard_name "$(owner_of "$@")")$(shard_path "$1")"; }
+
+# assert_stops_cleanly [NAME]: SIGTERM the daemon recorded as NAME (default kvd) and check
+# that its log ends with its goodbye, so a sanitizer report at exit (leaks) is caught too.
+assert_stops_cleanly() {
+	local name=${1:-kvd} last
+	stop_pid "$(pid_of "$name")"
+	last=$(tail -n 1 "$KV_DIR/$name.log")
+	[ "$last" = "tinykvd: stopped" ] || { echo "$name.log ends with: $last"; return 1; }
+}
+
+# --- fuse helpers ---
+# Used by the fuse_*.bats files (and they use owner_of, key_on, vm_hwm_kb, intents_dir above).
+
+# is_mounted DIR: is DIR a mount point right now?
+is_mounted() { grep -qs " $1 " /proc/mounts; }
+
+# wait_mounted DIR / wait_unmounted DIR: until the mount table says so (10 s).
+wait_mounted() {
+	local i
+	for i in $(seq 200); do
+		is_mounted "$1" && return 0
+		sleep 0.05
+	done
+	echo "$1 did not get mounted" >&2
+	return 1
+}
+wait_unmounted() {
+	local i
+	for i in $(seq 200); do
+		is_mounted "$1" || return 0
+		sleep 0.05
+	done
+	echo "$1 is still mounted" >&2
+	return 1
+}
+
+# mount_kv_fg [OPTS]: mount with -f in the background; the process is recorded as
+# "tinykv" (pid_of tinykv), so a test can look at it (memory, open files).
+mount_kv_fg() {
+	[ -f "$KV_DIR/kv.conf" ] || write_conf
+	mkdir -p "$KV_MNT"
+	echo "$KV_MNT" >>"$KV_DIR/mounts"
+	"$BIN/tinykv" "$KV_DIR/kv.conf" "$KV_MNT" -f ${1:+-o "$1"} 2>>"$KV_DIR/mount.log" &
+	record_pid tinykv $!
+	wait_mounted "$KV_MNT"
+}
+
+# remount_kv [OPTS]: unmount, wait for it to be gone, mount again.
+remount_kv() {
+	umount_kv
+	wait_unmounted "$KV_MNT"
+	mount_kv "$@"
+}
+
+# wait_kv KEY VALUE: until curl reads VALUE for KEY (10 s); for what the mount stores
+# after the call that wrote it returned (mmap write-back, release).
+wait_kv() {
+	local i
+	for i in $(seq 100); do
+		[ "$(kv -L "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "$1 is '$(kv -L "$1")', not '$2'" >&2
+	return 1
+}
+
+# as_nobody CMD: run a shell command as uid/gid 65534 without supplementary groups.
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$1"; }
+
+# fuse_cleanup: kv_cleanup (unmounts, stops everything), then the intent log in /dev/shm.
+fuse_cleanup() {
+	local dir=""
+	if [ -n "${KV_INDEX:-}" ] && [ -d "$KV_INDEX" ]; then dir=$(intents_dir) || dir=""; fi
+	kv_cleanup
+	case "$dir" in /dev/shm/tinykv-*) rm -rf "$dir" ;; esac
+}

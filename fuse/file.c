@@ -1,0 +1,623 @@
+/* file.c — the bytes of open files. Reads stream from a replica through a read-ahead
+ * window; writes go to a spool file in the cache directory and are uploaded whole at
+ * flush/fsync/close through the core's put (close-to-open consistency, as on NFS). An
+ * upload that fails is reported by that close() or fsync() and leaves the stored value
+ * as it was. Locking (node->io around I/O, node->lock for moments): see node.h.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "sys.h"
+
+#define RA_MIN (128 * 1024)
+#define RA_MAX (8 * 1024 * 1024)
+/* A failed fetch answers the reads of the next moment itself: the kernel retries a failed
+ * read-ahead page by page, and each retry would wait out the shard's timeout again. */
+#define RA_ERR_MS 1000
+
+/* The handle the kernel only ever gives for files (read, write, flush ...). */
+static struct open_file *handle_of(const struct fuse_file_info *fi)
+{
+	return (struct open_file *)(uintptr_t)fi->fh;
+}
+
+static struct node *node_of(const struct fuse_file_info *fi)
+{
+	return handle_of(fi)->node;
+}
+
+/* A handle on n (whose reference it takes over) into fi; -ENOMEM drops the reference. */
+static int handle_new(struct fuse_file_info *fi, struct node *n)
+{
+	struct open_file *h = malloc(sizeof(*h));
+
+	if (h == NULL) {
+		(void)node_put(n);
+		return -ENOMEM;
+	}
+	h->kind = HANDLE_FILE;
+	h->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	h->node = n;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
+/* Close a handle: drops its node reference. */
+static void handle_free(struct fuse_file_info *fi)
+{
+	struct open_file *h = handle_of(fi);
+
+	(void)node_put(h->node);
+	free(h);
+}
+
+/* A copy of n's key, for calls made without n->lock. */
+static size_t key_copy(struct node *n, char *key)
+{
+	size_t klen;
+
+	pthread_mutex_lock(&n->lock);
+	klen = n->klen;
+	memcpy(key, n->key, klen);
+	key[klen] = '\0';
+	pthread_mutex_unlock(&n->lock);
+	return klen;
+}
+
+/* --- the spool; callers hold n->io --- */
+
+/* An unnamed file in dir: nothing to clean up after a crash. */
+static int tmpfile_in(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+		return fd;
+	/* A file system without O_TMPFILE (EISDIR from older kernels): name it, unlink it. */
+	if (snprintf(path, sizeof(path), "%s/.spool-XXXXXX", dir) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		(void)unlink(path);
+	return fd;
+}
+
+static int spool_open(struct node *n, struct kv_err *err)
+{
+	const char *dir = tk_ctx()->cfg->cache;
+	int fd = tmpfile_in(dir);
+
+	if (fd < 0 && errno == ENOENT && kv_mkdir_p(dir, 0700) == 0)
+		fd = tmpfile_in(dir);	/* the cache directory went away: make it again */
+	if (fd < 0)
+		return kv_err_set(err, -errno, "spool in %s: %s", dir, strerror(errno));
+	n->spool_fd = fd;
+	pthread_mutex_lock(&n->lock);
+	n->spooled = 1;
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+/* Give n a spool holding its current value (empty when truncate). */
+static int spool_fill(struct node *n, int truncate, struct kv_err *err)
+{
+	char key[KV_KEY_MAX + 1];
+	size_t klen = key_copy(n, key);
+	int rc, empty;
+
+	if (n->spool_fd >= 0) {
+		if (truncate && ftruncate(n->spool_fd, 0) < 0)
+			return kv_err_set(err, -errno, "spool: %s", strerror(errno));
+		return 0;
+	}
+	rc = spool_open(n, err);
+	empty = n->created || n->rec.size == 0;	/* io held: rec cannot change */
+	if (rc < 0 || truncate || empty)
+		return rc;
+	rc = kv_store_fetch_fd(tk_ctx()->store, key, klen, &n->rec, n->spool_fd, err);
+	if (rc < 0) {
+		(void)close(n->spool_fd);
+		n->spool_fd = -1;
+		pthread_mutex_lock(&n->lock);
+		n->spooled = 0;
+		pthread_mutex_unlock(&n->lock);
+	}
+	return rc;
+}
+
+/* Mark the spool changed: size is its new length. */
+static void spool_changed(struct node *n, uint64_t size)
+{
+	pthread_mutex_lock(&n->lock);
+	n->size = size;
+	n->dirty = 1;
+	n->failed = 0;
+	n->meta.set_mtime = 0;	/* a write after utimens: the time is now */
+	n->rec.mtime_ns = kv_now_ns();
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Store the spool as the key's value, if it changed. */
+static int upload(struct node *n, struct kv_err *err)
+{
+	char key[KV_KEY_MAX + 1];
+	struct kv_record rec;
+	struct kv_meta meta;
+	uint64_t size;
+	size_t klen;
+	int rc;
+
+	pthread_mutex_lock(&n->lock);
+	if (!n->dirty || n->unlinked) {
+		pthread_mutex_unlock(&n->lock);
+		return 0;
+	}
+	klen = n->klen;
+	memcpy(key, n->key, klen);
+	size = n->size;
+	meta = n->meta;
+	pthread_mutex_unlock(&n->lock);
+	/* Only n->io is held: lookups of this file go on meanwhile, writes to it wait. */
+	rc = kv_store_put_fd(tk_ctx()->store, key, klen, n->spool_fd, (int64_t)size, 0, &meta,
+			     &rec, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&n->lock);
+	n->rec = rec;
+	n->dirty = 0;
+	n->created = 0;
+	memset(&n->meta, 0, sizeof(n->meta));
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+int tk_flush_locked(struct node *n, const char *op, int at_release)
+{
+	char key[KV_KEY_MAX + 1];
+	struct kv_err err;
+	int rc = 0, skip;
+
+	pthread_mutex_lock(&n->lock);
+	/* At release nobody waits for the answer: an upload that failed and was reported,
+	 * with nothing changed since, is not tried again, so that a value the caller was
+	 * told is not stored does not appear later behind its back. */
+	skip = at_release && n->failed;
+	pthread_mutex_unlock(&n->lock);
+	if (skip)
+		return 0;
+	rc = upload(n, &err);
+	pthread_mutex_lock(&n->lock);
+	n->failed = rc < 0;
+	pthread_mutex_unlock(&n->lock);
+	if (rc == 0)
+		return 0;
+	if (rc == -EBUSY || rc == -ENOENT)
+		rc = -EIO;	/* not what close() means by them */
+	(void)key_copy(n, key);
+	return tk_errno(rc, &err, op, key);
+}
+
+int tk_flush_node(struct node *n, const char *op, int at_release)
+{
+	int rc;
+
+	pthread_mutex_lock(&n->io);
+	rc = tk_flush_locked(n, op, at_release);
+	pthread_mutex_unlock(&n->io);
+	return rc;
+}
+
+/* --- opening --- */
+
+/* A new open of a key another handle keeps open: the key may have changed through HTTP
+ * meanwhile, and an open sees the stored value (close-to-open), unless this mount holds
+ * bytes of its own for it. */
+static void node_refresh(struct node *n, const char *key, size_t klen)
+{
+	struct kv_record rec;
+
+	pthread_mutex_lock(&n->io);
+	if (n->spool_fd < 0 && kv_store_get(tk_ctx()->store, key, klen, &rec, NULL) == 0 &&
+	    rec.type == KV_TYPE_REG && rec.gen != n->rec.gen) {
+		pthread_mutex_lock(&n->lock);
+		n->rec = rec;
+		n->size = rec.size;
+		pthread_mutex_unlock(&n->lock);
+		n->ra_len = 0;
+		n->ra_err = 0;
+	}
+	pthread_mutex_unlock(&n->io);
+}
+
+int tk_open(const char *path, struct fuse_file_info *fi)
+{
+	struct kv_record rec;
+	struct kv_err err;
+	struct node *n;
+	size_t klen;
+	const char *key = tk_key(path, &klen);
+	int trunc = (fi->flags & O_TRUNC) != 0, fresh, rc = tk_lookup(key, klen, &rec, &err);
+
+	/* The kernel opens only what its (cached) lookup found: gone now, deleted through
+	 * HTTP meanwhile. ESTALE makes it look the name up afresh and retry the open once,
+	 * so that `echo x > f` creates f instead of failing with ENOENT. */
+	if (rc == -ENOENT)
+		return -ESTALE;
+	if (rc < 0)
+		return tk_errno(rc, &err, "open", path);
+	if (rec.type == KV_TYPE_DIR)
+		return -EISDIR;
+	n = node_get(key, klen, &rec, &fresh);
+	if (n == NULL)
+		return -ENOMEM;
+	if (!fresh)
+		node_refresh(n, key, klen);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || trunc) {
+		pthread_mutex_lock(&n->io);
+		rc = spool_fill(n, trunc, &err);
+		if (rc == 0 && trunc && n->size > 0)
+			spool_changed(n, 0);
+		pthread_mutex_unlock(&n->io);
+		if (rc < 0) {
+			node_put(n);
+			return tk_errno(rc, &err, "open", path);
+		}
+	}
+	return handle_new(fi, n);
+}
+
+int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct kv_meta m = tk_caller_meta(mode);
+	struct kv_record rec;
+	struct kv_err err;
+	struct node *n;
+	size_t klen;
+	const char *key = tk_key(path, &klen);
+	int fresh, rc = tk_new_name(key, klen);
+
+	if (rc == 0)
+		rc = kv_key_check(key, klen, &err);
+	if (rc < 0)
+		return rc;
+	kv_record_new(&rec, KV_TYPE_REG, &m);
+	n = node_get(key, klen, &rec, &fresh);
+	if (n == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&n->io);
+	if (fresh) {
+		rc = spool_open(n, &err);
+		pthread_mutex_lock(&n->lock);
+		n->created = rc == 0;
+		n->dirty = rc == 0;
+		n->meta = m;
+		pthread_mutex_unlock(&n->lock);
+	} else {
+		rc = spool_fill(n, 1, &err);	/* raced with another creator: O_TRUNC it */
+		if (rc == 0)
+			spool_changed(n, 0);
+	}
+	pthread_mutex_unlock(&n->io);
+	if (rc < 0) {
+		node_put(n);
+		return tk_errno(rc, &err, "create", path);
+	}
+	return handle_new(fi, n);
+}
+
+int tk_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	struct fuse_file_info fi;
+	int rc;
+
+	(void)rdev;
+	if (!S_ISREG(mode))
+		return -EPERM;	/* only values exist here: no devices, FIFOs or sockets */
+	memset(&fi, 0, sizeof(fi));
+	fi.flags = O_WRONLY | O_CREAT;
+	rc = tk_create(path, mode, &fi);
+	if (rc < 0)
+		return rc;
+	rc = tk_flush_node(node_of(&fi), "mknod", 0);
+	handle_free(&fi);
+	return rc;
+}
+
+/* --- reading --- */
+
+/* Read from the shards through a window that grows while reads are sequential. Caller
+ * holds n->io (which guards the window, and keeps rec from changing). */
+static int read_remote(struct node *n, char *buf, size_t size, off_t off, struct kv_err *err)
+{
+	char key[KV_KEY_MAX + 1];
+	size_t klen, got = 0, window;
+	int rc;
+
+	if ((uint64_t)off >= n->rec.size)
+		return 0;
+	if (off >= n->ra_off && (uint64_t)off + size <= (uint64_t)n->ra_off + n->ra_len) {
+		memcpy(buf, n->ra + (off - n->ra_off), size);
+		return (int)size;
+	}
+	if (n->ra_err < 0 && kv_mono_ms() - n->ra_err_ms < RA_ERR_MS)
+		return kv_err_set(err, n->ra_err, "%s (a moment ago)", kv_strerror(n->ra_err));
+	if (off == n->ra_off + (off_t)n->ra_len && n->ra_len > 0)
+		n->ra_next = n->ra_next * 2 > RA_MAX ? RA_MAX : n->ra_next * 2;
+	else
+		n->ra_next = RA_MIN;
+	window = n->ra_next > size ? n->ra_next : size;
+	if (window > n->ra_cap) {
+		char *p = realloc(n->ra, window);
+
+		if (p == NULL)
+			return -ENOMEM;
+		n->ra = p;
+		n->ra_cap = window;
+	}
+	klen = key_copy(n, key);
+	rc = kv_store_read(tk_ctx()->store, key, klen, &n->rec, off, n->ra, window, &got, err);
+	if (rc < 0) {
+		n->ra_len = 0;
+		n->ra_err = rc;
+		n->ra_err_ms = kv_mono_ms();
+		return rc;
+	}
+	n->ra_err = 0;
+	n->ra_off = off;
+	n->ra_len = got;
+	if (got > size)
+		got = size;
+	memcpy(buf, n->ra, got);
+	return (int)got;
+}
+
+int tk_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct node *n = node_of(fi);
+	struct kv_err err;
+	int rc;
+
+	pthread_mutex_lock(&n->io);
+	if (n->spool_fd >= 0) {
+		ssize_t r = pread(n->spool_fd, buf, size, off);
+
+		rc = r < 0 ? -errno : (int)r;
+	} else {
+		rc = read_remote(n, buf, size, off, &err);
+		if (rc < 0)
+			rc = tk_errno(rc, &err, "read", path != NULL ? path : n->key);
+	}
+	pthread_mutex_unlock(&n->io);
+	return rc == -ENOENT ? -EIO : rc;	/* the value vanished under an open file */
+}
+
+/* --- writing --- */
+
+int tk_write(const char *path, const char *buf, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	struct node *n = node_of(fi);
+	struct kv_err err;
+	ssize_t w;
+	int rc = 0;
+
+	if ((uint64_t)off + size > tk_ctx()->cfg->max_size)
+		return -EFBIG;
+	pthread_mutex_lock(&n->io);
+	if (n->spool_fd < 0)
+		rc = spool_fill(n, 0, &err);	/* a read-only open became writable (mmap) */
+	if (rc < 0) {
+		pthread_mutex_unlock(&n->io);
+		return tk_errno(rc, &err, "write", path != NULL ? path : n->key);
+	}
+	w = pwrite(n->spool_fd, buf, size, off);
+	if (w < 0) {
+		rc = -errno;
+	} else {
+		uint64_t end = (uint64_t)off + (uint64_t)w;
+
+		rc = (int)w;
+		spool_changed(n, end > n->size ? end : n->size);
+	}
+	pthread_mutex_unlock(&n->io);
+	return rc;
+}
+
+/* Caller holds n->io. */
+static int truncate_node(struct node *n, off_t size, struct kv_err *err)
+{
+	int rc = spool_fill(n, size == 0, err);
+
+	if (rc == 0 && ftruncate(n->spool_fd, size) < 0)
+		rc = kv_err_set(err, -errno, "spool: %s", strerror(errno));
+	if (rc == 0 && (uint64_t)size != n->size)
+		spool_changed(n, (uint64_t)size);
+	return rc;
+}
+
+int tk_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct node *n = tk_file_of(fi);
+	struct kv_record rec;
+	struct kv_err err;
+	size_t klen;
+	const char *key;
+	int fresh, rc;
+
+	if (size < 0)
+		return -EINVAL;
+	if ((uint64_t)size > tk_ctx()->cfg->max_size)
+		return -EFBIG;
+	if (n != NULL) {
+		pthread_mutex_lock(&n->io);
+		rc = truncate_node(n, size, &err);
+		pthread_mutex_unlock(&n->io);
+		return rc < 0 ? tk_errno(rc, &err, "truncate", path != NULL ? path : n->key) : 0;
+	}
+	/* truncate(2) by name: no close follows, so the new value is stored now. */
+	key = tk_key(path, &klen);
+	rc = tk_lookup(key, klen, &rec, &err);
+	if (rc < 0)
+		return rc == -ENOENT ? rc : tk_errno(rc, &err, "truncate", path);
+	if (rec.type == KV_TYPE_DIR)
+		return -EISDIR;
+	n = node_get(key, klen, &rec, &fresh);
+	if (n == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&n->io);
+	rc = truncate_node(n, size, &err);
+	rc = rc < 0 ? tk_errno(rc, &err, "truncate", path) : tk_flush_locked(n, "truncate", 0);
+	pthread_mutex_unlock(&n->io);
+	node_put(n);
+	return rc;
+}
+
+int tk_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	/* The close of a reader does not store what a writer has not closed yet. */
+	if (!handle_of(fi)->writable)
+		return 0;
+	return tk_flush_node(node_of(fi), "close", 0);
+}
+
+int tk_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)datasync;
+	return tk_flush_node(node_of(fi), "fsync", 0);
+}
+
+int tk_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	/* Writes that arrived after the last flush (mmap write-back): store them too. */
+	if (handle_of(fi)->writable)
+		(void)tk_flush_node(node_of(fi), "release", 1);
+	handle_free(fi);
+	return 0;
+}
+
+/* --- removing, metadata --- */
+
+int tk_unlink(const char *path)
+{
+	struct kv_record rec;
+	struct kv_err err;
+	struct node *n = NULL;
+	size_t klen;
+	const char *key = tk_key(path, &klen);
+	int created = 0, fresh, rc = 0;
+
+	if (node_snapshot(key, klen, &rec, &created)) {
+		/* Wait for an upload in flight: it decides whether there is a key to delete. */
+		n = node_get(key, klen, &rec, &fresh);
+		if (n == NULL)
+			return -ENOMEM;
+		pthread_mutex_lock(&n->io);
+		pthread_mutex_lock(&n->lock);
+		created = n->created;
+		pthread_mutex_unlock(&n->lock);
+		/* Open descriptors keep reading a removed file, as on a local disk: bring its
+		 * value into the spool before the shards drop it. */
+		if (!fresh && !created && n->spool_fd < 0 && spool_fill(n, 0, &err) < 0)
+			(void)tk_errno(-EIO, &err, "unlink (keeping it for open files)", path);
+	}
+	if (!created)	/* else never uploaded: nothing stored to remove */
+		rc = kv_store_delete(tk_ctx()->store, key, klen, &err);
+	if (rc == 0)
+		node_unlinked(key, klen);
+	if (n != NULL) {
+		pthread_mutex_unlock(&n->io);
+		node_put(n);
+	}
+	return rc < 0 ? tk_errno(rc, &err, "unlink", path) : 0;
+}
+
+/* The parts of m that are set, into the metadata an upload will apply. */
+static void meta_merge(struct kv_meta *into, const struct kv_meta *m,
+		       const struct kv_record *rec)
+{
+	if (m->set_mode) {
+		into->set_mode = 1;
+		into->mode = rec->mode;
+	}
+	if (m->set_owner) {
+		into->set_owner = 1;
+		into->uid = rec->uid;
+		into->gid = rec->gid;
+	}
+	if (m->set_mtime) {
+		into->set_mtime = 1;
+		into->mtime_ns = m->mtime_ns;
+	}
+	if (m->set_atime) {
+		into->set_atime = 1;
+		into->atime_ns = m->atime_ns;
+	}
+}
+
+int tk_node_set_meta(struct node *n, const struct kv_meta *m, const char *op)
+{
+	char key[KV_KEY_MAX + 1];
+	struct kv_record rec;
+	struct kv_err err;
+	size_t klen = key_copy(n, key);
+	int rc = 0, dirty;
+
+	pthread_mutex_lock(&n->io);	/* no upload in flight, none starts */
+	pthread_mutex_lock(&n->lock);
+	rec = n->rec;
+	dirty = n->dirty;
+	pthread_mutex_unlock(&n->lock);
+	kv_meta_apply(&rec, m);
+	rec.ctime_ns = kv_now_ns();
+	if (!dirty)
+		rc = kv_store_setmeta(tk_ctx()->store, key, klen, m, &err);
+	if (rc == 0) {
+		pthread_mutex_lock(&n->lock);
+		n->rec = rec;
+		if (dirty)
+			meta_merge(&n->meta, m, &rec);
+		pthread_mutex_unlock(&n->lock);
+	}
+	pthread_mutex_unlock(&n->io);
+	return rc < 0 ? tk_errno(rc, &err, op, key) : 0;
+}
+
+/* --- the end of the mount --- */
+
+/* The mount ends (a signal, or an unmount forced while files are open): store what open
+ * files still hold, and say so where a file cannot be stored, so nothing written is lost
+ * without a word. */
+void tk_destroy(void *data)
+{
+	struct node **v;
+	int count = node_grab_under("", 0, &v), i;
+
+	(void)data;
+	for (i = 0; i < count; i++) {
+		char key[KV_KEY_MAX + 1];
+		int rc = tk_flush_node(v[i], "unmount", 0);
+
+		if (rc < 0) {
+			(void)key_copy(v[i], key);
+			syslog(LOG_ERR, "unmount: '%s' not stored: %s", key, strerror(-rc));
+			fprintf(stderr, "tinykv: unmount: '%s' not stored: %s\n", key,
+				strerror(-rc));
+		}
+		(void)node_put(v[i]);
+	}
+	free(v);
+}

@@ -1,0 +1,66 @@
+/* fs.h — what the FUSE callbacks share: ops.c (names, directories, metadata) and file.c
+ * (the bytes of open files: spool, reads, uploads). Private to them; main.c uses ops.h.
+ *
+ * Every callback returns 0 (or a count) or a negative errno. Core errors already are
+ * negative errnos; tk_errno is the one place that turns them into what the kernel sees.
+ */
+#ifndef TINYKV_FS_H
+#define TINYKV_FS_H
+
+#include <sys/types.h>
+
+#include "node.h"
+#include "ops.h"
+
+/* The mount's settings and store (valid inside a callback). */
+struct mount_ctx *tk_ctx(void);
+
+/* rc (a core error, with err's message) as an errno for the kernel; logs shard trouble. */
+int tk_errno(int rc, const struct kv_err *err, const char *op, const char *path);
+
+/* The key a path names: path without its leading '/' ("" for the root). */
+const char *tk_key(const char *path, size_t *klen);
+
+/* The longest name (path component) the mount makes: NAME_MAX, as statfs says, and what
+ * programs size their buffers for. Longer names stored through HTTP still open. */
+#define TK_NAME_MAX 255
+
+/* May key be made here (ENAMETOOLONG: its last name or the whole key too long)? */
+int tk_new_name(const char *key, size_t klen);
+
+/* What a key names: an open file of this mount, a stored key, or a directory. */
+int tk_lookup(const char *key, size_t klen, struct kv_record *rec, struct kv_err *err);
+
+/* Mode (less the umask) and owner for something the caller creates. */
+struct kv_meta tk_caller_meta(mode_t mode);
+
+/* The file node behind fi, or NULL (no handle, or a directory's). */
+struct node *tk_file_of(const struct fuse_file_info *fi);
+
+/* --- file.c --- */
+
+int tk_open(const char *path, struct fuse_file_info *fi);
+int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi);
+int tk_mknod(const char *path, mode_t mode, dev_t rdev);
+int tk_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
+int tk_write(const char *path, const char *buf, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+int tk_truncate(const char *path, off_t size, struct fuse_file_info *fi);
+int tk_flush(const char *path, struct fuse_file_info *fi);
+int tk_fsync(const char *path, int datasync, struct fuse_file_info *fi);
+int tk_release(const char *path, struct fuse_file_info *fi);
+int tk_unlink(const char *path);
+
+/* Upload n if it is dirty; at_release: not again after a failure already reported. Caller
+ * holds n->io (tk_flush_node takes it). Returns 0 or an errno for the kernel. */
+int tk_flush_locked(struct node *n, const char *op, int at_release);
+int tk_flush_node(struct node *n, const char *op, int at_release);
+
+/* The .destroy callback: stores what files still open hold when the mount ends. */
+void tk_destroy(void *data);
+
+/* Change the metadata of an open file: kept with its bytes while they wait for upload,
+ * else stored at once. Returns 0 or an errno for the kernel. */
+int tk_node_set_meta(struct node *n, const struct kv_meta *m, const char *op);
+
+#endif
