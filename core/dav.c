@@ -7,6 +7,13 @@
  * Uploads stream: the caller pushes a buffer, every easy handle's read callback copies
  * from it at its own offset and pauses itself when it has taken all of it; the next push
  * unpauses them. So a value of any size passes through with one buffer of memory.
+ *
+ * Failed transfers: an easy handle whose transfer failed is replaced rather than reset
+ * and reused, because libcurl 7.88 carries some state of a failed request into the next
+ * one on the same handle: after a connection reset it keeps a pending "rewind before
+ * send", which curl_easy_reset does not clear and which fails the handle's next upload
+ * ("necessary data rewind wasn't possible"). Uploads cannot rewind: the bytes already
+ * sent are gone. Connections live in the multi handle and are not lost.
  */
 #include "dav.h"
 
@@ -154,12 +161,28 @@ static struct client *client_get(struct kv_dav *dav)
 
 static void client_put(struct kv_dav *dav, struct client *c)
 {
+	int i;
+
 	if (c == NULL)
 		return;
+	for (i = 0; i < MAX_TARGETS; i++) {
+		if (c->easy[i] == NULL) {	/* could not be renewed: not worth pooling */
+			client_free(c);
+			return;
+		}
+	}
 	pthread_mutex_lock(&dav->pool_lock);
 	c->next = dav->pool;
 	dav->pool = c;
 	pthread_mutex_unlock(&dav->pool_lock);
+}
+
+/* Replace easy handle i of c after a failed transfer (see the top of this file). A NULL
+ * left behind makes client_put free the client. */
+static void client_renew(struct client *c, int i)
+{
+	curl_easy_cleanup(c->easy[i]);
+	c->easy[i] = curl_easy_init();
 }
 
 static size_t discard_cb(char *p, size_t size, size_t n, void *arg)
@@ -218,6 +241,9 @@ static int dav_fail(const struct xfer *x, struct kv_err *err)
 	if (x->res != CURLE_OK) {
 		const char *why = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->res);
 
+		/* curl's wording for "the connection died and the upload cannot be resent" */
+		if (x->res == CURLE_SEND_FAIL_REWIND)
+			why = "the connection broke during the upload";
 		code = x->res == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 		return kv_err_set(err, code, "shard %.*s: %s %s: %s", (int)base_len, x->url,
 				  x->method, *path != '\0' ? path : "/", why);
@@ -438,8 +464,11 @@ void kv_upload_free(struct kv_upload *up)
 
 	if (up == NULL)
 		return;
-	for (i = 0; i < up->added; i++)
+	for (i = 0; i < up->added; i++) {
 		(void)curl_multi_remove_handle(up->c->multi, up->x[i].e);
+		if (!up->x[i].done || up->x[i].res != CURLE_OK)
+			client_renew(up->c, i);
+	}
 	client_put(up->dav, up->c);
 	free(up);
 }
@@ -478,6 +507,8 @@ static int simple(struct kv_dav *dav, const char *method, const char *url,
 	}
 	if (rc < 0 && range != NULL && x.done && x.res == CURLE_OK && x.status == 416)
 		rc = 0;		/* the range starts past the end: no bytes */
+	if (!x.done || x.res != CURLE_OK)
+		client_renew(c, 0);
 	client_put(dav, c);
 	return rc;
 }

@@ -253,7 +253,7 @@ static int next_dead(struct kv_intents *ints, char *key, size_t *klen, int inclu
 		     struct kv_intent *in, struct kv_err *err)
 {
 	MDB_txn *txn;
-	MDB_cursor *cur;
+	MDB_cursor *cur = NULL;
 	MDB_val k = { *klen, key }, v;
 	MDB_cursor_op op = *klen > 0 ? MDB_SET_RANGE : MDB_FIRST;
 	int rc = mdb_txn_begin(ints->env, NULL, MDB_RDONLY, &txn);
@@ -274,6 +274,8 @@ static int next_dead(struct kv_intents *ints, char *key, size_t *klen, int inclu
 		memcpy(key, k.mv_data, k.mv_size);
 		*klen = k.mv_size;
 	}
+	if (cur != NULL)
+		mdb_cursor_close(cur);	/* a read-only txn's cursor outlives the txn */
 	mdb_txn_abort(txn);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;

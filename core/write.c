@@ -130,8 +130,25 @@ static int referenced(struct kv_store *s, const struct kv_fileref *ref)
 	return rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, ref->shard);
 }
 
-/* Delete files the index does not point at. Best effort: what cannot be deleted now (a
- * shard down) is an orphan for verify to find. Returns the first error. */
+/* Is the shard called name believed up? (A shard no longer configured counts as up.) */
+static int shard_up(struct kv_store *s, const char *name)
+{
+	int sh = kv__shard(s, name);
+
+	return sh < 0 || kv_health_is_up(s->health, sh);
+}
+
+/* A request to the shard called name just succeeded: readers may use it again at once,
+ * rather than after the probe's next round. */
+static void shard_answered(struct kv_store *s, const char *name)
+{
+	kv_health_mark_up(s->health, kv__shard(s, name));
+}
+
+/* Delete files the index does not point at. Best effort: what cannot be deleted now is
+ * an orphan for verify to find. A shard that has just failed is not even asked: waiting
+ * out its timeout again would hold the key's lock (and the client's answer) for nothing.
+ * Returns the first error. */
 static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs, int n)
 {
 	int i, first = 0;
@@ -142,6 +159,11 @@ static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs
 
 		if (referenced(s, &refs[i]))
 			continue;
+		if (!shard_up(s, refs[i].shard)) {
+			if (first == 0)
+				first = -EIO;
+			continue;
+		}
 		rc = kv__ref_url(s, &refs[i], url, sizeof(url), NULL);
 		if (rc == 0)
 			rc = kv_dav_delete(s->dav, url, NULL);
@@ -430,7 +452,7 @@ static int put_commit_update(struct kv_put *p, struct kv_err *err)
 
 int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 {
-	int rc = kv_upload_end(p->up, err);
+	int rc = kv_upload_end(p->up, err), i;
 
 	if (rc < 0) {
 		put_failed(p);
@@ -459,6 +481,8 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 	}
 	if (rc == 0) {
 		p->committed = 1;
+		for (i = 0; i < p->rec.nrep; i++)
+			shard_answered(p->s, p->rec.rep[i]);
 		if (rec != NULL)
 			*rec = p->rec;
 	}
@@ -566,6 +590,8 @@ static int delete_replicas(struct kv_store *s, const char *key, size_t klen,
 			if (first == 0)
 				first = rc;
 			memcpy(left.rep[left.nrep++], rec->rep[i], sizeof(rec->rep[i]));
+		} else {
+			shard_answered(s, rec->rep[i]);
 		}
 	}
 	*rec = left;

@@ -53,16 +53,21 @@ struct req {
 	size_t resp_len;
 };
 
-static enum MHD_Result respond(struct req *r, struct MHD_Connection *c, unsigned status,
-			       const char *type, const char *body, size_t len,
-			       const char *location)
+/* Queue the answer. mode says who owns body: MHD_RESPMEM_MUST_COPY (the caller keeps it)
+ * or MHD_RESPMEM_MUST_FREE (a malloc'd body handed over, freed even on failure). */
+static enum MHD_Result respond_mode(struct req *r, struct MHD_Connection *c, unsigned status,
+				    const char *type, char *body, size_t len,
+				    const char *location, enum MHD_ResponseMemoryMode mode)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
 
-	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (resp == NULL)
+	resp = MHD_create_response_from_buffer(len, body, mode);
+	if (resp == NULL) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
 		return MHD_NO;
+	}
 	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (location != NULL)
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
@@ -74,6 +79,14 @@ static enum MHD_Result respond(struct req *r, struct MHD_Connection *c, unsigned
 	r->status = (int)status;
 	r->resp_len = len;
 	return ok;
+}
+
+static enum MHD_Result respond(struct req *r, struct MHD_Connection *c, unsigned status,
+			       const char *type, const char *body, size_t len,
+			       const char *location)
+{
+	return respond_mode(r, c, status, type, (char *)body, len, location,
+			    MHD_RESPMEM_MUST_COPY);
 }
 
 /* A plain-text answer: printf-style, a newline appended. */
@@ -174,12 +187,11 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 {
 	char prefix[KV_KEY_MAX + 1], start[KV_KEY_MAX + 1], limit_s[32], next[KV_KEY_MAX + 1];
 	size_t plen = 0, slen = 0, llen = 0, nextlen = 0;
-	struct sbuf b = { 0 };
-	struct list_ctx l = { &b, 0 };
+	struct sbuf b = { 0 }, keys = { 0 };
+	struct list_ctx l = { &keys, 0 };
 	struct kv_err err;
 	unsigned long long limit = LIST_DEFAULT;
 	int present, rc;
-	enum MHD_Result ok;
 
 	if (url[0] != '/' ||
 	    kv_url_decode(url + 1, strlen(url + 1), prefix, KV_KEY_MAX, &plen, &err) < 0)
@@ -200,23 +212,28 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 				    "Bad limit '%s': expected a number from 1 to %d.", limit_s,
 				    LIST_MAX);
 	}
-	sbuf_puts(&b, "{\"keys\": [");
 	rc = kv_store_list(r->h->s, prefix, plen, slen > 0 ? start : NULL, slen, (size_t)limit,
 			   list_one, &l, next, &nextlen, &err);
 	if (rc < 0) {
-		sbuf_free(&b);
+		sbuf_free(&keys);
 		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
 			    err.msg);
 	}
-	sbuf_puts(&b, "], \"next\": ");
+	/* DESIGN §4 puts "next" first, but it is known only once the keys are listed. */
+	sbuf_puts(&b, "{\"next\": ");
 	sbuf_json_string(&b, next, nextlen);
-	sbuf_puts(&b, "}\n");
-	if (b.oom)
-		ok = text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory");
-	else
-		ok = respond(r, c, MHD_HTTP_OK, "application/json", b.p, b.len, NULL);
-	sbuf_free(&b);
-	return ok;
+	sbuf_puts(&b, ", \"keys\": [");
+	sbuf_append(&b, keys.p != NULL ? keys.p : "", keys.len);
+	sbuf_puts(&b, "]}\n");
+	b.oom |= keys.oom;
+	sbuf_free(&keys);
+	if (b.oom) {
+		sbuf_free(&b);
+		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "Service unavailable: out of memory");
+	}
+	return respond_mode(r, c, MHD_HTTP_OK, "application/json", b.p, b.len, NULL,
+			    MHD_RESPMEM_MUST_FREE);
 }
 
 /* --- GET, HEAD, DELETE --- */
@@ -291,7 +308,7 @@ static void put_chunk(struct req *r, const char *data, size_t len)
 {
 	struct kv_err err;
 
-	if (r->failed)
+	if (r->failed || r->put == NULL)
 		return;		/* draining what the client still sends */
 	if (r->echo_len < ECHO_MAX) {
 		size_t take = len < ECHO_MAX - r->echo_len ? len : ECHO_MAX - r->echo_len;
@@ -336,8 +353,13 @@ static enum MHD_Result put_finish(struct req *r, struct MHD_Connection *c)
 			    "Empty value: a PUT needs a body (the value to store).");
 	}
 	rc = kv_put_commit(r->put, NULL, &err);
-	if (rc < 0)
+	if (rc < 0) {
+		/* Undo before answering: once the client reads 503 the key is free again, and
+		 * a retry gets the shard's verdict rather than a 409 from our own cleanup. */
+		kv_put_free(r->put);
+		r->put = NULL;
 		return fail(r, c, rc, &err);
+	}
 	sbuf_puts(&b, "Transaction Successful. Value ");
 	if (r->received <= ECHO_MAX && printable(r->echo, r->echo_len)) {
 		sbuf_append(&b, r->echo, r->echo_len);
