@@ -45,12 +45,13 @@ int64_t kv_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Field 22 of /proc/PID/stat; 0 when unreadable. The command name (field 2) may hold
- * spaces and parentheses, so parsing starts after its last ')'. */
-static uint64_t proc_start(int32_t pid)
+/* State (field 3) and start time (field 22) of /proc/PID/stat; -1 when unreadable. The
+ * command name (field 2) may hold spaces and parentheses, so parsing starts after its
+ * last ')'. */
+static int proc_stat(int32_t pid, char *state, uint64_t *start)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
+	unsigned long long st = 0;
 	FILE *f;
 	size_t n;
 	int field;
@@ -58,18 +59,20 @@ static uint64_t proc_start(int32_t pid)
 	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "r");
 	if (f == NULL)
-		return 0;
+		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	(void)fclose(f);
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
-	if (p == NULL)
-		return 0;
+	if (p == NULL || p[1] != ' ')
+		return -1;
+	*state = p[2];
 	for (field = 2; field < 22 && p != NULL; field++)
 		p = strchr(p + 1, ' ');
-	if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
-		return 0;
-	return start;
+	if (p == NULL || sscanf(p + 1, "%llu", &st) != 1)
+		return -1;
+	*start = st;
+	return 0;
 }
 
 void kv_self_owner(int32_t *pid, uint64_t *start)
@@ -78,7 +81,10 @@ void kv_self_owner(int32_t *pid, uint64_t *start)
 	static uint64_t cached_start;
 
 	if (cached_pid != (int32_t)getpid()) {
-		cached_start = proc_start((int32_t)getpid());
+		char state;
+
+		if (proc_stat((int32_t)getpid(), &state, &cached_start) < 0)
+			cached_start = 0;
 		cached_pid = (int32_t)getpid();
 	}
 	*pid = cached_pid;
@@ -88,13 +94,14 @@ void kv_self_owner(int32_t *pid, uint64_t *start)
 int kv_owner_alive(int32_t pid, uint64_t start)
 {
 	uint64_t now;
+	char state;
 
 	if (pid <= 0)
 		return 0;
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return 0;
-	now = proc_start(pid);
-	if (now == 0)
+	if (proc_stat(pid, &state, &now) < 0)	/* gone meanwhile, or no /proc */
 		return access("/proc/self/stat", R_OK) == 0 ? 0 : 1;
-	return now == start;
+	/* A zombie has ended; it only waits for its parent to collect it. */
+	return now == start && state != 'Z' && state != 'X';
 }

@@ -17,7 +17,7 @@ setup_file() {
 	put_many "$N" key
 }
 
-teardown_file() { fuse_cleanup; }
+teardown_file() { kv_cleanup; }
 
 # put_many N PREFIX: N keys PREFIX-0001.. with values "value of PREFIX-0001", in parallel.
 put_many() {

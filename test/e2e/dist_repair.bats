@@ -22,7 +22,7 @@ setup_file() {
 	done
 }
 
-teardown_file() { fuse_cleanup; }
+teardown_file() { kv_cleanup; }
 
 files_on() { find "$KV_DIR/shard$1" -path "$KV_DIR/shard$1/.nginx" -prune -o -type f -print | wc -l; }
 listing() { curl -s "http://127.0.0.1:$1/?list&limit=10000"; }

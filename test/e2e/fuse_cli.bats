@@ -13,7 +13,7 @@ setup_file() {
 	kv -L -X PUT -d world hello >/dev/null
 }
 
-teardown_file() { fuse_cleanup; }
+teardown_file() { kv_cleanup; }
 
 setup() { require_fuse; }
 

@@ -14,7 +14,7 @@ setup_file() {
 	export M=$KV_MNT
 }
 
-teardown_file() { fuse_cleanup; }
+teardown_file() { kv_cleanup; }
 
 setup() { require_fuse; }
 

@@ -18,7 +18,7 @@ setup_file() {
 }
 
 teardown_file() {
-	fuse_cleanup
+	kv_cleanup
 	case "${KV_MNT:-}" in /tmp/tinykv-meta.*) rmdir "$KV_MNT" ;; esac
 }
 

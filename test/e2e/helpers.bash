@@ -35,7 +35,9 @@ kv_init() {
 free_port_block() {
 	local n=$1 base i ok
 	for _ in $(seq 200); do
-		base=$((20000 + RANDOM % 30000))
+		# below the kernel's ephemeral range (32768-60999), where outgoing connections
+		# could take a port between this check and the bind
+		base=$((10000 + RANDOM % 22000))
 		ok=1
 		for i in $(seq 0 $((n - 1))); do
 			if (exec 3<>/dev/tcp/127.0.0.1/$((base + i))) 2>/dev/null; then ok=0; break; fi
@@ -81,6 +83,9 @@ stop_pid() {	# stop_pid PID [SIGNAL]: signal, then wait for it to go (10 s)
 	local pid=$1 sig=${2:-TERM} i
 	[ -n "$pid" ] || return 0
 	kill -"$sig" "$pid" 2>/dev/null || return 0
+	# a paused process (and its paused children, nginx's workers) must run to exit
+	pkill -CONT -P "$pid" 2>/dev/null || true
+	kill -CONT "$pid" 2>/dev/null || true
 	for i in $(seq 200); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.05
@@ -157,8 +162,12 @@ assert_logs_clean() {
 }
 
 kv_cleanup() {
-	local m name pid
+	local m name pid idx shm=()
 	[ -n "${KV_DIR:-}" ] || return 0
+	for idx in "$KV_DIR"/*/data.mdb; do	# the intent logs of its indexes, in /dev/shm
+		[ -e "$idx" ] || continue
+		shm+=("/dev/shm/tinykv-$(printf '%s' "$(dirname "$(realpath "$idx")")" | md5sum | cut -c1-16)")
+	done
 	if [ -f "$KV_DIR/mounts" ]; then
 		while read -r m; do
 			grep -qs " $m " /proc/mounts || continue
@@ -172,6 +181,7 @@ kv_cleanup() {
 			stop_pid "$pid"
 		done <"$KV_DIR/pids"
 	fi
+	rm -rf "${shm[@]}"
 }
 
 # --- http helpers ---
@@ -243,12 +253,6 @@ intent_count() {
 vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
 # kv_cleanup, then the intent log the file's index left in /dev/shm.
-http_cleanup() {
-	local dir=""
-	if [ -n "${KV_INDEX:-}" ] && [ -d "$KV_INDEX" ]; then dir=$(intents_dir) || dir=""; fi
-	kv_cleanup
-	case "$dir" in /dev/shm/tinykv-*) rm -rf "$dir" ;; esac
-}
 
 # shard_path KEY: the path of KEY's value on a shard, /xx/yy/NAME (keys up to 191 bytes,
 # whose NAME needs no splitting).
@@ -330,10 +334,3 @@ wait_kv() {
 # as_nobody CMD: run a shell command as uid/gid 65534 without supplementary groups.
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$1"; }
 
-# fuse_cleanup: kv_cleanup (unmounts, stops everything), then the intent log in /dev/shm.
-fuse_cleanup() {
-	local dir=""
-	if [ -n "${KV_INDEX:-}" ] && [ -d "$KV_INDEX" ]; then dir=$(intents_dir) || dir=""; fi
-	kv_cleanup
-	case "$dir" in /dev/shm/tinykv-*) rm -rf "$dir" ;; esac
-}

@@ -11,7 +11,7 @@ setup_file() {
 	start_kvd
 }
 
-teardown_file() { http_cleanup; }
+teardown_file() { kv_cleanup; }
 
 @test "PUT answers 201 with the seed's message naming the owner's URL" {
 	run kv_status -X PUT -d world hello

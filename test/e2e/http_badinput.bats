@@ -10,7 +10,7 @@ setup_file() {
 	start_kvd
 }
 
-teardown_file() { http_cleanup; }
+teardown_file() { kv_cleanup; }
 
 # No key and no file on any shard for the keys given.
 refute_stored() {

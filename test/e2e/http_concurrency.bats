@@ -16,7 +16,7 @@ setup_file() {
 	start_kvd_as kvd2 "$KV_DIR/kv2.conf"
 }
 
-teardown_file() { http_cleanup; }
+teardown_file() { kv_cleanup; }
 
 # A test that fails half-way must not leave shard 1 paused.
 teardown() { resume_shard 1 2>/dev/null || true; }

@@ -11,7 +11,7 @@ setup_file() {
 	start_kvd
 }
 
-teardown_file() { http_cleanup; }
+teardown_file() { kv_cleanup; }
 
 # A test that fails half-way must not leave shard 1 paused.
 teardown() { resume_shard 1 2>/dev/null || true; }

@@ -13,7 +13,7 @@ setup_file() {
 	start_kvd
 }
 
-teardown_file() { http_cleanup; }
+teardown_file() { kv_cleanup; }
 
 # A test that fails half-way must not leave shard 1 paused or down for the next one.
 teardown() {

@@ -16,7 +16,7 @@ setup_file() {
 	md5sum <"$KV_DIR/gib" >"$KV_DIR/gib.md5"
 }
 
-teardown_file() { http_cleanup; }
+teardown_file() { kv_cleanup; }
 
 assert_small_daemon() {
 	local hwm

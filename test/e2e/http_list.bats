@@ -18,7 +18,7 @@ setup_file() {
 	done
 }
 
-teardown_file() { http_cleanup; }
+teardown_file() { kv_cleanup; }
 
 # The decoded keys of a listing (one per line; jq turns \u00XX into the character).
 list_keys() { jq -r '.keys[]'; }

@@ -32,7 +32,7 @@ setup_file() {
 	return 1
 }
 
-teardown_file() { fuse_cleanup; }
+teardown_file() { kv_cleanup; }
 
 in_ns() { nsenter -t "$NETNS" -n "$@"; }
 
