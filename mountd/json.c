@@ -75,7 +75,10 @@ void sbuf_json_string(struct sbuf *b, const char *s, size_t n)
 			sbuf_append(b, esc, 2);
 			i++;
 		} else if (run == 0 || u[i] < 0x20 || u[i] == 0x7f) {
-			(void)snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
+			/* A byte outside valid UTF-8 becomes a lone surrogate, U+DC00 + byte
+			 * (Python's "surrogateescape"): no real character is written that
+			 * way, so every key can be told apart and rebuilt byte for byte. */
+			(void)snprintf(esc, sizeof(esc), "\\u%04x", run == 0 ? 0xdc00 + u[i] : u[i]);
 			sbuf_append(b, esc, 6);
 			i++;
 		} else {

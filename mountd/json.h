@@ -12,8 +12,9 @@ struct sbuf {
 
 void sbuf_append(struct sbuf *b, const char *s, size_t n);
 void sbuf_puts(struct sbuf *b, const char *s);
-/* s[0..n) as a JSON string with quotes. Valid UTF-8 passes through; other bytes and
- * control characters become \u00XX escapes. */
+/* s[0..n) as a JSON string with quotes. Valid UTF-8 passes through, control characters
+ * become \u00XX, and bytes that are not part of valid UTF-8 \udcXX (lone surrogates,
+ * which no character encodes to: keys stay distinct and recoverable). */
 void sbuf_json_string(struct sbuf *b, const char *s, size_t n);
 void sbuf_free(struct sbuf *b);
 
