@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "placement.h"
+#include "sys.h"
 
 #define MAX_TARGETS KV_MAX_REPLICAS
 
@@ -44,6 +45,11 @@ struct xfer {
 	kv_dav_sink sink;
 	void *sink_arg;
 	int sink_rc;
+	/* stall detection: no byte either way for timeout_ms while not paused by us */
+	int timeout_ms;
+	int64_t last_ms;
+	curl_off_t last_bytes;
+	int stalled;
 };
 
 struct client {
@@ -204,6 +210,27 @@ static size_t sink_cb(char *p, size_t size, size_t n, void *arg)
 	return x->sink_rc < 0 ? 0 : size * n;
 }
 
+/* Give up on a transfer when nothing has moved for the timeout, unless we paused it
+ * ourselves (the bytes to send have not arrived yet: not the shard's fault). */
+static int stall_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		    curl_off_t ulnow)
+{
+	struct xfer *x = arg;
+	int64_t now = kv_mono_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow + ulnow != x->last_bytes || x->paused) {
+		x->last_bytes = dlnow + ulnow;
+		x->last_ms = now;
+		return 0;
+	}
+	if (now - x->last_ms < x->timeout_ms)
+		return 0;
+	x->stalled = 1;
+	return 1;
+}
+
 static void xfer_setup(struct kv_dav *dav, struct xfer *x, CURL *e, const char *method,
 		       const char *url)
 {
@@ -215,8 +242,13 @@ static void xfer_setup(struct kv_dav *dav, struct xfer *x, CURL *e, const char *
 	(void)curl_easy_setopt(e, CURLOPT_URL, url);
 	(void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	(void)curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)dav->timeout);
-	(void)curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	(void)curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)dav->timeout);
+	/* Not LOW_SPEED_*: its average over several seconds counts the body just sent, so
+	 * a shard that stops answering after a PUT body would be given up on late. */
+	x->timeout_ms = dav->timeout * 1000;
+	x->last_ms = kv_mono_ms();
+	(void)curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	(void)curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, stall_cb);
+	(void)curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
 	(void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	(void)curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	(void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, dav->no_expect);
@@ -238,6 +270,10 @@ static int dav_fail(const struct xfer *x, struct kv_err *err)
 	base_len = (size_t)(path - x->url);
 	if (x->sink_rc < 0)
 		return x->sink_rc;
+	if (x->stalled)
+		return kv_err_set(err, -ETIMEDOUT, "shard %.*s: %s %s: no answer for %d s",
+				  (int)base_len, x->url, x->method, *path != '\0' ? path : "/",
+				  x->timeout_ms / 1000);
 	if (x->res != CURLE_OK) {
 		const char *why = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->res);
 
@@ -415,6 +451,7 @@ static void feed(struct kv_upload *up, const void *buf, size_t len, int eof)
 		x->taken = 0;
 		if (x->paused && !x->done) {
 			x->paused = 0;
+			x->last_ms = kv_mono_ms();	/* the shard's clock starts now */
 			(void)curl_easy_pause(x->e, CURLPAUSE_CONT);
 		}
 	}
