@@ -47,13 +47,28 @@ $(B)/unit: $(UNIT_SRC) $(CORE_SRC) $(wildcard core/*.h test/unit/*.h)
 	$(CC) $(CPPFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
 		$(EXTRA_CFLAGS) -O1 -g $(SAN) -Icore -o $@ $(UNIT_SRC) $(CORE_SRC) $(LIBS_CORE)
 
+# The programs with AddressSanitizer and UBSan, for the end-to-end tests
+# (test/run-all runs a selection of them against these: TINYKV_BIN=build/asan).
+A := $(B)/asan
+$(A)/%.o: %.c $(wildcard core/*.h mountd/*.h fuse/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -Icore -c $< -o $@
+
+$(A)/tinykvd: $(MOUNTD_OBJ:$(B)/%=$(A)/%) $(CORE_OBJ:$(B)/%=$(A)/%)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LIBS_MHD) $(LIBS_CORE) $(LDFLAGS)
+
+$(A)/tinykv: $(FUSE_OBJ:$(B)/%=$(A)/%) $(CORE_OBJ:$(B)/%=$(A)/%)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LIBS_FUSE) $(LIBS_CORE) $(LDFLAGS)
+
+asan: $(A)/tinykvd $(A)/tinykv
+
 unit: $(B)/unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/unit
 
 e2e: all
 	bats --print-output-on-failure test/e2e
 
-check: all $(B)/unit
+check: all asan $(B)/unit
 	test/run-all
 
 install: all

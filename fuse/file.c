@@ -34,10 +34,15 @@ static struct node *node_of(const struct fuse_file_info *fi)
 	return handle_of(fi)->node;
 }
 
+/* Every open handle, so that an unmount with files still open (the kernel then sends
+ * no release) can close them. handles_lock guards the list links. */
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_file *handles;
+
 /* A handle on n (whose reference it takes over) into fi; -ENOMEM drops the reference. */
 static int handle_new(struct fuse_file_info *fi, struct node *n)
 {
-	struct open_file *h = malloc(sizeof(*h));
+	struct open_file *h = calloc(1, sizeof(*h));
 
 	if (h == NULL) {
 		(void)node_put(n);
@@ -46,17 +51,34 @@ static int handle_new(struct fuse_file_info *fi, struct node *n)
 	h->kind = HANDLE_FILE;
 	h->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	h->node = n;
+	pthread_mutex_lock(&handles_lock);
+	h->next = handles;
+	if (handles != NULL)
+		handles->prev = h;
+	handles = h;
+	pthread_mutex_unlock(&handles_lock);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }
 
 /* Close a handle: drops its node reference. */
-static void handle_free(struct fuse_file_info *fi)
+static void handle_close(struct open_file *h)
 {
-	struct open_file *h = handle_of(fi);
-
+	pthread_mutex_lock(&handles_lock);
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		handles = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&handles_lock);
 	(void)node_put(h->node);
 	free(h);
+}
+
+static void handle_free(struct fuse_file_info *fi)
+{
+	handle_close(handle_of(fi));
 }
 
 /* A copy of n's key, for calls made without n->lock. */
@@ -620,4 +642,6 @@ void tk_destroy(void *data)
 		(void)node_put(v[i]);
 	}
 	free(v);
+	while (handles != NULL)		/* no release will come for these */
+		handle_close(handles);
 }

@@ -34,6 +34,7 @@ struct open_file {
 	int kind;			/* HANDLE_FILE: the first field of every handle */
 	int writable;			/* opened for writing: its close uploads */
 	struct node *node;
+	struct open_file *prev, *next;	/* every open handle; see handle_new in file.c */
 };
 
 /* What fi->fh points at for an open directory. */

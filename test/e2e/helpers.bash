@@ -8,7 +8,8 @@
 #   teardown_file() { kv_cleanup; }
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-BIN=$TOP/build
+# TINYKV_BIN points the tests at another build of the programs (build/asan, say).
+BIN=${TINYKV_BIN:-$TOP/build}
 bats_load_library bats-support
 bats_load_library bats-assert
 
@@ -185,9 +186,7 @@ kv_cleanup() {
 }
 
 # --- http helpers ---
-# Used by the http_*.bats files. TINYKV_BIN, when set, points the tests at another build
-# of the binaries (an ASan build, say) without touching build/.
-[ -z "${TINYKV_BIN:-}" ] || BIN=$TINYKV_BIN
+# Used by the http_*.bats files.
 
 # kv_status CURL-ARGS... PATH: print the HTTP status of the request; the body is left in
 # $KV_DIR/body (read it with kv_body).
