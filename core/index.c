@@ -2,10 +2,11 @@
  *
  * Concurrency: LMDB allows one write transaction per environment at a time across all
  * processes. Rather than each thread committing (and syncing) on its own, callers of
- * kv_index_update queue a request; the first caller to find no commit running becomes the
- * leader, takes the whole queue, runs every request in a nested transaction of one write
- * transaction, commits once (one sync for the batch) and wakes the others. gc_lock guards
- * the queue and the busy flag; the LMDB transaction is only touched by the leader.
+ * kv_index_update queue a request and sleep; a committer thread (started at the first
+ * update) takes the whole queue, runs every request in a nested transaction of one write
+ * transaction, commits once (one sync for the batch) and wakes exactly the requests it
+ * ran. gc_lock guards the queue and the flags; the LMDB write transaction is only ever
+ * touched by the committer.
  * Read transactions (MDB_NOTLS) are per call or per cursor and never block writers.
  */
 #include "index.h"
@@ -27,6 +28,7 @@ struct gc_req {
 	struct kv_err *err;
 	int rc;
 	int done;
+	pthread_cond_t wake;	/* signalled once, when done */
 	struct gc_req *next;
 };
 
@@ -36,9 +38,10 @@ struct kv_index {
 	MDB_dbi meta;
 	char dir[4096];
 	pthread_mutex_t gc_lock;
-	pthread_cond_t gc_done;
+	pthread_cond_t gc_work;		/* the committer waits for requests */
 	struct gc_req *queue, **queue_tail;
-	int busy;
+	int committer_running, closing;
+	pthread_t committer;
 };
 
 struct kv_txn {
@@ -120,7 +123,7 @@ int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_inde
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	(void)snprintf(idx->dir, sizeof(idx->dir), "%s", dir);
 	pthread_mutex_init(&idx->gc_lock, NULL);
-	pthread_cond_init(&idx->gc_done, NULL);
+	pthread_cond_init(&idx->gc_work, NULL);
 	idx->queue_tail = &idx->queue;
 	if (!o->readonly && (rc = kv_mkdir_p(dir, 0755)) < 0) {
 		kv_err_set(err, rc, "index %s: cannot create directory: %s", dir, strerror(-rc));
@@ -154,9 +157,16 @@ void kv_index_close(struct kv_index *idx)
 {
 	if (idx == NULL)
 		return;
+	if (idx->committer_running) {
+		pthread_mutex_lock(&idx->gc_lock);
+		idx->closing = 1;
+		pthread_cond_signal(&idx->gc_work);
+		pthread_mutex_unlock(&idx->gc_lock);
+		(void)pthread_join(idx->committer, NULL);
+	}
 	if (idx->env != NULL)
 		mdb_env_close(idx->env);
-	pthread_cond_destroy(&idx->gc_done);
+	pthread_cond_destroy(&idx->gc_work);
 	pthread_mutex_destroy(&idx->gc_lock);
 	free(idx);
 }
@@ -447,33 +457,53 @@ static void run_batch(struct kv_index *idx, struct gc_req *batch)
 	}
 }
 
-int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err)
+static void *committer_main(void *arg)
 {
-	struct gc_req req = { fn, arg, err, 0, 0, NULL };
+	struct kv_index *idx = arg;
 
 	pthread_mutex_lock(&idx->gc_lock);
-	*idx->queue_tail = &req;
-	idx->queue_tail = &req.next;
-	while (!req.done) {
-		if (!idx->busy) {
-			struct gc_req *batch = idx->queue, *r, *next;
+	for (;;) {
+		struct gc_req *batch, *r, *next;
 
-			idx->queue = NULL;
-			idx->queue_tail = &idx->queue;
-			idx->busy = 1;
-			pthread_mutex_unlock(&idx->gc_lock);
-			run_batch(idx, batch);
-			pthread_mutex_lock(&idx->gc_lock);
-			for (r = batch; r != NULL; r = next) {
-				next = r->next;	/* r may vanish once done is seen */
-				r->done = 1;
-			}
-			idx->busy = 0;
-			pthread_cond_broadcast(&idx->gc_done);
-		} else {
-			pthread_cond_wait(&idx->gc_done, &idx->gc_lock);
+		while (idx->queue == NULL && !idx->closing)
+			pthread_cond_wait(&idx->gc_work, &idx->gc_lock);
+		if (idx->queue == NULL)
+			break;
+		batch = idx->queue;
+		idx->queue = NULL;
+		idx->queue_tail = &idx->queue;
+		pthread_mutex_unlock(&idx->gc_lock);
+		run_batch(idx, batch);
+		pthread_mutex_lock(&idx->gc_lock);
+		for (r = batch; r != NULL; r = next) {
+			next = r->next;	/* r may vanish once done is seen */
+			r->done = 1;
+			pthread_cond_signal(&r->wake);
 		}
 	}
 	pthread_mutex_unlock(&idx->gc_lock);
+	return NULL;
+}
+
+int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err)
+{
+	struct gc_req req = { fn, arg, err, 0, 0, PTHREAD_COND_INITIALIZER, NULL };
+
+	pthread_mutex_lock(&idx->gc_lock);
+	if (!idx->committer_running) {
+		if (pthread_create(&idx->committer, NULL, committer_main, idx) != 0) {
+			pthread_mutex_unlock(&idx->gc_lock);
+			return kv_err_set(err, -EAGAIN, "index %s: cannot start the committer",
+					  idx->dir);
+		}
+		idx->committer_running = 1;
+	}
+	*idx->queue_tail = &req;
+	idx->queue_tail = &req.next;
+	pthread_cond_signal(&idx->gc_work);
+	while (!req.done)
+		pthread_cond_wait(&req.wake, &idx->gc_lock);
+	pthread_mutex_unlock(&idx->gc_lock);
+	pthread_cond_destroy(&req.wake);
 	return req.rc;
 }

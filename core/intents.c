@@ -2,6 +2,8 @@
  *
  * Every change is a short write transaction of its own (no network I/O inside), so the
  * LMDB writer lock is held for microseconds; there is nothing to gain from batching. The
+ * map is written in place (MDB_WRITEMAP: no write(2) per page; on tmpfs nothing is lost
+ * by that, and a stray write could at worst damage intents, never the index). The
  * environment's location is derived from the index directory's real path, so every
  * process opening the same index finds the same intents.
  */
@@ -73,7 +75,7 @@ int kv_intents_open(const char *index_dir, struct kv_intents **out, struct kv_er
 	if ((rc = mdb_env_create(&ints->env)) == 0 &&
 	    (rc = mdb_env_set_maxreaders(ints->env, 1024)) == 0 &&
 	    (rc = mdb_env_set_mapsize(ints->env, (size_t)1 << 30)) == 0 &&
-	    (rc = mdb_env_open(ints->env, ints->dir, MDB_NOTLS | MDB_NOSYNC, 0600)) == 0)
+	    (rc = mdb_env_open(ints->env, ints->dir, MDB_NOTLS | MDB_NOSYNC | MDB_WRITEMAP | MDB_MAPASYNC, 0600)) == 0)
 		rc = mdb_txn_begin(ints->env, NULL, 0, &txn);
 	if (rc == 0) {
 		(void)mdb_reader_check(ints->env, &dead);

@@ -1,12 +1,10 @@
-/* http.c — the curl API of DESIGN §4 on libmicrohttpd.
+/* http.c — the curl API of DESIGN §4 on libmicrohttpd: the server, request dispatch,
+ * answers, and the requests that only read the index (GET, HEAD, ?list).
  *
- * Threads: libmicrohttpd runs one thread per connection, so a handler may block on the
- * shards (a PUT streams its body to them as it arrives). Per-request state (struct req)
- * belongs to its connection's thread; the only shared state is the store (thread-safe)
- * and the in-flight counter (atomic) that a graceful stop waits on.
- *
- * Request bodies stream: each piece libmicrohttpd hands over goes to every replica before
- * the next is read, so a PUT of any size needs one piece of memory.
+ * Threads: libmicrohttpd runs an epoll loop per CPU; those threads must never wait on a
+ * shard, so GET, HEAD and listings (index reads only) are answered right there, while
+ * PUT and DELETE are handed to worker threads (writes.c). The in-flight counter (atomic)
+ * is what a graceful stop waits on.
  */
 #include "http.h"
 
@@ -21,37 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "http_int.h"
 #include "json.h"
 #include "sys.h"
 
-#define ECHO_MAX 100		/* longest value echoed back in a PUT answer */
 #define LIST_DEFAULT 1000
 #define LIST_MAX 10000
-
-struct http_server {
-	struct MHD_Daemon *d;
-	struct kv_store *s;
-	atomic_int inflight;
-	int quiet;
-};
-
-struct req {
-	struct http_server *h;
-	char *uri;		/* request target as sent, for the log */
-	char method[16], version[16];
-	int started;
-	char key[KV_KEY_MAX + 1];
-	size_t klen;
-	struct kv_put *put;
-	uint64_t received;
-	char echo[ECHO_MAX];
-	size_t echo_len;
-	int failed;		/* the upload failed: drain the body, answer at the end */
-	char failure[KV_ERR_MSG_MAX + 64];
-	int status;
-	size_t resp_len;
-};
+#define WORKERS 64		/* PUTs and DELETEs at once; more wait their turn */
 
 /* Queue the answer. mode says who owns body: MHD_RESPMEM_MUST_COPY (the caller keeps it)
  * or MHD_RESPMEM_MUST_FREE (a malloc'd body handed over, freed even on failure). */
@@ -81,9 +55,9 @@ static enum MHD_Result respond_mode(struct req *r, struct MHD_Connection *c, uns
 	return ok;
 }
 
-static enum MHD_Result respond(struct req *r, struct MHD_Connection *c, unsigned status,
-			       const char *type, const char *body, size_t len,
-			       const char *location)
+enum MHD_Result http_respond(struct req *r, struct MHD_Connection *c, unsigned status,
+			     const char *type, const char *body, size_t len,
+			     const char *location)
 {
 	return respond_mode(r, c, status, type, (char *)body, len, location,
 			    MHD_RESPMEM_MUST_COPY);
@@ -108,7 +82,7 @@ static enum MHD_Result text(struct req *r, struct MHD_Connection *c, unsigned st
 	if ((size_t)n > sizeof(body) - 2)
 		n = (int)sizeof(body) - 2;
 	body[n++] = '\n';
-	return respond(r, c, status, "text/plain; charset=utf-8", body, (size_t)n, NULL);
+	return http_respond(r, c, status, "text/plain; charset=utf-8", body, (size_t)n, NULL);
 }
 
 /* The one place a core error becomes an HTTP status. */
@@ -125,26 +99,41 @@ static unsigned status_of(int rc)
 	}
 }
 
+unsigned http_failure(const struct req *r, int rc, const struct kv_err *err, char *out,
+		      size_t cap, size_t *len)
+{
+	unsigned status = status_of(rc);
+	int n;
+
+	if (rc == -ENOENT)
+		n = snprintf(out, cap, "Key with value: '%.*s' not found.\n", (int)r->klen, r->key);
+	else if (rc == -EEXIST)
+		n = snprintf(out, cap, "Key '%.*s' already exists.\n", (int)r->klen, r->key);
+	else if (status == MHD_HTTP_BAD_REQUEST || status == MHD_HTTP_URI_TOO_LONG)
+		n = snprintf(out, cap, "Bad key: %s.\n", err->msg);
+	else if (rc == -EBUSY)
+		n = snprintf(out, cap, "Key '%.*s' is being written by another request; "
+			     "try again.\n", (int)r->klen, r->key);
+	else
+		n = snprintf(out, cap, "Service unavailable: %s\n", err->msg);
+	*len = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+	if (*len > 0 && out[*len - 1] != '\n')
+		out[*len - 1] = '\n';	/* cut short: still one line */
+	return status;
+}
+
 static enum MHD_Result fail(struct req *r, struct MHD_Connection *c, int rc,
 			    const struct kv_err *err)
 {
-	unsigned status = status_of(rc);
+	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
+	size_t len;
+	unsigned status = http_failure(r, rc, err, text, sizeof(text), &len);
 
-	if (rc == -ENOENT)
-		return text(r, c, status, "Key with value: '%.*s' not found.", (int)r->klen,
-			    r->key);
-	if (rc == -EEXIST)
-		return text(r, c, status, "Key '%.*s' already exists.", (int)r->klen, r->key);
-	if (status == MHD_HTTP_BAD_REQUEST || status == MHD_HTTP_URI_TOO_LONG)
-		return text(r, c, status, "Bad key: %s.", err->msg);
-	if (rc == -EBUSY)
-		return text(r, c, status, "Key '%.*s' is being written by another request; "
-			    "try again.", (int)r->klen, r->key);
-	return text(r, c, status, "Service unavailable: %s", err->msg);
+	return http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
 }
 
 /* The key is the request path after its first '/', percent-decoded. */
-static int parse_key(struct req *r, const char *url, struct kv_err *err)
+int http_parse_key(struct req *r, const char *url, struct kv_err *err)
 {
 	if (url[0] != '/')
 		return kv_err_set(err, -EINVAL, "the request target must start with '/'");
@@ -236,7 +225,7 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 			    MHD_RESPMEM_MUST_FREE);
 }
 
-/* --- GET, HEAD, DELETE --- */
+/* --- GET, HEAD --- */
 
 static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, const char *url)
 {
@@ -252,133 +241,13 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, const
 	if (strcmp(url, "/") == 0)
 		return text(r, c, MHD_HTTP_BAD_REQUEST,
 			    "Bad key: empty. Use /KEY, or /PREFIX?list to list keys.");
-	rc = parse_key(r, url, &err);
+	rc = http_parse_key(r, url, &err);
 	if (rc == 0)
 		rc = kv_store_locate(r->h->s, r->key, r->klen, location, sizeof(location), NULL,
 				     &err);
 	if (rc < 0)
 		return fail(r, c, rc, &err);
-	return respond(r, c, MHD_HTTP_FOUND, "text/plain; charset=utf-8", "", 0, location);
-}
-
-static enum MHD_Result handle_delete(struct req *r, struct MHD_Connection *c, const char *url)
-{
-	struct kv_err err;
-	int rc = parse_key(r, url, &err);
-
-	if (rc == 0)
-		rc = kv_store_delete(r->h->s, r->key, r->klen, &err);
-	if (rc < 0)
-		return fail(r, c, rc, &err);
-	return text(r, c, MHD_HTTP_OK, "Delete succeeded.");
-}
-
-/* --- PUT: begin at the headers, stream the body, commit at its end --- */
-
-static enum MHD_Result put_begin(struct req *r, struct MHD_Connection *c, const char *url)
-{
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_TRANSFER_ENCODING);
-	long long size = -1;
-	struct kv_err err;
-	int rc = parse_key(r, url, &err);
-
-	if (rc < 0)
-		return fail(r, c, rc, &err);
-	if (cl != NULL) {
-		char *end;
-
-		errno = 0;
-		size = strtoll(cl, &end, 10);
-		if (errno != 0 || end == cl || *end != '\0' || size < 0)
-			return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad Content-Length.");
-	}
-	if (size == 0 || (cl == NULL && te == NULL))
-		return text(r, c, MHD_HTTP_LENGTH_REQUIRED,
-			    "Empty value: a PUT needs a body (the value to store).");
-	rc = kv_put_begin(r->h->s, r->key, r->klen, size, KV_PUT_EXCL, NULL, &r->put, &err);
-	if (rc < 0)
-		return fail(r, c, rc, &err);
-	return MHD_YES;
-}
-
-static void put_chunk(struct req *r, const char *data, size_t len)
-{
-	struct kv_err err;
-
-	if (r->failed || r->put == NULL)
-		return;		/* draining what the client still sends */
-	if (r->echo_len < ECHO_MAX) {
-		size_t take = len < ECHO_MAX - r->echo_len ? len : ECHO_MAX - r->echo_len;
-
-		memcpy(r->echo + r->echo_len, data, take);
-		r->echo_len += take;
-	}
-	r->received += len;
-	if (kv_put_write(r->put, data, len, &err) < 0) {
-		r->failed = 1;
-		(void)snprintf(r->failure, sizeof(r->failure), "%s", err.msg);
-		kv_put_free(r->put);	/* removes what reached other replicas */
-		r->put = NULL;
-	}
-}
-
-static int printable(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-static enum MHD_Result put_finish(struct req *r, struct MHD_Connection *c)
-{
-	struct sbuf b = { 0 };
-	struct kv_err err;
-	enum MHD_Result ok;
-	char what[64];
-	int rc, i;
-
-	if (r->failed)
-		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
-			    r->failure);
-	if (r->received == 0) {
-		kv_put_free(r->put);
-		r->put = NULL;
-		return text(r, c, MHD_HTTP_LENGTH_REQUIRED,
-			    "Empty value: a PUT needs a body (the value to store).");
-	}
-	rc = kv_put_commit(r->put, NULL, &err);
-	if (rc < 0) {
-		/* Undo before answering: once the client reads 503 the key is free again, and
-		 * a retry gets the shard's verdict rather than a 409 from our own cleanup. */
-		kv_put_free(r->put);
-		r->put = NULL;
-		return fail(r, c, rc, &err);
-	}
-	sbuf_puts(&b, "Transaction Successful. Value ");
-	if (r->received <= ECHO_MAX && printable(r->echo, r->echo_len)) {
-		sbuf_append(&b, r->echo, r->echo_len);
-	} else {
-		(void)snprintf(what, sizeof(what), "(%llu bytes)",
-			       (unsigned long long)r->received);
-		sbuf_puts(&b, what);
-	}
-	sbuf_puts(&b, " is stored at ");
-	for (i = 0; i < kv_put_nurls(r->put); i++) {
-		if (i > 0)
-			sbuf_puts(&b, ", ");
-		sbuf_puts(&b, kv_put_url(r->put, i));
-	}
-	sbuf_puts(&b, "\n");
-	ok = b.oom ? MHD_NO : respond(r, c, MHD_HTTP_CREATED, "text/plain; charset=utf-8", b.p,
-				      b.len, NULL);
-	sbuf_free(&b);
-	return ok;
+	return http_respond(r, c, MHD_HTTP_FOUND, "text/plain; charset=utf-8", "", 0, location);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -394,20 +263,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->started = 1;
 		(void)snprintf(r->method, sizeof(r->method), "%s", method);
 		(void)snprintf(r->version, sizeof(r->version), "%s", version);
-		if (!strcmp(method, MHD_HTTP_METHOD_PUT))
-			return put_begin(r, c, url);
-		if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
-			return handle_get(r, c, url);
-		if (!strcmp(method, MHD_HTTP_METHOD_DELETE))
-			return handle_delete(r, c, url);
-		return text(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method %s not allowed.", method);
+		/* A PUT starts at its headers, to stream its body; the others answer once
+		 * the request is complete: an answer before that makes libmicrohttpd close
+		 * the connection instead of keeping it alive. */
+		r->c = c;
+		return !strcmp(method, MHD_HTTP_METHOD_PUT) ? writes_put_start(r, c, url) :
+							     MHD_YES;
 	}
+	if (!strcmp(method, MHD_HTTP_METHOD_PUT))
+		return writes_put_data(r, c, data, data_size);
 	if (*data_size > 0) {
-		put_chunk(r, data, *data_size);
-		*data_size = 0;
+		*data_size = 0;		/* a body on other methods means nothing */
 		return MHD_YES;
 	}
-	return put_finish(r, c);
+	if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return handle_get(r, c, url);
+	if (!strcmp(method, MHD_HTTP_METHOD_DELETE))
+		return writes_delete(r, c, url);
+	return text(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method %s not allowed.", method);
 }
 
 /* --- request lifetime: start (URI seen), completion, access log --- */
@@ -422,6 +295,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 		return NULL;
 	r->h = h;
 	r->uri = strdup(uri);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->more, NULL);
 	atomic_fetch_add(&h->inflight, 1);
 	return r;
 }
@@ -466,9 +341,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	if (!h->quiet)
 		access_log(r, c);
-	kv_put_free(r->put);	/* a PUT cut short: its partial value is removed */
-	free(r->uri);
-	free(r);
+	if (writes_release(r))	/* else its worker frees it, undoing a PUT cut short */
+		req_free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&h->inflight, 1);
 }
@@ -511,8 +385,9 @@ int http_start(struct kv_store *s, const char *addr, int port, int quiet,
 {
 	struct sockaddr_storage ss;
 	struct http_server *h;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_ITC | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc = make_addr(addr, port, &ss, err);
 
 	*out = NULL;
@@ -525,6 +400,11 @@ int http_start(struct kv_store *s, const char *addr, int port, int quiet,
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	h->s = s;
 	h->quiet = quiet;
+	h->workers = kv_pool_new(WORKERS, writes_work, h);
+	if (h->workers == NULL) {
+		free(h);
+		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
+	}
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
@@ -532,10 +412,12 @@ int http_start(struct kv_store *s, const char *addr, int port, int quiet,
 				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 				MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cpus > 1 ? cpus : 1),
 				MHD_OPTION_END);
 	if (h->d == NULL) {
+		kv_pool_finish(h->workers);
 		free(h);
 		return kv_err_set(err, -EADDRINUSE, "cannot listen on %s:%d (in use, or not "
 				  "an address of this host)", addr, port);
@@ -557,5 +439,6 @@ void http_stop(struct http_server *h, int grace_s)
 	while (atomic_load(&h->inflight) > 0 && kv_mono_ms() < deadline)
 		(void)usleep(20 * 1000);
 	MHD_stop_daemon(h->d);
+	kv_pool_finish(h->workers);	/* writes of clients that went away finish undoing */
 	free(h);
 }

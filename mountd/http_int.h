@@ -1,0 +1,83 @@
+/* http_int.h — what http.c (the server, reads) and writes.c (PUT and DELETE on worker
+ * threads) share. Private to tinykvd. */
+#ifndef TINYKVD_HTTP_INT_H
+#define TINYKVD_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "err.h"
+#include "pool.h"
+#include "store.h"
+
+#define ECHO_MAX 100		/* longest value echoed back in a PUT answer */
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct kv_store *s;
+	struct kv_pool *workers;	/* PUT and DELETE: they wait on shards */
+	atomic_int inflight;
+	int quiet;
+};
+
+/*
+ * One request. The connection's thread (libmicrohttpd's) owns it, except while a worker
+ * runs its write: then `lock` guards everything from `buf` down, and the request is
+ * freed by whichever of the two lets go of it last (see writes.c).
+ */
+struct req {
+	struct http_server *h;
+	struct MHD_Connection *c;
+	char *uri;		/* request target as sent, for the log */
+	char method[16], version[16];
+	int started;
+	char key[KV_KEY_MAX + 1];
+	size_t klen;
+	int64_t size;		/* PUT: Content-Length, or -1 */
+	int small;		/* PUT: the body is collected whole in buf first */
+	int status;		/* answered, for the log */
+	size_t resp_len;
+
+	pthread_mutex_t lock;
+	pthread_cond_t more;	/* the worker waits for body bytes, or the end */
+	char *buf;		/* PUT body on its way to the worker: a ring */
+	size_t cap, head, len;
+	uint64_t received;
+	char echo[ECHO_MAX];
+	size_t echo_len;
+	int eof;		/* the whole body is in the ring */
+	int suspended;		/* the connection waits for the worker */
+	int worker;		/* a worker is using this request */
+	int done;		/* the worker's answer is ready */
+	int gone;		/* the connection ended: the worker frees the request */
+	unsigned answer_status;
+	char *answer;		/* malloc'd text */
+	size_t answer_len;
+};
+
+/* Parse the key from the request path (after its first '/', percent-decoded). */
+int http_parse_key(struct req *r, const char *url, struct kv_err *err);
+
+/* The answer to a core error: status and text (a newline ended) into out. */
+unsigned http_failure(const struct req *r, int rc, const struct kv_err *err, char *out,
+		      size_t cap, size_t *len);
+
+/* Queue an answer; body is copied. */
+enum MHD_Result http_respond(struct req *r, struct MHD_Connection *c, unsigned status,
+			     const char *type, const char *body, size_t len,
+			     const char *location);
+
+/* writes.c */
+void writes_work(const char *item, size_t len, void *arg);	/* the workers' function */
+enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const char *url);
+enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const char *data,
+				size_t *size);
+enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const char *url);
+/* The connection ended. Returns 1 when the caller may free r, 0 when a worker will. */
+int writes_release(struct req *r);
+void req_free(struct req *r);
+
+#endif
