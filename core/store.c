@@ -243,6 +243,16 @@ static int fd_sink(const void *buf, size_t len, void *arg)
 	return 0;
 }
 
+int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got,
+		  struct kv_err *err)
+{
+	struct fdsink f = { fd, 0 };
+	int rc = kv_dav_get(s->dav, url, 0, -1, fd_sink, &f, err);
+
+	*got = f.off;
+	return rc;
+}
+
 int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
 		      const struct kv_record *rec, int fd, struct kv_err *err)
 {
@@ -251,15 +261,15 @@ int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
 	if (rec->size == 0)
 		return 0;
 	for (i = 0; i < n; i++) {
-		struct fdsink f = { fd, 0 };
 		char url[KV_URL_MAX];
+		int64_t got = 0;
 
 		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
 		if (rc == 0)
-			rc = kv_dav_get(s->dav, url, 0, -1, fd_sink, &f, err);
-		if (rc == 0 && (uint64_t)f.off != rec->size)
+			rc = kv__get_to_fd(s, url, fd, &got, err);
+		if (rc == 0 && (uint64_t)got != rec->size)
 			rc = kv_err_set(err, -EIO, "replica of '%.*s' on %s has %lld bytes, not %llu",
-					(int)klen, key, rec->rep[order[i]], (long long)f.off,
+					(int)klen, key, rec->rep[order[i]], (long long)got,
 					(unsigned long long)rec->size);
 		if (rc == 0)
 			return 0;

@@ -76,6 +76,15 @@ int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *e
 /* On success *rec (may be NULL) is the stored record. */
 int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err);
 void kv_put_free(struct kv_put *p);
+/*
+ * Give up writing in order, but keep the bytes: end the uploads and copy what they stored
+ * back into fd (from offset 0). The put can then only be freed, which removes the copies.
+ * For a writer that streamed a value and must now change it out of order.
+ */
+int kv_put_spill(struct kv_put *p, int fd, struct kv_err *err);
+
+/* Replace the metadata the value is to be stored with (any time before commit). */
+void kv_put_set_meta(struct kv_put *p, const struct kv_meta *meta);
 /* Number of replicas and the URL of replica i (valid until kv_put_free). */
 int kv_put_nurls(const struct kv_put *p);
 const char *kv_put_url(const struct kv_put *p, int i);

@@ -64,6 +64,10 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 /* The deferred half of kv__set_replicas: delete the old copies, drop the intent. */
 int kv__finish_deferred(struct kv_store *s, const char *key, size_t klen, struct kv_err *err);
 
+/* GET url whole into fd from offset 0; *got: bytes written. */
+int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got,
+		  struct kv_err *err);
+
 /* Report a shard failure (by shard name) to the health view. */
 void kv__shard_failed(struct kv_store *s, const char *name);
 

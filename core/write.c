@@ -501,6 +501,30 @@ void kv_put_free(struct kv_put *p)
 	free(p);
 }
 
+int kv_put_spill(struct kv_put *p, int fd, struct kv_err *err)
+{
+	int64_t got = 0;
+	int rc = kv_upload_end(p->up, err);
+
+	if (rc < 0) {
+		put_failed(p);
+		return rc;
+	}
+	rc = kv__get_to_fd(p->s, p->up_urls[0], fd, &got, err);
+	if (rc == 0 && (uint64_t)got != p->written)
+		rc = kv_err_set(err, -EIO, "%s holds %lld bytes, not %llu", p->up_urls[0],
+				(long long)got, (unsigned long long)p->written);
+	return rc;
+}
+
+void kv_put_set_meta(struct kv_put *p, const struct kv_meta *meta)
+{
+	p->meta = *meta;
+	p->has_meta = 1;
+	if (!p->update)
+		kv_meta_apply(&p->rec, meta);	/* a new key's record was made at begin */
+}
+
 int kv_put_nurls(const struct kv_put *p)
 {
 	return p->n;

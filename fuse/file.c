@@ -1,8 +1,13 @@
 /* file.c — the bytes of open files. Reads stream from a replica through a read-ahead
- * window; writes go to a spool file in the cache directory and are uploaded whole at
- * flush/fsync/close through the core's put (close-to-open consistency, as on NFS). An
- * upload that fails is reported by that close() or fsync() and leaves the stored value
- * as it was. Locking (node->io around I/O, node->lock for moments): see node.h.
+ * window; writes go to a spool file in the cache directory and are stored at
+ * flush/fsync/close through the core's put (close-to-open consistency, as on NFS). A file
+ * written from empty strictly in order (cp, dd, a download) does not wait for close to
+ * go up: past STREAM_AT bytes its upload starts and each later write is sent on as it
+ * comes, bypassing the spool (no local disk write, so no write-back throttling), and close
+ * only finishes it. Anything out of order (a write elsewhere, a truncate, a read through
+ * this mount) first copies what went up back into the spool (kv_put_spill), and close
+ * then stores the spool. An upload that fails is reported by that close() or fsync() and leaves the
+ * stored value as it was. Locking (node->io around I/O, node->lock for moments): node.h.
  */
 #include "fs.h"
 
@@ -17,6 +22,7 @@
 
 #include "sys.h"
 
+#define STREAM_AT (1 << 20)	/* smaller files go up whole at close */
 #define RA_MIN (128 * 1024)
 #define RA_MAX (8 * 1024 * 1024)
 /* A failed fetch answers the reads of the next moment itself: the kernel retries a failed
@@ -51,6 +57,10 @@ static int handle_new(struct fuse_file_info *fi, struct node *n)
 	h->kind = HANDLE_FILE;
 	h->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	h->node = n;
+	/* A write-only handle (cp, dd, a shell's >) cannot be mapped, so its writes may skip
+	 * the kernel's page cache: the bytes come to us in one copy instead of two. */
+	if ((fi->flags & O_ACCMODE) == O_WRONLY)
+		fi->direct_io = 1;
 	pthread_mutex_lock(&handles_lock);
 	h->next = handles;
 	if (handles != NULL)
@@ -131,6 +141,133 @@ static int spool_open(struct node *n, struct kv_err *err)
 	return 0;
 }
 
+/* --- streaming uploads; callers hold n->io --- */
+
+/* Give up the upload under way, if any (what reached the shards is removed). */
+static void stream_abort(struct node *n)
+{
+	stream_free(n->stream);
+	n->stream = NULL;
+	n->streamed = 0;
+}
+
+/* The spool is empty again: a value written in order from here may stream. */
+static void stream_restart(struct node *n)
+{
+	stream_abort(n);
+	n->appending = 1;
+	n->lost = 0;
+}
+
+/* Send spool bytes [from, to) on the stream. */
+static int stream_spool(struct node *n, uint64_t from, uint64_t to, struct kv_err *err)
+{
+	char buf[64 * 1024];
+
+	while (from < to) {
+		size_t want = to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+		ssize_t r = pread(n->spool_fd, buf, want, (off_t)from);
+		int rc;
+
+		if (r <= 0)
+			return kv_err_set(err, r < 0 ? -errno : -EIO, "spool read");
+		rc = stream_push(n->stream, buf, (size_t)r, err);
+		if (rc < 0)
+			return rc;
+		from += (uint64_t)r;
+	}
+	return 0;
+}
+
+/*
+ * A write of buf[0..len) at the end of the file, which has been written in order from
+ * empty: send it up instead of spooling it (returns 1), or leave it to the spool
+ * (returns 0: the file is still small, or its upload could not start). A failure once
+ * bytes bypassed the spool loses them: the write still succeeds, and close reports it.
+ */
+static int stream_write(struct node *n, const char *buf, size_t len, uint64_t off)
+{
+	char key[KV_KEY_MAX + 1];
+	struct kv_meta meta;
+	struct kv_err err;
+	size_t klen;
+	int rc;
+
+	if (n->lost)
+		return 1;
+	if (n->stream == NULL) {
+		if (off + len < STREAM_AT)
+			return 0;
+		klen = key_copy(n, key);
+		pthread_mutex_lock(&n->lock);
+		meta = n->meta;
+		pthread_mutex_unlock(&n->lock);
+		rc = stream_begin(tk_ctx()->store, key, klen, &meta, &n->stream, &err);
+		if (rc == 0)
+			rc = stream_spool(n, 0, off, &err);
+		if (rc < 0) {
+			stream_abort(n);
+			n->appending = 0;
+			return 0;	/* the spool has it all; close stores it, or says why not */
+		}
+		n->spooled_to = off;
+	}
+	rc = stream_push(n->stream, buf, len, &err);	/* sent by the stream's thread */
+	if (rc < 0) {
+		(void)tk_errno(rc, &err, "write", n->key);
+		stream_abort(n);
+		n->appending = 0;
+		n->lost = 1;
+		return 1;
+	}
+	n->streamed = off + len;
+	return 1;
+}
+
+/* Make the spool whole again when part of the file only went up: copy it back and give up
+ * the upload. */
+static int spool_complete(struct node *n, struct kv_err *err)
+{
+	int rc;
+
+	if (n->lost)
+		return kv_err_set(err, -EIO, "an earlier upload of this file failed");
+	if (n->stream == NULL)
+		return 0;
+	rc = stream_finish(n->stream, err);
+	if (rc == 0)
+		rc = kv_put_spill(stream_put(n->stream), n->spool_fd, err);
+	stream_abort(n);
+	n->appending = 0;
+	if (rc < 0)
+		n->lost = 1;
+	return rc;
+}
+
+/* Finish the upload of a file that went up whole as it was written. The spool holds only
+ * its beginning: drop it; reads go to the shards now. */
+static int stream_commit(struct node *n, const struct kv_meta *meta, struct kv_record *rec,
+			 struct kv_err *err)
+{
+	int rc;
+
+	rc = stream_finish(n->stream, err);
+	if (rc == 0) {
+		kv_put_set_meta(stream_put(n->stream), meta);
+		rc = kv_put_commit(stream_put(n->stream), rec, err);
+	}
+	stream_abort(n);
+	n->appending = 0;
+	(void)close(n->spool_fd);
+	n->spool_fd = -1;
+	pthread_mutex_lock(&n->lock);
+	n->spooled = 0;
+	pthread_mutex_unlock(&n->lock);
+	if (rc < 0)
+		n->lost = 1;
+	return rc;
+}
+
 /* Give n a spool holding its current value (empty when truncate). */
 static int spool_fill(struct node *n, int truncate, struct kv_err *err)
 {
@@ -141,10 +278,14 @@ static int spool_fill(struct node *n, int truncate, struct kv_err *err)
 	if (n->spool_fd >= 0) {
 		if (truncate && ftruncate(n->spool_fd, 0) < 0)
 			return kv_err_set(err, -errno, "spool: %s", strerror(errno));
+		if (truncate)
+			stream_restart(n);
 		return 0;
 	}
 	rc = spool_open(n, err);
 	empty = n->created || n->rec.size == 0;	/* io held: rec cannot change */
+	if (rc == 0 && (truncate || empty))
+		stream_restart(n);
 	if (rc < 0 || truncate || empty)
 		return rc;
 	rc = kv_store_fetch_fd(tk_ctx()->store, key, klen, &n->rec, n->spool_fd, err);
@@ -170,6 +311,25 @@ static void spool_changed(struct node *n, uint64_t size)
 	pthread_mutex_unlock(&n->lock);
 }
 
+/* Bytes that only went up are lost with their upload: the file is what is stored again
+ * (a new one vanishes), and the caller reports the loss. */
+static void forget(struct node *n)
+{
+	stream_abort(n);
+	n->lost = 0;
+	n->appending = 0;
+	if (n->spool_fd >= 0)
+		(void)close(n->spool_fd);
+	n->spool_fd = -1;
+	pthread_mutex_lock(&n->lock);
+	n->spooled = 0;
+	n->dirty = 0;
+	n->size = n->rec.size;
+	if (n->created)
+		n->unlinked = 1;
+	pthread_mutex_unlock(&n->lock);
+}
+
 /* Store the spool as the key's value, if it changed. */
 static int upload(struct node *n, struct kv_err *err)
 {
@@ -183,6 +343,7 @@ static int upload(struct node *n, struct kv_err *err)
 	pthread_mutex_lock(&n->lock);
 	if (!n->dirty || n->unlinked) {
 		pthread_mutex_unlock(&n->lock);
+		stream_abort(n);
 		return 0;
 	}
 	klen = n->klen;
@@ -191,10 +352,23 @@ static int upload(struct node *n, struct kv_err *err)
 	meta = n->meta;
 	pthread_mutex_unlock(&n->lock);
 	/* Only n->io is held: lookups of this file go on meanwhile, writes to it wait. */
-	rc = kv_store_put_fd(tk_ctx()->store, key, klen, n->spool_fd, (int64_t)size, 0, &meta,
-			     &rec, err);
-	if (rc < 0)
+	if (n->lost) {
+		forget(n);
+		return kv_err_set(err, -EIO, "the upload failed while the file was written");
+	}
+	if (n->stream != NULL && n->streamed == size) {
+		rc = stream_commit(n, &meta, &rec, err);
+	} else {
+		rc = spool_complete(n, err);
+		if (rc == 0)
+			rc = kv_store_put_fd(tk_ctx()->store, key, klen, n->spool_fd,
+					     (int64_t)size, 0, &meta, &rec, err);
+	}
+	if (rc < 0) {
+		if (n->lost)
+			forget(n);
 		return rc;
+	}
 	pthread_mutex_lock(&n->lock);
 	n->rec = rec;
 	n->dirty = 0;
@@ -320,6 +494,7 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	pthread_mutex_lock(&n->io);
 	if (fresh) {
 		rc = spool_open(n, &err);
+		n->appending = 1;
 		pthread_mutex_lock(&n->lock);
 		n->created = rc == 0;
 		n->dirty = rc == 0;
@@ -412,8 +587,14 @@ int tk_read(const char *path, char *buf, size_t size, off_t off, struct fuse_fil
 
 	pthread_mutex_lock(&n->io);
 	if (n->spool_fd >= 0) {
-		ssize_t r = pread(n->spool_fd, buf, size, off);
+		ssize_t r;
 
+		rc = spool_complete(n, &err);
+		if (rc < 0) {
+			pthread_mutex_unlock(&n->io);
+			return tk_errno(rc, &err, "read", path != NULL ? path : n->key);
+		}
+		r = pread(n->spool_fd, buf, size, off);
 		rc = r < 0 ? -errno : (int)r;
 	} else {
 		rc = read_remote(n, buf, size, off, &err);
@@ -443,6 +624,18 @@ int tk_write(const char *path, const char *buf, size_t size, off_t off,
 		pthread_mutex_unlock(&n->io);
 		return tk_errno(rc, &err, "write", path != NULL ? path : n->key);
 	}
+	if (n->appending && (uint64_t)off == n->size && stream_write(n, buf, size, n->size)) {
+		spool_changed(n, (uint64_t)off + size);	/* sent up, not spooled */
+		pthread_mutex_unlock(&n->io);
+		return (int)size;
+	}
+	if ((uint64_t)off != n->size)	/* not at the end: no longer in order */
+		n->appending = 0;
+	rc = spool_complete(n, &err);
+	if (rc < 0) {
+		pthread_mutex_unlock(&n->io);
+		return tk_errno(rc, &err, "write", path != NULL ? path : n->key);
+	}
 	w = pwrite(n->spool_fd, buf, size, off);
 	if (w < 0) {
 		rc = -errno;
@@ -459,8 +652,12 @@ int tk_write(const char *path, const char *buf, size_t size, off_t off,
 /* Caller holds n->io. */
 static int truncate_node(struct node *n, off_t size, struct kv_err *err)
 {
-	int rc = spool_fill(n, size == 0, err);
+	int rc = size == 0 ? 0 : spool_complete(n, err);
 
+	if (rc == 0)
+		rc = spool_fill(n, size == 0, err);
+	if (rc == 0 && size != 0)
+		n->appending = 0;
 	if (rc == 0 && ftruncate(n->spool_fd, size) < 0)
 		rc = kv_err_set(err, -errno, "spool: %s", strerror(errno));
 	if (rc == 0 && (uint64_t)size != n->size)
@@ -548,6 +745,9 @@ int tk_unlink(const char *path)
 		if (n == NULL)
 			return -ENOMEM;
 		pthread_mutex_lock(&n->io);
+		/* An upload under way holds the key: bring its bytes back, let go of it. */
+		if (n->stream != NULL && spool_complete(n, &err) < 0)
+			(void)tk_errno(-EIO, &err, "unlink (keeping it for open files)", path);
 		pthread_mutex_lock(&n->lock);
 		created = n->created;
 		pthread_mutex_unlock(&n->lock);

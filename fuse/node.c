@@ -111,6 +111,7 @@ int node_put(struct node *n)
 	pthread_mutex_unlock(&table_lock);
 	if (!last)
 		return 0;
+	stream_free(n->stream);	/* not finished by a flush: removed from the shards */
 	if (n->spool_fd >= 0)
 		(void)close(n->spool_fd);
 	pthread_mutex_destroy(&n->lock);

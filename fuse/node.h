@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "record.h"
 #include "store.h"
+#include "stream.h"
 
 enum { HANDLE_FILE = 1, HANDLE_DIR = 2 };
 
@@ -59,6 +60,15 @@ struct node {
 	int spooled;			/* io+lock: spool_fd is open (this mount's own view) */
 	int unlinked;			/* lock: removed while open, never upload */
 	int spool_fd;			/* io: -1 while reads go to the shards */
+	int appending;			/* io: every write since the spool was empty extended
+					 * it at its end (so the value can go up as it is
+					 * written) */
+	struct stream *stream;		/* io: the value going up while it is written */
+	uint64_t streamed;		/* io: bytes stream has sent */
+	uint64_t spooled_to;		/* io: while streaming, the spool holds only
+					 * [0, spooled_to): the rest went up directly */
+	int lost;			/* io: a streamed upload failed: the bytes since
+					 * spooled_to are gone; close reports it */
 	char *ra;			/* io: read-ahead window of a value read from shards */
 	int64_t ra_off;
 	size_t ra_len, ra_cap, ra_next;	/* ra_next: window size for the next fetch */
