@@ -209,6 +209,7 @@ static size_t sink_cb(char *p, size_t size, size_t n, void *arg)
 	if (x->status < 200 || x->status > 299)
 		return size * n;	/* an error page: not the value */
 	x->sink_rc = x->sink(p, size * n, x->sink_arg);
+	x->last_ms = kv_mono_ms();	/* time the sink took is not the shard's */
 	return x->sink_rc < 0 ? 0 : size * n;
 }
 

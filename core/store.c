@@ -243,6 +243,46 @@ static int fd_sink(const void *buf, size_t len, void *arg)
 	return 0;
 }
 
+struct counted {
+	kv_store_sink sink;
+	void *arg;
+	uint64_t n;
+};
+
+static int counted_sink(const void *buf, size_t len, void *arg)
+{
+	struct counted *c = arg;
+	int rc = c->sink(buf, len, c->arg);
+
+	c->n += len;
+	return rc;
+}
+
+int kv_store_read_stream(struct kv_store *s, const char *key, size_t klen,
+			 const struct kv_record *rec, int64_t off, kv_store_sink sink, void *arg,
+			 struct kv_err *err)
+{
+	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
+	struct counted c = { sink, arg, 0 };
+
+	if (off < 0 || (uint64_t)off >= rec->size)
+		return 0;
+	for (i = 0; i < n && c.n == 0; i++) {
+		char url[KV_URL_MAX];
+
+		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
+		if (rc == 0)
+			rc = kv_dav_get(s->dav, url, off, -1, counted_sink, &c, err);
+		if (rc == 0)
+			return 0;
+		if (rc == -EIO || rc == -ETIMEDOUT)
+			kv__shard_failed(s, rec->rep[order[i]]);
+	}
+	if (n == 0)
+		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
+	return rc;
+}
+
 int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got,
 		  struct kv_err *err)
 {

@@ -108,6 +108,14 @@ int kv_store_read(struct kv_store *s, const char *key, size_t klen,
 		  const struct kv_record *rec, int64_t off, void *buf, size_t len, size_t *got,
 		  struct kv_err *err);
 
+/* Stream the value described by rec from offset off to its end through sink (which may
+ * block: the shard is not timed meanwhile), from the first replica that answers. Once
+ * bytes have been delivered a failure ends the stream with its error. */
+typedef int (*kv_store_sink)(const void *buf, size_t len, void *arg);
+int kv_store_read_stream(struct kv_store *s, const char *key, size_t klen,
+			 const struct kv_record *rec, int64_t off, kv_store_sink sink, void *arg,
+			 struct kv_err *err);
+
 /* Download the whole value described by rec into fd at offset 0. */
 int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
 		      const struct kv_record *rec, int fd, struct kv_err *err);

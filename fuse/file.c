@@ -23,6 +23,7 @@
 #include "sys.h"
 
 #define STREAM_AT (1 << 20)	/* smaller files go up whole at close */
+#define PREFETCH_MIN (4 << 20)	/* values read in order from this size on: read-ahead */
 #define RA_MIN (128 * 1024)
 #define RA_MAX (8 * 1024 * 1024)
 /* A failed fetch answers the reads of the next moment itself: the kernel retries a failed
@@ -432,6 +433,8 @@ static void node_refresh(struct node *n, const char *key, size_t klen)
 		pthread_mutex_unlock(&n->lock);
 		n->ra_len = 0;
 		n->ra_err = 0;
+		prefetch_free(n->pf);	/* it reads the old value */
+		n->pf = NULL;
 	}
 	pthread_mutex_unlock(&n->io);
 }
@@ -533,6 +536,34 @@ int tk_mknod(const char *path, mode_t mode, dev_t rdev)
 
 /* --- reading --- */
 
+/* Read through the read-ahead thread: started for a big value read from its start or
+ * where the last read ended, dropped when reads jump away. Returns -ESPIPE when it does
+ * not apply. Caller holds n->io. */
+static int read_ahead(struct node *n, char *buf, size_t size, off_t off, struct kv_err *err)
+{
+	char key[KV_KEY_MAX + 1];
+	size_t got = 0, klen;
+	int rc = -ESPIPE;
+
+	if (n->pf != NULL)
+		rc = prefetch_read(n->pf, off, buf, size, &got, err);
+	if (rc == -ESPIPE && n->rec.size >= PREFETCH_MIN && off == n->read_end) {
+		prefetch_free(n->pf);
+		klen = key_copy(n, key);
+		rc = prefetch_start(tk_ctx()->store, key, klen, &n->rec, off, &n->pf, err);
+		if (rc == 0)
+			rc = prefetch_read(n->pf, off, buf, size, &got, err);
+	}
+	if (rc < 0 && rc != -ESPIPE) {
+		prefetch_free(n->pf);	/* failed: the next read starts afresh */
+		n->pf = NULL;
+	}
+	if (rc < 0)
+		return rc;
+	n->read_end = off + (off_t)got;
+	return (int)got;
+}
+
 /* Read from the shards through a window that grows while reads are sequential. Caller
  * holds n->io (which guards the window, and keeps rec from changing). */
 static int read_remote(struct node *n, char *buf, size_t size, off_t off, struct kv_err *err)
@@ -543,12 +574,21 @@ static int read_remote(struct node *n, char *buf, size_t size, off_t off, struct
 
 	if ((uint64_t)off >= n->rec.size)
 		return 0;
+	if (n->ra_err < 0 && kv_mono_ms() - n->ra_err_ms < RA_ERR_MS)
+		return kv_err_set(err, n->ra_err, "%s (a moment ago)", kv_strerror(n->ra_err));
+	rc = read_ahead(n, buf, size, off, err);
+	if (rc != -ESPIPE) {
+		if (rc < 0) {
+			n->ra_err = rc;
+			n->ra_err_ms = kv_mono_ms();
+		}
+		return rc;
+	}
+	n->read_end = off + (off_t)size;
 	if (off >= n->ra_off && (uint64_t)off + size <= (uint64_t)n->ra_off + n->ra_len) {
 		memcpy(buf, n->ra + (off - n->ra_off), size);
 		return (int)size;
 	}
-	if (n->ra_err < 0 && kv_mono_ms() - n->ra_err_ms < RA_ERR_MS)
-		return kv_err_set(err, n->ra_err, "%s (a moment ago)", kv_strerror(n->ra_err));
 	if (off == n->ra_off + (off_t)n->ra_len && n->ra_len > 0)
 		n->ra_next = n->ra_next * 2 > RA_MAX ? RA_MAX : n->ra_next * 2;
 	else

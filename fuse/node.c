@@ -112,6 +112,7 @@ int node_put(struct node *n)
 	if (!last)
 		return 0;
 	stream_free(n->stream);	/* not finished by a flush: removed from the shards */
+	prefetch_free(n->pf);
 	if (n->spool_fd >= 0)
 		(void)close(n->spool_fd);
 	pthread_mutex_destroy(&n->lock);

@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "record.h"
 #include "store.h"
+#include "prefetch.h"
 #include "stream.h"
 
 enum { HANDLE_FILE = 1, HANDLE_DIR = 2 };
@@ -72,6 +73,8 @@ struct node {
 	char *ra;			/* io: read-ahead window of a value read from shards */
 	int64_t ra_off;
 	size_t ra_len, ra_cap, ra_next;	/* ra_next: window size for the next fetch */
+	struct prefetch *pf;		/* io: read-ahead thread of a value read in order */
+	int64_t read_end;		/* io: where the last read from the shards ended */
 	int ra_err;			/* io: last fetch's error, and when (monotonic ms): */
 	int64_t ra_err_ms;		/* the kernel's retry of a failed read gets it at once */
 	struct node *next;		/* table_lock */

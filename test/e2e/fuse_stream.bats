@@ -126,6 +126,24 @@ else:
 	assert_output "old"
 }
 
+@test "reads of a big value in order, backwards and at random return the stored bytes" {
+	kv -X PUT --data-binary @"$KV_DIR/src" readmix >/dev/null
+	py '
+import os, random, sys
+m, src = sys.argv[1], open(sys.argv[2], "rb").read()
+fd = os.open(m + "/readmix", os.O_RDONLY)
+assert os.pread(fd, len(src), 0) == src
+random.seed(7)
+for _ in range(200):
+    off = random.randrange(0, len(src))
+    n = random.choice([1, 4096, 65536, 1 << 20])
+    assert os.pread(fd, n, off) == src[off:off + n], (off, n)
+for off in range(len(src) - (1 << 20), -1, -(1 << 20)):    # backwards, a MiB at a time
+    assert os.pread(fd, 1 << 20, off) == src[off:off + (1 << 20)], off
+os.close(fd)
+'
+}
+
 @test "the logs are clean" {
 	assert_logs_clean
 }
