@@ -120,6 +120,10 @@ else:
 ' "$key" "$(pid_of shard1)" $(pgrep -P "$(pid_of shard1)")
 	assert_output --partial "failed: Input/output error"
 	start_shard 1
+	for _ in $(seq 50); do	# until tinykvd's probe has seen the shard back
+		[ "$(kv -L "$key")" = old ] && break
+		sleep 0.1
+	done
 	run kv -L "$key"
 	assert_output "old"
 	run cat "$M/$key"
