@@ -145,12 +145,25 @@ int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
 		   const struct kv_meta *meta, struct kv_err *err);
 int kv_store_rmdir(struct kv_store *s, const char *path, size_t plen, struct kv_err *err);
 
-/* Entries directly inside directory dir (plen 0: the root): fn(name, nlen, rec, arg), one
- * per name, files and directories merged in byte order. */
+/* Where a listing of a directory stopped, to go on from there; all zero: the start. */
+struct kv_dirpos {
+	int started, done;
+	int kvalid, dvalid;		/* each source has entries left, from these keys */
+	size_t klen, dlen, lastlen;
+	char key[KV_KEY_MAX + 1], dkey[KV_KEY_MAX + 1];
+	char last[KV_KEY_MAX + 1];	/* the name given last (a name comes once) */
+};
+
+/*
+ * Entries directly inside directory dir (dlen 0: the root): fn(name, nlen, rec, arg), one
+ * per name, files and directories merged. When fn returns non-zero the listing stops
+ * before that entry and *pos (if not NULL) records where; called again with it, the
+ * listing goes on from that entry. pos->done tells that every entry was given.
+ */
 typedef int (*kv_dirent_fn)(const char *name, size_t nlen, const struct kv_record *rec,
 			    void *arg);
-int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, kv_dirent_fn fn,
-		     void *arg, struct kv_err *err);
+int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv_dirpos *pos,
+		     kv_dirent_fn fn, void *arg, struct kv_err *err);
 
 /* Change metadata of a key or directory (whichever path names). */
 int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen,

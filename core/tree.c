@@ -143,6 +143,8 @@ struct dstream {
 	struct kv_cursor *c;
 	const char *pfx;
 	size_t plen;
+	char key[KV_KEY_MAX + 1];	/* the key the current entry comes from */
+	size_t klen;
 	char name[KV_KEY_MAX + 1];
 	size_t nlen;
 	struct kv_record rec;
@@ -171,6 +173,8 @@ static int ds_load(struct dstream *d, int rc, const char *k, size_t kl)
 		memcpy(d->name, rest, d->nlen);
 		d->name[d->nlen] = '\0';
 		if (d->nlen > 0 && strcmp(d->name, ".") != 0 && strcmp(d->name, "..") != 0) {
+			memcpy(d->key, k, kl);
+			d->klen = kl;
 			d->valid = 1;
 			return 0;
 		}
@@ -198,8 +202,9 @@ static int ds_advance(struct dstream *d)
 	return ds_load(d, rc, k, kl);
 }
 
+/* Open a stream at key at (alen 0: at the prefix); none: the stream has nothing left. */
 static int ds_open(struct kv_store *s, struct dstream *d, enum kv_table t, const char *pfx,
-		   size_t plen, struct kv_err *err)
+		   size_t plen, const char *at, size_t alen, int none, struct kv_err *err)
 {
 	const char *k = NULL;
 	size_t kl = 0;
@@ -208,10 +213,13 @@ static int ds_open(struct kv_store *s, struct dstream *d, enum kv_table t, const
 	memset(d, 0, sizeof(*d));
 	d->pfx = pfx;
 	d->plen = plen;
+	if (none)
+		return 0;
 	rc = kv_cursor_open(s->idx, t, &d->c, err);
 	if (rc < 0)
 		return rc;
-	rc = kv_cursor_seek(d->c, pfx, plen, &k, &kl, &d->rec);
+	rc = alen > 0 ? kv_cursor_seek(d->c, at, alen, &k, &kl, &d->rec) :
+			kv_cursor_seek(d->c, pfx, plen, &k, &kl, &d->rec);
 	return ds_load(d, rc, k, kl);
 }
 
@@ -223,25 +231,33 @@ static int name_cmp(const struct dstream *a, const struct dstream *b)
 	return c != 0 ? c : (a->nlen > b->nlen) - (a->nlen < b->nlen);
 }
 
-int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, kv_dirent_fn fn,
-		     void *arg, struct kv_err *err)
+int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv_dirpos *pos,
+		     kv_dirent_fn fn, void *arg, struct kv_err *err)
 {
-	char pfx[KV_KEY_MAX + 1], last[KV_KEY_MAX + 1];
+	char pfx[KV_KEY_MAX + 1];
+	struct kv_dirpos *p = pos != NULL ? pos : calloc(1, sizeof(*p));
 	struct dstream *ks = calloc(2, sizeof(*ks)), *ds = ks + 1;
-	size_t plen = 0, lastlen = 0;
-	int rc, have_last = 0;
+	size_t plen = 0;
+	int rc = 0, resume;
 
-	if (ks == NULL)
-		return kv_err_set(err, -ENOMEM, "out of memory");
+	if (ks == NULL || p == NULL) {
+		rc = kv_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	resume = p->started;
 	if (dlen > 0) {
 		rc = with_slash(dir, dlen, pfx);
 		if (rc < 0)
 			goto out;
 		plen = (size_t)rc;
 	}
-	rc = ds_open(s, ks, KV_KEYS, pfx, plen, err);
+	rc = ds_open(s, ks, KV_KEYS, pfx, plen, p->key, resume ? p->klen : 0,
+		     resume && !p->kvalid, err);
 	if (rc == 0)
-		rc = ds_open(s, ds, KV_DIRS, pfx, plen, err);
+		rc = ds_open(s, ds, KV_DIRS, pfx, plen, p->dkey, resume ? p->dlen : 0,
+			     resume && !p->dvalid, err);
+	p->started = 1;
+	p->done = 0;
 	while (rc == 0 && (ks->valid || ds->valid)) {
 		struct dstream *d;
 		struct kv_record rec;
@@ -252,23 +268,34 @@ int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, kv_dirent
 			d = ds;
 		else
 			d = ks->sub ? ds : ks;	/* same name: a file, else the explicit dir */
-		if (!have_last || d->nlen != lastlen || memcmp(d->name, last, lastlen) != 0) {
+		if (d->nlen != p->lastlen || memcmp(d->name, p->last, p->lastlen) != 0) {
 			if (d->sub)
 				implied_dir(s, &rec);
 			else
 				rec = d->rec;
 			if (fn(d->name, d->nlen, &rec, arg) != 0)
 				break;
-			memcpy(last, d->name, d->nlen);
-			lastlen = d->nlen;
-			have_last = 1;
+			memcpy(p->last, d->name, d->nlen);
+			p->lastlen = d->nlen;
 		}
 		rc = ds_advance(d);
 	}
+	/* Remember where each source stands: the entry not given yet. */
+	p->kvalid = ks->valid;
+	p->klen = ks->valid ? ks->klen : 0;
+	memcpy(p->key, ks->key, p->klen);
+	p->dvalid = ds->valid;
+	p->dlen = ds->valid ? ds->klen : 0;
+	memcpy(p->dkey, ds->key, p->dlen);
+	p->done = rc == 0 && !ks->valid && !ds->valid;
 out:
-	kv_cursor_close(ks->c);
-	kv_cursor_close(ds->c);
+	if (ks != NULL) {
+		kv_cursor_close(ks->c);
+		kv_cursor_close(ds->c);
+	}
 	free(ks);
+	if (p != pos)
+		free(p);
 	return rc;
 }
 

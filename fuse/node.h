@@ -19,6 +19,7 @@
 #define TINYKV_NODE_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "codec.h"
@@ -44,6 +45,10 @@ struct dir_handle {
 	int kind;			/* HANDLE_DIR */
 	size_t klen;
 	char key[KV_KEY_MAX + 1];
+	/* A listing in progress (the kernel reads a directory in several calls): */
+	struct kv_dirpos pos;		/* where the stored entries stopped */
+	off_t next;			/* offset of the next entry to give */
+	size_t created_given;		/* new files of this mount given so far */
 };
 
 struct node {

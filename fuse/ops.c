@@ -178,69 +178,98 @@ static int tk_readlink(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+/* One readdir call's state. Entries carry offsets (the position after them), which is what
+ * lets libfuse hand the kernel each entry's attributes with its name (readdirplus): the
+ * kernel then needs no lookup per file, so `ls -l` of a big directory is one request per
+ * buffer full. */
 struct dir_fill {
 	void *buf;
 	fuse_fill_dir_t filler;
-	const char *dir;
-	size_t dlen;
+	struct dir_handle *d;
 	int plus;
+	off_t skip;		/* a seek back: entries before this offset are not given */
+	size_t created_seen;	/* new files of this mount met in this call */
 	int full;
 };
 
-static void fill_one(struct dir_fill *f, const char *name, size_t nlen,
-		     const struct kv_record *rec)
+/* Give one entry; returns 1 (and gives nothing) when the kernel's buffer is full. */
+static int fill_one(struct dir_fill *f, const char *name, size_t nlen,
+		    const struct kv_record *rec)
 {
 	char nm[KV_KEY_MAX + 1], key[2 * KV_KEY_MAX + 2];
+	struct dir_handle *d = f->d;
 	struct stat st;
 	size_t klen = 0;
 
-	if (f->full)
-		return;
+	if (d->next < f->skip) {
+		d->next++;
+		return 0;
+	}
 	memcpy(nm, name, nlen);
 	nm[nlen] = '\0';
-	if (f->dlen > 0) {
-		memcpy(key, f->dir, f->dlen);
-		key[f->dlen] = '/';
-		klen = f->dlen + 1;
+	if (d->klen > 0) {
+		memcpy(key, d->key, d->klen);
+		key[d->klen] = '/';
+		klen = d->klen + 1;
 	}
 	memcpy(key + klen, name, nlen);
 	klen += nlen;
 	fill_stat(&st, key, klen, rec);
-	if (f->filler(f->buf, nm, &st, 0, f->plus ? FUSE_FILL_DIR_PLUS : 0) != 0)
+	if (f->filler(f->buf, nm, &st, d->next + 1, f->plus ? FUSE_FILL_DIR_PLUS : 0) != 0) {
 		f->full = 1;
+		return 1;
+	}
+	d->next++;
+	return 0;
 }
 
 static int dirent_cb(const char *name, size_t nlen, const struct kv_record *rec, void *arg)
 {
-	struct dir_fill *f = arg;
-
-	fill_one(f, name, nlen, rec);
-	return f->full;
+	return fill_one(arg, name, nlen, rec);
 }
 
 static void created_cb(const char *name, size_t nlen, const struct kv_record *rec, void *arg)
 {
-	fill_one(arg, name, nlen, rec);
+	struct dir_fill *f = arg;
+
+	if (f->full || f->created_seen++ < f->d->created_given)
+		return;		/* the buffer is full, or given in an earlier call */
+	if (fill_one(f, name, nlen, rec) == 0)
+		f->d->created_given++;
 }
 
 static int tk_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	struct dir_fill f = { buf, filler, NULL, 0, (flags & FUSE_READDIR_PLUS) != 0, 0 };
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct dir_fill f = { buf, filler, d, (flags & FUSE_READDIR_PLUS) != 0, 0, 0, 0 };
 	struct kv_err err;
 	int rc;
 
-	(void)off;
-	(void)path;
-	f.dir = ((struct dir_handle *)(uintptr_t)fi->fh)->key;
-	f.dlen = ((struct dir_handle *)(uintptr_t)fi->fh)->klen;
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
-	rc = kv_store_readdir(tk_ctx()->store, f.dir, f.dlen, dirent_cb, &f, &err);
-	if (rc < 0)
-		return tk_errno(rc, &err, "readdir", path);
-	/* new files of this mount that are still being written */
-	node_each_created_in(f.dir, f.dlen, created_cb, &f);
+	if (off != d->next || off == 0) {	/* the start, or a seek: list from the top */
+		memset(&d->pos, 0, sizeof(d->pos));
+		d->next = 0;
+		d->created_given = 0;
+		f.skip = off;
+	}
+	if (d->next == 0) {
+		if (filler(buf, ".", NULL, 1, 0) != 0)
+			return 0;
+		d->next = 1;
+	}
+	if (d->next == 1) {
+		if (filler(buf, "..", NULL, 2, 0) != 0)
+			return 0;
+		d->next = 2;
+	}
+	if (!d->pos.done) {
+		rc = kv_store_readdir(tk_ctx()->store, d->key, d->klen, &d->pos, dirent_cb, &f,
+				      &err);
+		if (rc < 0)
+			return tk_errno(rc, &err, "readdir", path != NULL ? path : d->key);
+	}
+	if (d->pos.done && !f.full)	/* new files of this mount still being written */
+		node_each_created_in(d->key, d->klen, created_cb, &f);
 	return 0;
 }
 
