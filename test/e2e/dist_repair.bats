@@ -64,6 +64,7 @@ read_all() {	# every key reads back its value; $1: what to read through (curl|mo
 	sleep 2
 	read_all curl
 	resume_shard 2
+	sleep 2	# the probe sees it back within about a second
 }
 
 @test "rebuild into a new index lists the same keys with the same replicas" {
@@ -74,10 +75,16 @@ read_all() {	# every key reads back its value; $1: what to read through (curl|mo
 	record_pid kvd2 $!
 	wait_http "http://127.0.0.1:$((KV_PORT + 100))/?list"
 	[ "$(listing "$KV_PORT")" = "$(listing $((KV_PORT + 100)))" ]
-	# same replicas, in the same order: the redirects agree
+	# same replicas, in the same order: the redirects agree once both
+	# daemons' probes see every shard up (the test before paused shard 2)
+	local i a b try
 	for i in 001 050 150 299; do
-		a=$(curl -s -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$KV_PORT/r-$i")
-		b=$(curl -s -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$((KV_PORT + 100))/r-$i")
+		for try in $(seq 50); do
+			a=$(curl -s -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$KV_PORT/r-$i")
+			b=$(curl -s -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$((KV_PORT + 100))/r-$i")
+			[ -n "$a" ] && [ "$a" = "$b" ] && break
+			sleep 0.1
+		done
 		[ -n "$a" ] && [ "$a" = "$b" ]
 	done
 	run verify --index "$KV_DIR/index2"
