@@ -7,6 +7,7 @@
 KVM=""		# the tinykv mount point
 DAVM=""		# davfs2's, serving the shard's /peers/davfs/
 RCM=""		# rclone's, serving the shard's /peers/rclone/
+NSM=""		# a second tinykvd mount, with checksum = no
 DAV_N=0 RC_PORT=""
 
 # --- mounting --------------------------------------------------------------------------------
@@ -16,6 +17,15 @@ mount_kv() {	# a fresh `tinykv -f` process, recorded as "mount" (its VmHWM is re
 	track_mount "$KVM"
 	start_bg mount "$B/mount.log" "$BIN/tinykv" "$KV_CONF" "$KVM" -f
 	wait_mounted "$KVM" "$(pid_of mount)" || { tail -n 5 "$B/mount.log" >&2; return 1; }
+}
+
+mount_nosum() {	# the same store at $NSM, keeping no md5 of values (checksum = no)
+	mkdir -p "$NSM"
+	track_mount "$NSM"
+	start_bg mount-nosum "$B/mount-nosum.log" "$BIN/tinykv" "$KV_CONF" "$NSM" -f \
+		-o checksum=no
+	wait_mounted "$NSM" "$(pid_of mount-nosum)" ||
+		{ tail -n 5 "$B/mount-nosum.log" >&2; return 1; }
 }
 
 # davfs2 1.6 needs buf_size 64 here, ask_auth 0 to mount without asking, and a cache
@@ -137,11 +147,11 @@ ls_ms() {	# ls_ms DIR N: milliseconds of `ls -l DIR`, which must list N entries
 
 # write_kv NAME: MB/s of writing the big file into the mount (dd, until close returns), and
 # checked to be on the shard then.
-write_kv() {
+write_kv() {	# write_kv NAME [MOUNT]
 	local t0 t size
 	size=$(stat -c %s "$B/big.src")
 	t0=$(now)
-	timeout -k 5 900 dd if="$B/big.src" of="$KVM/$1" bs=1M status=none || return 1
+	timeout -k 5 900 dd if="$B/big.src" of="${2:-$KVM}/$1" bs=1M status=none || return 1
 	t=$(since "$t0")
 	[ "$(on_shard "$size" "$1")" = 1 ] || { log "$1 was not on the shard at close"; return 1; }
 	calc "$size / $t / 1000000"
@@ -185,11 +195,13 @@ bench_fuse() {
 	section "FUSE (tinykv mount) against davfs2, rclone mount, a local directory, curl"
 	note "FUSE: cold = freshly mounted (davfs2 with an empty cache); the shard's and the local directory's disk caches stay warm. davfs2 and rclone files count once on the shard's disk."
 	start_kvd
-	KVM=$B/mnt/kv DAVM=$B/mnt/davfs RCM=$B/mnt/rclone RC_PORT=$(free_port)
+	KVM=$B/mnt/kv NSM=$B/mnt/kv-nosum DAVM=$B/mnt/davfs RCM=$B/mnt/rclone
+	RC_PORT=$(free_port)
 	mkdir -p "$SHARD_DIR/peers/davfs" "$SHARD_DIR/peers/rclone" "$B/local"
 	printf '[bench]\ntype = webdav\nurl = http://127.0.0.1:%s/peers/rclone\nvendor = other\n' \
 		"$SHARD_PORT" >"$B/rclone.conf"
 	mount_kv || die "tinykv did not mount"
+	mount_nosum || die "tinykv with checksum = no did not mount"
 	mount_davfs || die "davfs2 did not mount"
 	mount_rclone || die "rclone did not mount"
 
@@ -237,9 +249,13 @@ bench_fuse() {
 		measure bigw.kv write_kv "big-$r"
 		[ "$r" = 1 ] || rm -f "$KVM/big-$r"
 		measure bigw.curl write_curl "big-$r"
+		measure bigw.nosum write_kv "bign-$r" "$NSM"
+		rm -f "$NSM/bign-$r"
 	done
 	row "write a $big MiB file sequentially (until on the shard)" "$(med bigw.kv)" \
 		"$(med bigw.curl)" MB/s ">=" 0.70 "curl -T"
+	row "  the same, checksum = no" "$(med bigw.nosum)" "$(med bigw.curl)" MB/s ">=" 0.70 \
+		"curl -T"
 	loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$KV_PORT/big-1")
 	for r in $(seq "$ROUNDS"); do
 		remount kv || die "remounting tinykv failed"
@@ -261,7 +277,7 @@ bench_fuse() {
 	fi
 	rm -f "$KVM/cp-in" "$B/cp-out" "$B/big.src"
 	row "tinykv peak RSS (VmHWM) over cp of a $big MiB file in and out" "$hwm" "" MiB max 64
-	for p in "$KVM" "$DAVM" "$RCM"; do
+	for p in "$KVM" "$NSM" "$DAVM" "$RCM"; do
 		[ "$p" != "$RCM" ] || rclone_idle
 		unmount "$p"
 	done

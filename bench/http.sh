@@ -107,7 +107,7 @@ cycles() {
 
 content_length() { curl -sSIL "$1" | awk 'tolower($1) == "content-length:" { n = $2 } END { print n + 0 }'; }
 
-# put_big kv|dav ROUND: MB/s of BIG_PUTS PUTs of the big file with `curl -T` (time of the
+# put_big kv|nosum|dav ROUND: MB/s of BIG_PUTS PUTs of the big file with `curl -T` (time of the
 # PUTs only; each value is checked and deleted afterwards).
 put_big() {
 	local mode=$1 r=$2 i url code t total=0 size
@@ -115,6 +115,8 @@ put_big() {
 	for i in $(seq "$BIG_PUTS"); do
 		if [ "$mode" = kv ]; then
 			url=http://127.0.0.1:$KV_PORT/big-$r-$i
+		elif [ "$mode" = nosum ]; then
+			url=http://127.0.0.1:$NOSUM_PORT/bign-$r-$i
 		else
 			url=http://127.0.0.1:$SHARD_PORT/big/$r-$i
 		fi
@@ -172,13 +174,17 @@ bench_http() {
 		"$(calc "$hwm / 1024")" "" MiB max 64
 
 	head -c "$((BIG_MIB << 20))" /dev/urandom >"$B/big.src"
+	start_kvd_nosum
 	for r in $(seq "$ROUNDS"); do
 		measure big.ours put_big kv "$r"
 		measure big.ceil put_big dav "$r"
+		measure big.nosum put_big nosum "$r"
 	done
 	rm -f "$B/big.src"
 	row "PUT of $BIG_MIB MiB values (curl -T, $BIG_PUTS per run)" "$(med big.ours)" \
 		"$(med big.ceil)" MB/s ">=" 0.80 "curl -T to the shard"
+	row "  the same, checksum = no" "$(med big.nosum)" "$(med big.ceil)" MB/s ">=" 0.80 \
+		"curl -T to the shard"
 	hwm=$(vm_kb "$(pid_of kvd)" VmHWM)
 	row "tinykvd peak RSS (VmHWM) after the $BIG_MIB MiB PUTs too" "$(calc "$hwm / 1024")" "" \
 		MiB max 64

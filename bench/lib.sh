@@ -10,6 +10,7 @@ SHARD_PORT=""	# the nginx shard every part measures against (start_shard)
 SHARD_DIR=""
 KV_PORT=""	# tinykvd (start_kvd)
 KV_CONF=""
+NOSUM_PORT=""	# a second tinykvd on the same index, with checksum = no (start_kvd_nosum)
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -193,6 +194,18 @@ start_kvd() {	# tinykvd -q (no access log) on the shard, once
 		up kvd "$B/kvd.log" "http://127.0.0.1:$KV_PORT/?list&limit=1" && return 0
 	done
 	die "tinykvd did not start"
+}
+
+# start_kvd_nosum: a second tinykvd on the same shard and index that keeps no md5 of values
+# (checksum = no), to show what the checksum costs on big writes.
+start_kvd_nosum() {
+	[ -z "$NOSUM_PORT" ] || return 0
+	start_kvd
+	NOSUM_PORT=$(free_port)
+	start_bg kvd-nosum "$B/kvd-nosum.log" "$BIN/tinykvd" serve -q -c "$KV_CONF" \
+		-p "$NOSUM_PORT" -o checksum=no
+	up kvd-nosum "$B/kvd-nosum.log" "http://127.0.0.1:$NOSUM_PORT/?list&limit=1" ||
+		die "tinykvd with checksum = no did not start"
 }
 
 # --- measuring -----------------------------------------------------------------------------

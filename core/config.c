@@ -17,6 +17,7 @@ void kv_config_defaults(struct kv_config *c)
 	c->replicas = 1;
 	c->timeout = 10;
 	c->sync = 1;
+	c->checksum = 1;
 	c->down_time = 5;
 	c->map_size = (uint64_t)16 << 30;
 	c->max_size = (uint64_t)1 << 40;
@@ -101,7 +102,7 @@ static int parse_path(const char *key, const char *v, char *out, size_t cap,
 
 static const char *const known_keys[] = {
 	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
-	"down_time", "map_size", "max_size", "attr_timeout", "entry_timeout", NULL
+	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout", NULL
 };
 
 int kv_config_is_key(const char *key)
@@ -138,6 +139,8 @@ int kv_config_set(struct kv_config *c, const char *key, const char *v, struct kv
 		return parse_int(key, v, 0, 3600, &c->down_time, err);
 	if (!strcmp(key, "sync"))
 		return parse_bool(key, v, &c->sync, err);
+	if (!strcmp(key, "checksum"))
+		return parse_bool(key, v, &c->checksum, err);
 	if (!strcmp(key, "map_size"))
 		return parse_size(key, v, &c->map_size, err);
 	if (!strcmp(key, "max_size"))

@@ -24,6 +24,7 @@ struct kv_config {
 	int replicas;
 	int timeout;			/* seconds a shard may stay silent */
 	int sync;			/* fsync index commits before acknowledging */
+	int checksum;			/* md5 of every value written, into its record */
 	int down_time;			/* seconds a failed shard is skipped by readers */
 	uint64_t map_size;		/* LMDB map size, bytes */
 	uint64_t max_size;		/* largest value the mount accepts, bytes */

@@ -345,7 +345,7 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 		return rc;
 	p = calloc(1, sizeof(*p));
 	if (p == NULL || (p->in = calloc(1, sizeof(*p->in))) == NULL ||
-	    (p->md5 = kv_md5_new()) == NULL) {
+	    (s->cfg.checksum && (p->md5 = kv_md5_new()) == NULL)) {
 		kv_put_free(p);
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -403,7 +403,8 @@ int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *e
 {
 	int rc;
 
-	kv_md5_update(p->md5, buf, len);
+	if (p->md5 != NULL)
+		kv_md5_update(p->md5, buf, len);
 	p->written += len;
 	rc = kv_upload_write(p->up, buf, len, err);
 	if (rc < 0)
@@ -458,7 +459,8 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 		put_failed(p);
 		return rc;
 	}
-	kv_md5_final(p->md5, p->rec.md5);
+	if (p->md5 != NULL)	/* else all zero: unknown */
+		kv_md5_final(p->md5, p->rec.md5);
 	p->rec.size = p->written;
 	p->rec.ctime_ns = kv_now_ns();
 	if (!(p->has_meta && p->meta.set_mtime))

@@ -104,6 +104,7 @@ static void usage(const char *prog)
 	       "    -o entry_timeout=SECS   kernel name cache (default 1)\n"
 	       "    -o max_size=BYTES       largest file (default 1T; larger: EFBIG)\n"
 	       "    -o sync=yes|no          sync the index before acknowledging (default yes)\n"
+	       "    -o checksum=yes|no      record the md5 of each value written (default yes)\n"
 	       "fstab/systemd options (_netdev, nofail, defaults, x-systemd.*) are accepted and\n"
 	       "ignored. default_permissions is always on. See tinykv(8).\n"
 	       "\n", prog);

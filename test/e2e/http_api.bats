@@ -169,6 +169,41 @@ CONF
 	rm -rf "/dev/shm/tinykv-$(printf '%s' "$(realpath "$KV_DIR/index-r2")" | md5sum | cut -c1-16)"
 }
 
+# record_md5 KEY: the md5 kept in KEY's index record, in hex (core/record.c: it follows
+# the version, type, mode, uid, gid, size and four 8-byte times and generation: byte 54).
+record_md5() {
+	python3 - "$KV_INDEX" "$1" <<'PY'
+import subprocess, sys
+out = subprocess.run(["mdb_dump", "-s", "keys", sys.argv[1]], capture_output=True,
+                     text=True, check=True).stdout
+rows = out.split("HEADER=END\n", 1)[1].split("\n")
+for k, v in zip(rows[0::2], rows[1::2]):
+    if k.strip() == sys.argv[2].encode().hex():
+        print(bytes.fromhex(v.strip())[54:70].hex())
+PY
+}
+
+@test "a record keeps its value's md5; with checksum = no it is left unknown (zero)" {
+	head -c 300000 /dev/urandom >"$KV_DIR/sum.bin"
+	run kv_status -X PUT --data-binary @"$KV_DIR/sum.bin" sum-big
+	assert_output 201
+	run kv_status -X PUT -d small sum-small
+	assert_output 201
+	run record_md5 sum-big
+	assert_output "$(md5sum <"$KV_DIR/sum.bin" | cut -c1-32)"
+	run record_md5 sum-small
+	assert_output "$(printf small | md5sum | cut -c1-32)"
+	stop_kvd
+	start_kvd -o checksum=no
+	run kv_status -X PUT --data-binary @"$KV_DIR/sum.bin" sum-none
+	assert_output 201
+	run record_md5 sum-none
+	assert_output "00000000000000000000000000000000"
+	cmp <(kv -L sum-none) "$KV_DIR/sum.bin"
+	stop_kvd
+	start_kvd
+}
+
 @test "tinykvd --help and --version" {
 	run "$BIN/tinykvd" --help
 	assert_success

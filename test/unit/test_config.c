@@ -30,14 +30,15 @@ UNIT_TEST(config_file_and_overrides)
 	close(fd);
 	write_file(path, "# comment\nshards   = localhost:3001, localhost:3002\n"
 		   "index = /tmp/idx   # trailing comment\nreplicas=2\n\nport = 4000\n"
-		   "sync = no\nmap_size = 1G\ntimeout = 3\nattr_timeout = 0.5\n");
+		   "sync = no\nchecksum = no\nmap_size = 1G\ntimeout = 3\nattr_timeout = 0.5\n");
 	kv_config_defaults(&c);
-	CHECK(c.port == 3000 && c.replicas == 1 && c.sync == 1);
+	CHECK(c.port == 3000 && c.replicas == 1 && c.sync == 1 && c.checksum == 1);
 	CHECK(kv_config_load(&c, path, &err) == 0);
 	CHECK(c.shards.n == 2);
 	CHECK_STR(c.shards.v[1].name, "localhost:3002");
 	CHECK_STR(c.index, "/tmp/idx");
 	CHECK(c.replicas == 2 && c.port == 4000 && c.sync == 0 && c.timeout == 3);
+	CHECK(c.checksum == 0);
 	CHECK(c.map_size == (uint64_t)1 << 30);
 	CHECK(c.attr_timeout == 0.5);
 	CHECK(kv_config_set(&c, "port", "5000", &err) == 0 && c.port == 5000);
@@ -72,4 +73,5 @@ UNIT_TEST(config_errors_name_the_line)
 	CHECK(kv_config_set(&c, "port", "70000", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "map_size", "-1", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "sync", "maybe", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "checksum", "2", &err) == -EINVAL);
 }
