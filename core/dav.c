@@ -7,6 +7,9 @@
  * Uploads stream: the caller pushes a buffer, every easy handle's read callback copies
  * from it at its own offset and pauses itself when it has taken all of it; the next push
  * unpauses them. So a value of any size passes through with one buffer of memory.
+ * A small value pushed whole as the first buffer goes instead as the request's body
+ * (CURLOPT_POSTFIELDS with method PUT), which curl sends in the same write as the headers:
+ * one packet, and one wake-up of the shard instead of two.
  *
  * Failed transfers: an easy handle whose transfer failed is replaced rather than reset
  * and reused, because libcurl 7.88 carries some state of a failed request into the next
@@ -30,6 +33,7 @@
 #define MAX_TARGETS KV_MAX_REPLICAS
 #define BIG_VALUE (1 << 20)	/* transfers larger than this use BIG_BUFFER */
 #define BIG_BUFFER (512 * 1024)	/* curl's largest receive buffer */
+#define INLINE_MAX (64 * 1024)	/* curl sends bodies up to this with the headers */
 
 struct xfer {
 	CURL *e;
@@ -64,6 +68,7 @@ struct kv_dav {
 	pthread_mutex_t pool_lock;
 	struct client *pool;
 	struct curl_slist *no_expect;
+	struct curl_slist *inline_hdrs;	/* no Expect, and no Content-Type curl adds to bodies */
 	struct curl_slist *depth1;
 	int timeout;
 };
@@ -72,6 +77,7 @@ struct kv_upload {
 	struct kv_dav *dav;
 	struct client *c;
 	int n, added;
+	int64_t size;
 	struct xfer x[MAX_TARGETS];
 	const char *chunk;
 	size_t len;
@@ -103,8 +109,11 @@ int kv_dav_new(const struct kv_dav_opts *o, struct kv_dav **out, struct kv_err *
 	/* curl asks "Expect: 100-continue" before big or chunked bodies: a round trip
 	 * nginx does not need. */
 	dav->no_expect = curl_slist_append(NULL, "Expect:");
+	dav->inline_hdrs = curl_slist_append(NULL, "Expect:");
+	if (dav->inline_hdrs != NULL)
+		dav->inline_hdrs = curl_slist_append(dav->inline_hdrs, "Content-Type:");
 	dav->depth1 = curl_slist_append(NULL, "Depth: 1");
-	if (dav->no_expect == NULL || dav->depth1 == NULL) {
+	if (dav->no_expect == NULL || dav->inline_hdrs == NULL || dav->depth1 == NULL) {
 		kv_dav_free(dav);
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -135,6 +144,7 @@ void kv_dav_free(struct kv_dav *dav)
 		client_free(c);
 	}
 	curl_slist_free_all(dav->no_expect);
+	curl_slist_free_all(dav->inline_hdrs);
 	curl_slist_free_all(dav->depth1);
 	pthread_mutex_destroy(&dav->pool_lock);
 	free(dav);
@@ -396,6 +406,7 @@ int kv_upload_begin(struct kv_dav *dav, const char *const urls[], int n, int64_t
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	up->dav = dav;
 	up->n = n;
+	up->size = size;
 	up->failed = -1;
 	up->c = client_get(dav);
 	if (up->c == NULL) {
@@ -403,26 +414,44 @@ int kv_upload_begin(struct kv_dav *dav, const char *const urls[], int n, int64_t
 		return kv_err_set(err, -ENOMEM, "libcurl: cannot create a transfer");
 	}
 	for (i = 0; i < n; i++) {
-		struct xfer *x = &up->x[i];
-
-		xfer_setup(dav, x, up->c->easy[i], "PUT", urls[i]);
-		x->up = up;
-		(void)curl_easy_setopt(x->e, CURLOPT_UPLOAD, 1L);
-		(void)curl_easy_setopt(x->e, CURLOPT_READFUNCTION, read_cb);
-		(void)curl_easy_setopt(x->e, CURLOPT_READDATA, x);
-		if (size >= 0)
-			(void)curl_easy_setopt(x->e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
-		/* Big values in big pieces: a third of the system calls of curl's 64 KiB.
-		 * Small ones keep the default: the buffer is allocated per transfer. */
-		if (size < 0 || size > BIG_VALUE)
-			(void)curl_easy_setopt(x->e, CURLOPT_UPLOAD_BUFFERSIZE, (long)BIG_BUFFER);
-		if (curl_multi_add_handle(up->c->multi, x->e) != CURLM_OK) {
-			kv_upload_free(up);
-			return kv_err_set(err, -EIO, "libcurl: cannot add transfer");
-		}
-		up->added = i + 1;
+		xfer_setup(dav, &up->x[i], up->c->easy[i], "PUT", urls[i]);
+		up->x[i].up = up;
 	}
 	*out = up;
+	return 0;
+}
+
+/* Start the transfers with the first buffer: as a whole body when it is all of a small
+ * value, else streamed through read_cb. */
+static int upload_start(struct kv_upload *up, const void *buf, size_t len, struct kv_err *err)
+{
+	int whole = buf != NULL && len > 0 && (int64_t)len == up->size && len <= INLINE_MAX, i;
+
+	for (i = 0; i < up->n; i++) {
+		CURL *e = up->x[i].e;
+
+		if (whole) {
+			(void)curl_easy_setopt(e, CURLOPT_POSTFIELDS, buf);
+			(void)curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+			(void)curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+			(void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, up->dav->inline_hdrs);
+		} else {
+			(void)curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+			(void)curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+			(void)curl_easy_setopt(e, CURLOPT_READDATA, &up->x[i]);
+			if (up->size >= 0)
+				(void)curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+						       (curl_off_t)up->size);
+			/* Big values in big pieces: a third of the system calls of curl's
+			 * 64 KiB. Small ones keep the default: it is allocated per transfer. */
+			if (up->size < 0 || up->size > BIG_VALUE)
+				(void)curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
+						       (long)BIG_BUFFER);
+		}
+		if (curl_multi_add_handle(up->c->multi, e) != CURLM_OK)
+			return kv_err_set(err, -EIO, "libcurl: cannot add transfer");
+		up->added = i + 1;
+	}
 	return 0;
 }
 
@@ -472,6 +501,8 @@ int kv_upload_write(struct kv_upload *up, const void *buf, size_t len, struct kv
 		return dav_fail(&up->x[up->failed], err);
 	if (len == 0)
 		return 0;
+	if (up->added == 0 && (rc = upload_start(up, buf, len, err)) < 0)
+		return rc;
 	feed(up, buf, len, 0);
 	rc = drive(up->c, chunk_taken, up, err);
 	if (rc == 0 && up->failed >= 0)
@@ -485,6 +516,8 @@ int kv_upload_end(struct kv_upload *up, struct kv_err *err)
 
 	if (up->failed >= 0)
 		return dav_fail(&up->x[up->failed], err);
+	if (up->added == 0 && (rc = upload_start(up, NULL, 0, err)) < 0)
+		return rc;
 	feed(up, NULL, 0, 1);
 	rc = drive(up->c, chunk_taken, up, err);
 	if (rc == 0 && up->failed >= 0)
