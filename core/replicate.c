@@ -55,19 +55,6 @@ int kv__copy_value(struct kv_store *s, const char *key, size_t klen,
 	return rc;
 }
 
-static int switch_record(struct kv_txn *txn, void *arg, struct kv_err *err)
-{
-	const struct kv_recop *op = arg;
-	struct kv_record cur;
-	int rc = kv_txn_get(txn, KV_KEYS, op->key, op->klen, &cur, err);
-
-	if (rc < 0)
-		return rc;
-	if (cur.gen != op->expect_gen)
-		return kv_err_set(err, -EAGAIN, "record of '%.*s' changed", (int)op->klen, op->key);
-	return kv_txn_put(txn, KV_KEYS, op->key, op->klen, &op->rec, err);
-}
-
 int kv__finish_deferred(struct kv_store *s, const char *key, size_t klen, struct kv_err *err)
 {
 	struct kv_intent *in = malloc(sizeof(*in));
@@ -173,6 +160,7 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 	op->klen = (uint16_t)klen;
 	memcpy(op->key, key, klen);
 	op->expect_gen = rec.gen;
+	op->remove = 0;
 	op->rec = rec;
 	op->rec.gen = kv_new_gen();
 	op->rec.nrep = (uint8_t)nwant;
@@ -190,7 +178,7 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 	} else {
 		/* Switch the record now; the COMMIT intent keeps the old copies listed
 		 * (its record change no longer matches and is skipped when finished). */
-		rc = kv_index_update(s->idx, switch_record, op, err);
+		rc = kv_index_update(s->idx, kv__apply_recop, op, err);
 		if (rc == 0)
 			defer(key, klen, defer_arg);
 		else

@@ -38,6 +38,9 @@ int kv__acquire(struct kv_store *s, const char *key, size_t klen, struct kv_inte
 /* Carry out an intent (ours, stored under key): PREPARE → undo, COMMIT → finish. Drops
  * it. */
 int kv__exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in);
+/* An index update (kv_index_update) doing one struct kv_recop *arg if the record is still
+ * of the generation it expects; -EAGAIN when another writer changed it since. */
+int kv__apply_recop(struct kv_txn *txn, void *arg, struct kv_err *err);
 int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
 		    struct kv_err *err);
 

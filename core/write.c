@@ -216,6 +216,21 @@ static int apply_recops(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return 0;
 }
 
+int kv__apply_recop(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	const struct kv_recop *op = arg;
+	struct kv_record cur;
+	int rc = kv_txn_get(txn, KV_KEYS, op->key, op->klen, &cur, err);
+
+	if (rc < 0)
+		return rc;
+	if (cur.gen != op->expect_gen)
+		return kv_err_set(err, -EAGAIN, "record of '%.*s' changed", (int)op->klen, op->key);
+	if (op->remove)
+		return kv_txn_del(txn, KV_KEYS, op->key, op->klen, err);
+	return kv_txn_put(txn, KV_KEYS, op->key, op->klen, &op->rec, err);
+}
+
 /* MOVE temporary uploads onto their final paths. A move that fails takes its shard out of
  * the new record; returns how many succeeded, *first_err the first failure. */
 static int do_moves(struct kv_store *s, struct kv_intent *in, int *first_err,
@@ -573,19 +588,6 @@ int kv_store_put_fd(struct kv_store *s, const char *key, size_t klen, int fd, in
 
 /* --- delete --- */
 
-static int remove_record(struct kv_txn *txn, void *arg, struct kv_err *err)
-{
-	const struct kv_recop *op = arg;
-	struct kv_record cur;
-	int rc = kv_txn_get(txn, KV_KEYS, op->key, op->klen, &cur, err);
-
-	if (rc < 0)
-		return rc;
-	if (cur.gen != op->expect_gen)
-		return kv_err_set(err, -EAGAIN, "record of '%.*s' changed", (int)op->klen, op->key);
-	return kv_txn_del(txn, KV_KEYS, op->key, op->klen, err);
-}
-
 static int put_back(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	const struct kv_recop *op = arg;
@@ -656,7 +658,7 @@ int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_
 				     key, klen, 0);
 	rc = kv_intents_update(s->ints, key, klen, in, err);
 	if (rc == 0)
-		rc = kv_index_update(s->idx, remove_record, op, err);
+		rc = kv_index_update(s->idx, kv__apply_recop, op, err);
 	if (rc == 0) {
 		rc = delete_replicas(s, key, klen, &op->rec, err);
 		if (rc < 0 && op->rec.nrep > 0) {

@@ -141,6 +141,21 @@ static void put_succeeded(struct req *r, struct kv_put *p)
 	finish(r, MHD_HTTP_CREATED, b.p, b.len);
 }
 
+/* Commit p unless rc is already a failure, answer 201 or the failure, and free p. A failed
+ * put is undone before the answer: once the client reads 503 the key is free again. */
+static void put_finish(struct req *r, struct kv_put *p, int rc, struct kv_err *err)
+{
+	if (rc == 0)
+		rc = kv_put_commit(p, NULL, err);
+	if (rc < 0) {
+		kv_put_free(p);
+		finish_failure(r, rc, err);
+		return;
+	}
+	put_succeeded(r, p);
+	kv_put_free(p);
+}
+
 /* The worker's side of a PUT: take what the ring holds to the shards, then commit. */
 static void put_work(struct req *r, struct kv_put *p)
 {
@@ -189,14 +204,7 @@ static void put_work(struct req *r, struct kv_put *p)
 			    "Empty value: a PUT needs a body (the value to store).\n");
 		return;
 	}
-	rc = kv_put_commit(p, NULL, &err);
-	if (rc < 0) {
-		kv_put_free(p);
-		finish_failure(r, rc, &err);
-		return;
-	}
-	put_succeeded(r, p);
-	kv_put_free(p);
+	put_finish(r, p, 0, &err);
 }
 
 enum job_kind { JOB_STREAM, JOB_SMALL, JOB_DELETE };
@@ -217,15 +225,7 @@ static void small_work(struct req *r)
 
 	if (rc == 0)
 		rc = kv_put_write(p, r->buf, r->len, &err);
-	if (rc == 0)
-		rc = kv_put_commit(p, NULL, &err);
-	if (rc < 0) {
-		kv_put_free(p);
-		finish_failure(r, rc, &err);
-		return;
-	}
-	put_succeeded(r, p);
-	kv_put_free(p);
+	put_finish(r, p, rc, &err);
 }
 
 static void delete_work(struct req *r)
