@@ -114,14 +114,9 @@ static int placed_right(const struct kv_store *s, const char *key, size_t klen,
 			const struct kv_record *rec)
 {
 	char want[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1];
-	int n = admin_placement(s, key, klen, want), i;
+	int n = admin_placement(s, key, klen, want);
 
-	if (rec->nrep != n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (strcmp(rec->rep[i], want[i]) != 0)
-			return 0;
-	return 1;
+	return kv_record_replicas_are(rec, want, n);
 }
 
 struct scan {

@@ -163,6 +163,19 @@ int kv_record_has_replica(const struct kv_record *r, const char *shard)
 	return 0;
 }
 
+int kv_record_replicas_are(const struct kv_record *r, char shards[][KV_SHARD_NAME_MAX + 1],
+			   int n)
+{
+	int i;
+
+	if (r->nrep != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(r->rep[i], shards[i]) != 0)
+			return 0;
+	return 1;
+}
+
 static void put_files(struct wbuf *w, const struct kv_fileref *f, uint8_t n)
 {
 	int i;

@@ -45,6 +45,10 @@ int kv_record_decode(const uint8_t *buf, size_t len, struct kv_record *r);
 /* Does r list shard name as a replica? */
 int kv_record_has_replica(const struct kv_record *r, const char *shard);
 
+/* Does r list exactly these n shards as its replicas, in this order? */
+int kv_record_replicas_are(const struct kv_record *r, char shards[][KV_SHARD_NAME_MAX + 1],
+			   int n);
+
 /* A file an intent may create, move or remove: the value of key on shard, or (tmp != 0) a
  * temporary upload beside it (see kv_tmp_path). */
 struct kv_fileref {

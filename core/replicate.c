@@ -69,18 +69,6 @@ int kv__finish_deferred(struct kv_store *s, const char *key, size_t klen, struct
 	return rc == -ENOENT ? 0 : rc;
 }
 
-static int same_set(const struct kv_record *rec, char want[][KV_SHARD_NAME_MAX + 1], int n)
-{
-	int i;
-
-	if (rec->nrep != n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (strcmp(rec->rep[i], want[i]) != 0)
-			return 0;
-	return 1;
-}
-
 static int in_list(char list[][KV_SHARD_NAME_MAX + 1], int n, const char *name)
 {
 	int i;
@@ -117,7 +105,7 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 	if (rc < 0)
 		goto out;
 	rc = kv_index_get(s->idx, KV_KEYS, key, klen, &rec, err);
-	if (rc < 0 || rec.type != KV_TYPE_REG || (same_set(&rec, want, nwant) && nmissing == 0)) {
+	if (rc < 0 || rec.type != KV_TYPE_REG || (kv_record_replicas_are(&rec, want, nwant) && nmissing == 0)) {
 		(void)kv_intents_release(s->ints, key, klen, NULL);
 		rc = rc == -ENOENT ? 0 : rc;
 		goto out;

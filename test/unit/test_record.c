@@ -35,6 +35,22 @@ UNIT_TEST(record_round_trip)
 	CHECK(kv_record_decode(buf, n, &back) == -KV_ECORRUPT);
 }
 
+UNIT_TEST(replica_lists_compare_in_order)
+{
+	struct kv_record r;
+	char same[2][KV_SHARD_NAME_MAX + 1] = { "a:1", "b:2" };
+	char swapped[2][KV_SHARD_NAME_MAX + 1] = { "b:2", "a:1" };
+
+	memset(&r, 0, sizeof(r));
+	r.nrep = 2;
+	strcpy(r.rep[0], "a:1");
+	strcpy(r.rep[1], "b:2");
+	CHECK(kv_record_replicas_are(&r, same, 2));
+	CHECK(!kv_record_replicas_are(&r, swapped, 2));	/* the order is the read order */
+	CHECK(!kv_record_replicas_are(&r, same, 1));
+	CHECK(kv_record_has_replica(&r, "b:2") && !kv_record_has_replica(&r, "c:3"));
+}
+
 UNIT_TEST(symlink_record_round_trip)
 {
 	struct kv_record r, back;
