@@ -5,11 +5,7 @@
 load helpers
 
 setup_file() {
-	kv_init 2
-	start_shard 1
-	start_shard 2
-	write_conf 1 2
-	start_kvd
+	start_cluster
 	kv -L -X PUT -d world hello >/dev/null
 }
 

@@ -8,11 +8,7 @@ load helpers
 N=5000
 
 setup_file() {
-	kv_init 2
-	start_shard 1
-	start_shard 2
-	write_conf 1 2
-	start_kvd -q
+	start_cluster -q
 	local i cfg="$KV_DIR/put.cfg"
 	echo v >"$KV_DIR/v"
 	: >"$cfg"

@@ -5,11 +5,7 @@
 load helpers
 
 setup_file() {
-	kv_init 2
-	start_shard 1
-	start_shard 2
-	write_conf 1 2
-	start_kvd
+	start_cluster
 	# Other users must reach the mount point: not inside the private (0700) bats tmpdir.
 	KV_MNT=$(mktemp -d /tmp/tinykv-meta.XXXXXX)
 	chmod 755 "$KV_MNT"

@@ -7,11 +7,7 @@
 load helpers
 
 setup_file() {
-	kv_init 2
-	start_shard 1
-	start_shard 2
-	write_conf 1 2
-	start_kvd
+	start_cluster
 	mount_kv timeout=3
 	export M=$KV_MNT
 	head -c $((8 << 20)) /dev/urandom >"$KV_DIR/src"

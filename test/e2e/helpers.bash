@@ -121,6 +121,16 @@ start_kvd() {
 	wait_http "http://127.0.0.1:$KV_PORT/?list&limit=1"
 }
 
+# start_cluster [ARGS...]: the usual setup of a test file: two shards and tinykvd (ARGS are
+# start_kvd's) on a new $KV_DIR.
+start_cluster() {
+	kv_init 2
+	start_shard 1
+	start_shard 2
+	write_conf 1 2
+	start_kvd "$@"
+}
+
 stop_kvd() { stop_pid "$(pid_of kvd)"; }
 kill9_kvd() { stop_pid "$(pid_of kvd)" KILL; }
 

@@ -5,10 +5,7 @@
 load helpers
 
 setup_file() {
-	kv_init 2
-	start_shard 1
-	start_shard 2
-	start_kvd
+	start_cluster
 }
 
 teardown_file() { kv_cleanup; }

@@ -5,10 +5,7 @@
 load helpers
 
 setup_file() {
-	kv_init 2
-	start_shard 1
-	start_shard 2
-	start_kvd
+	start_cluster
 	# A second daemon on the same index (and so the same intent log).
 	export KV_PORT2
 	KV_PORT2=$(free_port_block 1)

@@ -7,10 +7,7 @@ load helpers
 
 setup_file() {
 	export KV_TIMEOUT=2
-	kv_init 2
-	start_shard 1
-	start_shard 2
-	start_kvd
+	start_cluster
 }
 
 teardown_file() { kv_cleanup; }

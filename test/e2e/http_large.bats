@@ -8,10 +8,7 @@ load helpers
 GIB=$((1 << 30))
 
 setup_file() {
-	kv_init 2
-	start_shard 1
-	start_shard 2
-	start_kvd
+	start_cluster
 	head -c "$GIB" /dev/urandom >"$KV_DIR/gib"
 	md5sum <"$KV_DIR/gib" >"$KV_DIR/gib.md5"
 }

@@ -8,10 +8,7 @@ load helpers
 RAW_KEYS=(%01ctl %09tab a a%2Fb a%2Fc ab b back%5Cslash caf%C3%A9 'q%22uote' zz %FF)
 
 setup_file() {
-	kv_init 2
-	start_shard 1
-	start_shard 2
-	start_kvd
+	start_cluster
 	local k
 	for k in "${RAW_KEYS[@]}"; do
 		[ "$(kv_status -X PUT -d "v" "$k")" = 201 ] || { echo "PUT $k: $(kv_body)" >&2; return 1; }
