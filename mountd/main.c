@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "verbs.h"
 #include "config.h"
 #include "http.h"
@@ -20,7 +21,9 @@ static void usage(FILE *f)
 "usage: tinykvd COMMAND [OPTIONS]\n"
 "\n"
 "Commands:\n"
-"  serve             serve the HTTP API (PUT, GET, HEAD, DELETE, ?list)\n"
+"  serve             serve the HTTP API (PUT, GET, HEAD, DELETE, ?list) to those the\n"
+"                    auth, server_name and anonymous settings let in; SIGHUP reads\n"
+"                    the auth file again\n"
 "  rebalance         move keys whose replica set changed to their new shards\n"
 "  rebuild           rebuild the index from the files on the shards\n"
 "  verify [--repair] check the index against the shards (and repair)\n"
@@ -163,10 +166,12 @@ static int load_config(const struct opts *o, struct kv_config *cfg)
 	return 0;
 }
 
-static int serve(struct kv_store *s, const struct kv_config *cfg, const struct opts *o)
+static int serve(struct kv_store *s, struct auth *auth, const struct kv_config *cfg,
+		 const struct opts *o)
 {
 	struct http_server *h;
 	struct kv_err err;
+	char access[1024];
 	sigset_t sigs;
 	int sig, recovered = 0, i;
 
@@ -182,7 +187,7 @@ static int serve(struct kv_store *s, const struct kv_config *cfg, const struct o
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (kv_store_start_probe(s, &err) < 0 ||
-	    http_start(s, cfg->listen, cfg->port, o->quiet, &h, &err) < 0) {
+	    http_start(s, auth, cfg->listen, cfg->port, o->quiet, &h, &err) < 0) {
 		fprintf(stderr, "tinykvd: %s\n", err.msg);
 		return 1;
 	}
@@ -191,10 +196,20 @@ static int serve(struct kv_store *s, const struct kv_config *cfg, const struct o
 	for (i = 0; i < cfg->shards.n; i++)
 		fprintf(stderr, "%s%s", i ? ", " : " ", cfg->shards.v[i].base);
 	fprintf(stderr, ")\n");
-	do {
+	auth_describe(auth, access, sizeof(access));
+	fprintf(stderr, "tinykvd: access: %s\n", access);
+	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			sig = SIGTERM;
-	} while (sig == SIGHUP);
+		if (sig != SIGHUP)
+			break;
+		if (auth_reload(auth, &err) < 0) {
+			fprintf(stderr, "tinykvd: SIGHUP: the tokens in use stay: %s\n", err.msg);
+			continue;
+		}
+		auth_describe(auth, access, sizeof(access));
+		fprintf(stderr, "tinykvd: SIGHUP: access: %s\n", access);
+	}
 	fprintf(stderr, "tinykvd: %s: finishing requests in flight\n", strsignal(sig));
 	http_stop(h, 30);
 	fprintf(stderr, "tinykvd: stopped\n");
@@ -206,6 +221,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct kv_config cfg;
 	struct kv_store *s = NULL;
+	struct auth *auth = NULL;
 	struct kv_err err;
 	int rc, i;
 
@@ -224,17 +240,24 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	/* Before anything else: a server that would be open to anyone does not start. */
+	if (!strcmp(o.command, "serve") && auth_open(&cfg, &auth, &err) < 0) {
+		fprintf(stderr, "tinykvd: refusing to serve: %s\n", err.msg);
+		rc = 2;
+		goto out;
+	}
 	if (kv_store_open(&cfg, &s, &err) < 0) {
 		fprintf(stderr, "tinykvd: %s\n", err.msg);
 		rc = 1;
 		goto out;
 	}
 	if (!strcmp(o.command, "serve"))
-		rc = serve(s, &cfg, &o);
+		rc = serve(s, auth, &cfg, &o);
 	else
 		rc = admin_run(s, o.command, o.repair, o.jobs);
 out:
 	kv_store_close(s);
+	auth_free(auth);
 	for (i = 0; i < o.nset; i++)
 		free(o.set_key[i]);
 	return rc;
