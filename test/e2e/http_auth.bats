@@ -23,11 +23,11 @@ setup_file() {
 
 	# The tokens: as given and as sha256:HEX.
 	export ADMIN_TOKEN ALICE_TOKEN READER_TOKEN OLD_TOKEN BOB_TOKEN
-	ADMIN_TOKEN=$(openssl rand -hex 20)
-	ALICE_TOKEN=$(openssl rand -hex 20)
-	READER_TOKEN=$(openssl rand -hex 20)
-	OLD_TOKEN=$(openssl rand -hex 20)
-	BOB_TOKEN=$(openssl rand -hex 20)
+	ADMIN_TOKEN=$(new_token)
+	ALICE_TOKEN=$(new_token)
+	READER_TOKEN=$(new_token)
+	OLD_TOKEN=$(new_token)
+	BOB_TOKEN=$(new_token)
 	export TOKENS=$KV_DIR/tokens
 	write_tokens
 	export AUTH_PORT
@@ -43,6 +43,8 @@ teardown_file() {
 	kv_cleanup
 	case "${KV_MNT:-}" in /tmp/tinykv-auth.*) rmdir "$KV_MNT" ;; esac
 }
+
+new_token() { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # The token file; alice's token is stored hashed.
 write_tokens() {
@@ -274,7 +276,7 @@ setup() { require_fuse; }
 
 @test "a wrong token, a wrong name, an unknown scheme, an expired token: 401; nothing written" {
 	local wrong
-	wrong=$(openssl rand -hex 20)
+	wrong=$(new_token)
 	run akv_status -H "$(bearer "$wrong")" -X PUT -d x bad1
 	assert_output 401
 	run kv_body
