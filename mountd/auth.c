@@ -138,6 +138,13 @@ static int open_private(const char *path, FILE **out, struct kv_err *err)
 	return rc;
 }
 
+/* A field of the token file, as a message may show it: one as long as a token could be
+ * (a token written in the wrong column) is not shown. */
+static const char *shown(const char *v)
+{
+	return strlen(v) < TOKEN_MIN ? v : "(not shown: as long as a token)";
+}
+
 static int hexval(int ch)
 {
 	if (ch >= '0' && ch <= '9')
@@ -185,6 +192,7 @@ static int parse_token_rights(const char *name, const char *v, unsigned *out,
 
 	while (*p != '\0') {
 		size_t len = strcspn(p, ",");
+		char word[TOKEN_MIN];
 
 		if (len == 4 && !strncmp(p, "read", 4))
 			rights |= KV_RIGHT_READ;
@@ -192,9 +200,12 @@ static int parse_token_rights(const char *name, const char *v, unsigned *out,
 			rights |= KV_RIGHT_WRITE;
 		else if (len == 5 && !strncmp(p, "admin", 5))
 			rights |= KV_RIGHT_ADMIN | KV_RIGHT_READ | KV_RIGHT_WRITE;
-		else
-			return kv_err_set(err, -EINVAL, "'%s': '%.*s' is not a right (read, write, "
-					  "admin, comma-separated)", name, (int)len, p);
+		else {
+			(void)snprintf(word, sizeof(word), "%.*s", (int)len, p);
+			return kv_err_set(err, -EINVAL, "'%s': '%s' is not a right (read, write, "
+					  "admin, comma-separated)", name,
+					  len < sizeof(word) ? word : shown(p));
+		}
 		p += len + (p[len] != '\0');
 	}
 	if (rights == 0)
@@ -213,7 +224,7 @@ static int parse_uint32(const char *name, const char *what, const char *v, uint3
 	n = strtoull(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n > 4294967294ULL)
 		return kv_err_set(err, -EINVAL, "'%s': %s '%s' is not a number from 0 to "
-				  "4294967294", name, what, v);
+				  "4294967294", name, what, shown(v));
 	*out = (uint32_t)n;
 	return 0;
 }
@@ -231,10 +242,11 @@ static int parse_expires(const char *name, const char *v, int64_t *out, struct k
 		end = strptime(end + 1, "%H:%M:%SZ", &tm);
 	if (end == NULL || *end != '\0')
 		return kv_err_set(err, -EINVAL, "'%s': expires '%s' is not a date like 2027-01-31 "
-				  "or 2027-01-31T12:00:00Z (UTC)", name, v);
+				  "or 2027-01-31T12:00:00Z (UTC)", name, shown(v));
 	t = timegm(&tm);
 	if (t <= 0)
-		return kv_err_set(err, -EINVAL, "'%s': expires '%s' is out of range", name, v);
+		return kv_err_set(err, -EINVAL, "'%s': expires '%s' is out of range", name,
+				  shown(v));
 	*out = (int64_t)t;
 	return 0;
 }
@@ -251,9 +263,11 @@ static int valid_name(const char *s)
 	return 1;
 }
 
-/* One line's fields into t. */
+/* One line's fields into t. Messages name the token only by a name that could not be a
+ * token. */
 static int parse_line(char **f, int nf, struct token *t, struct kv_err *err)
 {
+	const char *name;
 	int i, rc;
 
 	memset(t, 0, sizeof(*t));
@@ -261,29 +275,30 @@ static int parse_line(char **f, int nf, struct token *t, struct kv_err *err)
 		return kv_err_set(err, -EINVAL, "expected NAME TOKEN RIGHTS [prefix=P] [uid=N] "
 				  "[gid=N] [expires=DATE]");
 	if (!valid_name(f[0]))
-		return kv_err_set(err, -EINVAL, "'%.*s' is not a token name (1 to %d letters, "
-				  "digits, . _ @ -)", AUTH_NAME_MAX, f[0], AUTH_NAME_MAX);
+		return kv_err_set(err, -EINVAL, "'%s' is not a token name (1 to %d letters, "
+				  "digits, . _ @ -)", shown(f[0]), AUTH_NAME_MAX);
 	memcpy(t->name, f[0], strlen(f[0]) + 1);
-	rc = parse_secret(t->name, f[1], t->hash, err);
+	name = shown(t->name);
+	rc = parse_secret(name, f[1], t->hash, err);
 	if (rc == 0)
-		rc = parse_token_rights(t->name, f[2], &t->rights, err);
+		rc = parse_token_rights(name, f[2], &t->rights, err);
 	for (i = 3; rc == 0 && i < nf; i++) {
 		if (!strncmp(f[i], "prefix=", 7)) {
 			rc = kv_key_decode(f[i] + 7, strlen(f[i] + 7), t->prefix, KV_KEY_MAX,
 					   &t->plen, err);
 			if (rc < 0)	/* percent-escaped like a URL path; empty: leave it out */
-				kv_err_prefix(err, "'%s': prefix", t->name);
+				kv_err_prefix(err, "'%s': prefix", name);
 		} else if (!strncmp(f[i], "uid=", 4)) {
 			t->has_uid = 1;
-			rc = parse_uint32(t->name, "uid", f[i] + 4, &t->uid, err);
+			rc = parse_uint32(name, "uid", f[i] + 4, &t->uid, err);
 		} else if (!strncmp(f[i], "gid=", 4)) {
 			t->has_gid = 1;
-			rc = parse_uint32(t->name, "gid", f[i] + 4, &t->gid, err);
+			rc = parse_uint32(name, "gid", f[i] + 4, &t->gid, err);
 		} else if (!strncmp(f[i], "expires=", 8)) {
-			rc = parse_expires(t->name, f[i] + 8, &t->expires, err);
+			rc = parse_expires(name, f[i] + 8, &t->expires, err);
 		} else {
-			rc = kv_err_set(err, -EINVAL, "'%s': unknown field '%.40s' (prefix=, uid=, "
-					"gid=, expires=)", t->name, f[i]);
+			rc = kv_err_set(err, -EINVAL, "'%s': unknown field '%s' (prefix=, uid=, "
+					"gid=, expires=)", name, shown(f[i]));
 		}
 	}
 	return rc;
@@ -296,10 +311,11 @@ static int table_add(struct table *t, const struct token *tok, struct kv_err *er
 
 	for (i = 0; i < t->n; i++) {
 		if (!strcmp(t->v[i].name, tok->name))
-			return kv_err_set(err, -EINVAL, "'%s' is named twice", tok->name);
+			return kv_err_set(err, -EINVAL, "'%s' is named twice", shown(tok->name));
 		if (!memcmp(t->v[i].hash, tok->hash, HASH_LEN))
 			return kv_err_set(err, -EINVAL, "'%s' has the same token as '%s': every "
-					  "token must be its own", tok->name, t->v[i].name);
+					  "token must be its own", shown(tok->name),
+					  shown(t->v[i].name));
 	}
 	if (t->n == TOKENS_MAX)
 		return kv_err_set(err, -EINVAL, "more than %d tokens", TOKENS_MAX);

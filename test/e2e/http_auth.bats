@@ -484,6 +484,13 @@ refuse() {
 	refuse "auth = $f"
 	assert_output --partial "$f:1: 'a': 'delete' is not a right"
 	refute_output --partial "$READER_TOKEN"
+	# a token in the wrong column is not echoed either
+	printf '%s alice read\n' "$READER_TOKEN" >"$f"
+	refuse "auth = $f"
+	assert_output "tinykvd: refusing to serve: $f:1: the token of '(not shown: as long as a token)' is shorter than 16 characters (make one with: openssl rand -hex 32)"
+	printf 'alice %s read uid=%s\n' "$ALICE_TOKEN" "$READER_TOKEN" >"$f"
+	refuse "auth = $f"
+	assert_output --partial "$f:1: 'alice': uid '(not shown: as long as a token)' is not a number"
 	printf '# nothing\n' >"$f"
 	refuse "auth = $f"
 	assert_output --partial "has no tokens"
