@@ -420,8 +420,9 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 }
 
 /* May the caller delete r->key? A key that is not there is the worker's to answer (404).
- * The record can change before the worker deletes it; only the mount's chmod or chown
- * could make that matter, and that change is then one request late. */
+ * The record can change between this check and the worker's delete (a chmod, a chown, or
+ * a delete and a new value through the mount in that moment): kv_store_delete takes no
+ * expected generation, so such a change counts from the next request. */
 static int delete_allowed(struct req *r, struct kv_err *err)
 {
 	struct kv_record rec;
