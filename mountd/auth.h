@@ -15,6 +15,8 @@
  * "sha256:HEX"); a presented token is hashed and compared with every digest in constant
  * time (CRYPTO_memcmp). No message this module makes contains a token.
  *
+ * auth.c identifies (token file, Host, credentials); perm.c checks (rights, prefixes, bits).
+ *
  * Threads: one struct auth serves every thread. auth_reload may run at any time: it
  * builds a new table and swaps it in under a write lock that auth_identify takes for
  * reading. A struct auth_who belongs to its request and holds copies, not pointers.
