@@ -23,6 +23,7 @@ void kv_config_defaults(struct kv_config *c)
 	c->max_size = (uint64_t)1 << 40;
 	c->attr_timeout = 1.0;
 	c->entry_timeout = 1.0;
+	c->orphan_grace = 3600;
 }
 
 static int parse_int(const char *key, const char *v, long lo, long hi, int *out,
@@ -102,7 +103,8 @@ static int parse_path(const char *key, const char *v, char *out, size_t cap,
 
 static const char *const known_keys[] = {
 	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
-	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout", NULL
+	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout",
+	"orphan_grace", NULL
 };
 
 int kv_config_is_key(const char *key)
@@ -149,6 +151,8 @@ int kv_config_set(struct kv_config *c, const char *key, const char *v, struct kv
 		return parse_seconds(key, v, &c->attr_timeout, err);
 	if (!strcmp(key, "entry_timeout"))
 		return parse_seconds(key, v, &c->entry_timeout, err);
+	if (!strcmp(key, "orphan_grace"))
+		return parse_int(key, v, 0, 365 * 86400, &c->orphan_grace, err);
 	return kv_err_set(err, -ENOENT, "unknown setting '%s'", key);
 }
 

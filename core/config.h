@@ -29,6 +29,7 @@ struct kv_config {
 	uint64_t map_size;		/* LMDB map size, bytes */
 	uint64_t max_size;		/* largest value the mount accepts, bytes */
 	double attr_timeout, entry_timeout;	/* FUSE kernel caches, seconds */
+	int orphan_grace;		/* seconds an unreferenced shard file is kept (verify) */
 };
 
 /* Fill c with the documented defaults (no shards). */
