@@ -108,13 +108,44 @@ static int shard_blocked(const struct verify *v, int sh)
 
 /* --- 1. unfinished operations --- */
 
+static const char *op_name(int op)
+{
+	static const char *const names[] = {
+		[KV_OP_PUT] = "put", [KV_OP_UPDATE] = "update", [KV_OP_DELETE] = "delete",
+		[KV_OP_RENAME] = "rename", [KV_OP_MOVE] = "replica move", [KV_OP_LOCK] = "lock",
+		[KV_OP_META] = "metadata change"
+	};
+
+	return op > 0 && op <= KV_OP_META ? names[op] : "operation";
+}
+
+/* The files finishing or undoing in may delete (those no record lists then). */
+static void list_refs(char *out, size_t cap, const struct kv_fileref *refs, int n)
+{
+	size_t len = strlen(out);
+	int i;
+
+	for (i = 0; i < n && len < cap; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%s%s%s", i ? ", " : "",
+					refs[i].tmp ? "an upload on " : "", refs[i].shard);
+}
+
 static int count_dead(const char *key, size_t klen, struct kv_intent *in, void *arg)
 {
 	struct verify *v = arg;
-	char kt[ADMIN_KEY_MAX];
+	char kt[ADMIN_KEY_MAX], files[1024] = "";
+	int undo = in->phase == KV_PHASE_PREPARE;
 
-	admin_report(&v->a, "unfinished: operation %d on %s by dead process %d", in->op,
-		     KEYTEXT(kt, key, klen), (int)in->pid);
+	if (undo)
+		list_refs(files, sizeof(files), in->undo, in->nundo);
+	else
+		list_refs(files, sizeof(files), in->cleanup, in->ncleanup);
+	admin_report(&v->a, "unfinished: %s of %s by dead process %d%s%s%s%s", op_name(in->op),
+		     KEYTEXT(kt, key, klen), (int)in->pid,
+		     !v->repair ? "" : undo ? " (repair undoes it" : " (repair finishes it",
+		     v->repair && files[0] != '\0' ? "; its files on " : "",
+		     v->repair ? files : "", !v->repair ? "" : files[0] != '\0' ?
+		     " are deleted unless a record lists them)" : ")");
 	count(&v->r->dead_intents, 1);
 	return 0;
 }

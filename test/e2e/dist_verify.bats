@@ -6,7 +6,8 @@
 # host's crash damages (missing, short, flipped, empty) and --deep --repair restores them
 # from a good replica or reports them lost, keeping their records; --force deletes the
 # records of values lost on the shards it names, each listed; checksum = no is checked for
-# size only and said so; keys in reports have their control bytes escaped.
+# size only and said so; keys in reports have their control bytes escaped; an operation
+# a dead daemon left is reported with what undoing it deletes.
 
 load helpers
 
@@ -280,4 +281,31 @@ damage_four() {
 	run verify a
 	assert_success
 	assert_logs_clean
+}
+
+@test "an operation left by a dead daemon is reported; repair says which files undoing it deletes" {
+	local k
+	k=$(key_on 3 stuck- 3 4 5)
+	pause_shard 3
+	curl -s -o /dev/null --max-time 30 -X PUT -d never "http://127.0.0.1:$(port_of b)/$k" 3>&- &
+	for _ in $(seq 300); do
+		[ "$(KV_INDEX=$KV_DIR/index-b intent_count)" -ge 1 ] && break
+		sleep 0.1
+	done
+	stop_pid "$(pid_of kvd-b)" KILL
+	wait || true
+	resume_shard 3
+	run verify b
+	assert_failure
+	assert_output --partial "unfinished: put of '$k' by dead process"
+	refute_output --partial "orphan ("
+	run verify b --repair
+	assert_success
+	assert_output --regexp "unfinished: put of '$k' by dead process [0-9]+ \(repair undoes it; its files on localhost:[0-9]+, localhost:[0-9]+ are deleted unless a record lists them\)"
+	[ "$(KV_INDEX=$KV_DIR/index-b intent_count)" -eq 0 ]
+	[ -z "$(replica_files "$k" 3 4 5)" ]
+	start_kvd_as kvd-b "$KV_DIR/b.conf"
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(port_of b)/$k"
+	assert_output 404
+	read_all b
 }
