@@ -217,8 +217,10 @@ static int delete_file(struct walker *w, const struct kv_shard_file *f, const ch
 	if (f->kind == KV_FILE_VALUE) {
 		(void)KEYTEXT(kt, f->key, f->klen);
 		in = calloc(1, sizeof(*in));
-		if (in == NULL)
-			return -ENOMEM;
+		if (in == NULL) {
+			kept(v, url, "out of memory");
+			return 0;
+		}
 		in->op = KV_OP_LOCK;
 		rc = kv__acquire(v->a.s, f->key, f->klen, in, &err);
 		if (rc < 0) {
