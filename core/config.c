@@ -27,6 +27,7 @@ void kv_config_defaults(struct kv_config *c)
 	c->anonymous = -1;
 	c->anonymous_uid = 65534;
 	c->anonymous_gid = 65534;
+	c->orphan_grace = 3600;
 }
 
 static int parse_int(const char *key, const char *v, long lo, long hi, int *out,
@@ -218,7 +219,8 @@ static int parse_id(const char *key, const char *v, uint32_t *out, struct kv_err
 static const char *const known_keys[] = {
 	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
 	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout",
-	"auth", "server_name", "anonymous", "anonymous_uid", "anonymous_gid", NULL
+	"auth", "server_name", "anonymous", "anonymous_uid", "anonymous_gid",
+	"orphan_grace", NULL
 };
 
 int kv_config_is_key(const char *key)
@@ -275,6 +277,8 @@ int kv_config_set(struct kv_config *c, const char *key, const char *v, struct kv
 		return parse_id(key, v, &c->anonymous_uid, err);
 	if (!strcmp(key, "anonymous_gid"))
 		return parse_id(key, v, &c->anonymous_gid, err);
+	if (!strcmp(key, "orphan_grace"))
+		return parse_int(key, v, 0, 365 * 86400, &c->orphan_grace, err);
 	return kv_err_set(err, -ENOENT, "unknown setting '%s'", key);
 }
 

@@ -45,6 +45,7 @@ struct kv_config {
 	int anonymous;			/* KV_RIGHT_* of requests without a token; -1:
 					 * the default (read, write without an auth file) */
 	uint32_t anonymous_uid, anonymous_gid;	/* who anonymous requests act as */
+	int orphan_grace;		/* seconds an unreferenced shard file is kept (verify) */
 };
 
 /* Fill c with the documented defaults (no shards). */

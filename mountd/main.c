@@ -26,7 +26,8 @@ static void usage(FILE *f)
 "                    the auth file again\n"
 "  rebalance         move keys whose replica set changed to their new shards\n"
 "  rebuild           rebuild the index from the files on the shards\n"
-"  verify [--repair] check the index against the shards (and repair)\n"
+"  verify [--deep] [--repair [--force SHARD]...]\n"
+"                    check the index against the shards (and repair)\n"
 "\n"
 "Options (each is also a tinykv.conf setting; options override the file):\n"
 "  -c, --config FILE     read FILE (default " KV_DEFAULT_CONF " if it exists)\n"
@@ -39,6 +40,9 @@ static void usage(FILE *f)
 "  -o, --set KEY=VALUE   any other tinykv.conf setting\n"
 "  -q, --quiet           serve: no access log\n"
 "      --repair          verify: fix what is found\n"
+"      --deep            verify: read every value whole (size and md5), not just HEAD\n"
+"      --force SHARD     verify --repair: SHARD's missing files are gone for good;\n"
+"                        repair onto it although it holds few of its files\n"
 "  -j, --jobs N          rebalance, rebuild, verify: parallel workers (default 8)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version\n"
@@ -50,7 +54,9 @@ static void usage(FILE *f)
 struct opts {
 	const char *command;
 	const char *config;
-	int quiet, repair, jobs;
+	int quiet, repair, jobs, deep;
+	int nforce;
+	const char *force[KV_MAX_SHARDS];
 	int nset;
 	char *set_key[32];
 	const char *set_val[32];
@@ -80,6 +86,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "set", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "repair", no_argument, NULL, 'R' },
+		{ "deep", no_argument, NULL, 'D' },
+		{ "force", required_argument, NULL, 'F' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -113,6 +121,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'q': o->quiet = 1; break;
 		case 'R': o->repair = 1; break;
+		case 'D': o->deep = 1; break;
+		case 'F':
+			if (o->nforce == KV_MAX_SHARDS) {
+				fprintf(stderr, "tinykvd: too many --force\n");
+				return 2;
+			}
+			o->force[o->nforce++] = optarg;
+			break;
 		case 'j':
 			o->jobs = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || o->jobs < 1 || o->jobs > 64) {
@@ -133,6 +149,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->command == NULL) {
 		usage(stderr);
+		return 2;
+	}
+	if ((o->repair || o->deep || o->nforce > 0) && strcmp(o->command, "verify") != 0) {
+		fprintf(stderr, "tinykvd: --repair, --deep and --force are options of verify\n");
+		return 2;
+	}
+	if (o->nforce > 0 && !o->repair) {
+		fprintf(stderr, "tinykvd: --force is an option of verify --repair\n");
 		return 2;
 	}
 	return 0;
@@ -253,8 +277,18 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(o.command, "serve"))
 		rc = serve(s, auth, &cfg, &o);
-	else
-		rc = admin_run(s, o.command, o.repair, o.jobs);
+	else {
+		struct verb_opts vo;
+
+		memset(&vo, 0, sizeof(vo));
+		vo.jobs = o.jobs;
+		vo.repair = o.repair;
+		vo.deep = o.deep;
+		vo.nforce = o.nforce;
+		for (i = 0; i < o.nforce; i++)
+			vo.force[i] = o.force[i];
+		rc = admin_run(s, o.command, &vo);
+	}
 out:
 	kv_store_close(s);
 	auth_free(auth);

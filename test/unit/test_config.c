@@ -74,6 +74,10 @@ UNIT_TEST(config_errors_name_the_line)
 	CHECK(kv_config_set(&c, "map_size", "-1", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "sync", "maybe", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "checksum", "2", &err) == -EINVAL);
+	CHECK(c.orphan_grace == 3600);
+	CHECK(kv_config_set(&c, "orphan_grace", "0", &err) == 0 && c.orphan_grace == 0);
+	CHECK(kv_config_set(&c, "orphan_grace", "-1", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "orphan_grace", "1h", &err) == -EINVAL);
 }
 
 UNIT_TEST(config_access_control_settings)
