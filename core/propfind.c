@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <expat.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,7 +16,7 @@
 
 enum field { F_NONE, F_HREF, F_LENGTH, F_MODIFIED };
 
-struct parse {
+struct kv_propfind {
 	XML_Parser xp;
 	kv_dav_entry_fn fn;
 	void *arg;
@@ -37,7 +38,7 @@ static const char *dav_name(const char *el)
 
 static void XMLCALL on_start(void *data, const char *el, const char **attr)
 {
-	struct parse *p = data;
+	struct kv_propfind *p = data;
 	const char *n = dav_name(el);
 
 	(void)attr;
@@ -60,7 +61,7 @@ static void XMLCALL on_start(void *data, const char *el, const char **attr)
 
 static void XMLCALL on_text(void *data, const char *s, int len)
 {
-	struct parse *p = data;
+	struct kv_propfind *p = data;
 	size_t n = (size_t)len;
 
 	if (p->field == F_NONE)
@@ -82,7 +83,7 @@ static int64_t http_date(const char *s)
 	return end != NULL ? (int64_t)timegm(&tm) : 0;
 }
 
-static void end_field(struct parse *p)
+static void end_field(struct kv_propfind *p)
 {
 	char *end;
 	size_t n;
@@ -109,7 +110,7 @@ static void end_field(struct parse *p)
 
 static void XMLCALL on_end(void *data, const char *el)
 {
-	struct parse *p = data;
+	struct kv_propfind *p = data;
 	const char *n = dav_name(el);
 	struct kv_dav_entry e;
 
@@ -133,21 +134,12 @@ static void XMLCALL on_end(void *data, const char *el)
 		XML_StopParser(p->xp, XML_FALSE);
 }
 
-static int feed(const void *buf, size_t len, void *arg)
+int kv_propfind_new(kv_dav_entry_fn fn, void *arg, struct kv_propfind **out,
+		    struct kv_err *err)
 {
-	struct parse *p = arg;
+	struct kv_propfind *p = calloc(1, sizeof(*p));
 
-	if (XML_Parse(p->xp, buf, (int)len, XML_FALSE) == XML_STATUS_ERROR)
-		return p->rc < 0 ? p->rc : -EPROTO;
-	return 0;
-}
-
-int kv_propfind_list(struct kv_dav *dav, const char *url, kv_dav_entry_fn fn, void *arg,
-		     struct kv_err *err)
-{
-	struct parse *p = calloc(1, sizeof(*p));
-	int rc;
-
+	*out = NULL;
 	if (p == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	p->fn = fn;
@@ -160,15 +152,51 @@ int kv_propfind_list(struct kv_dav *dav, const char *url, kv_dav_entry_fn fn, vo
 	XML_SetUserData(p->xp, p);
 	XML_SetElementHandler(p->xp, on_start, on_end);
 	XML_SetCharacterDataHandler(p->xp, on_text);
-	rc = kv_dav_propfind(dav, url, feed, p, err);
+	*out = p;
+	return 0;
+}
+
+int kv_propfind_feed(const void *buf, size_t len, void *arg)
+{
+	struct kv_propfind *p = arg;
+
+	if (len > INT_MAX)
+		return -EPROTO;
+	if (XML_Parse(p->xp, buf, (int)len, XML_FALSE) == XML_STATUS_ERROR)
+		return p->rc < 0 ? p->rc : -EPROTO;
+	return 0;
+}
+
+int kv_propfind_finish(struct kv_propfind *p, int rc, const char *what, struct kv_err *err)
+{
 	if (rc == 0 && XML_Parse(p->xp, NULL, 0, XML_TRUE) == XML_STATUS_ERROR)
-		rc = -EPROTO;
+		rc = p->rc < 0 ? p->rc : -EPROTO;
 	if (rc == -EPROTO)
-		rc = kv_err_set(err, rc, "PROPFIND %s: bad reply: %s", url,
+		rc = kv_err_set(err, rc, "PROPFIND %s: bad reply: %s", what,
 				XML_ErrorString(XML_GetErrorCode(p->xp)));
 	else if (rc == 0 && p->rc < 0)
 		rc = p->rc;
+	return rc;
+}
+
+void kv_propfind_free(struct kv_propfind *p)
+{
+	if (p == NULL)
+		return;
 	XML_ParserFree(p->xp);
 	free(p);
+}
+
+int kv_propfind_list(struct kv_dav *dav, const char *url, kv_dav_entry_fn fn, void *arg,
+		     struct kv_err *err)
+{
+	struct kv_propfind *p;
+	int rc = kv_propfind_new(fn, arg, &p, err);
+
+	if (rc < 0)
+		return rc;
+	rc = kv_dav_propfind(dav, url, kv_propfind_feed, p, err);
+	rc = kv_propfind_finish(p, rc, url, err);
+	kv_propfind_free(p);
 	return rc;
 }
