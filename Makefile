@@ -42,10 +42,13 @@ $(B)/tinykv: $(FUSE_OBJ) $(B)/libtinykv.a
 
 # Unit tests of the core, built with AddressSanitizer and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-$(B)/unit: $(UNIT_SRC) $(CORE_SRC) $(wildcard core/*.h test/unit/*.h)
+# The parsers of the programs that are pure functions are tested (and fuzzed) too.
+UNIT_PROG := mountd/listargs.c fuse/options.c
+$(B)/unit: $(UNIT_SRC) $(CORE_SRC) $(UNIT_PROG) $(wildcard core/*.h mountd/*.h fuse/*.h test/unit/*.h)
 	@mkdir -p $(B)
 	$(CC) $(CPPFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
-		$(EXTRA_CFLAGS) -O1 -g $(SAN) -Icore -o $@ $(UNIT_SRC) $(CORE_SRC) $(LIBS_CORE)
+		$(EXTRA_CFLAGS) -O1 -g $(SAN) -Icore -Imountd -Ifuse -o $@ $(UNIT_SRC) $(CORE_SRC) \
+		$(UNIT_PROG) $(LIBS_FUSE) $(LIBS_CORE)
 
 # The programs with AddressSanitizer and UBSan, for the end-to-end tests
 # (test/run-all runs a selection of them against these: TINYKV_BIN=build/asan).
