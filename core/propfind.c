@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <expat.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,6 +57,7 @@ static void XMLCALL on_start(void *data, const char *el, const char **attr)
 		   !strcmp(n, "getlastmodified")) {
 		p->field = n[0] == 'h' ? F_HREF : n[3] == 'c' ? F_LENGTH : F_MODIFIED;
 		p->tlen = 0;
+		p->text[0] = '\0';	/* an empty element has no text of its own */
 	}
 }
 
@@ -73,19 +75,43 @@ static void XMLCALL on_text(void *data, const char *s, int len)
 	p->text[p->tlen] = '\0';
 }
 
+/* Seconds since the epoch, or 0 (unknown) for what is not a date, or not one that
+ * nanoseconds in an int64_t can hold (years 1678 to 2262), as records keep times. */
 static int64_t http_date(const char *s)
 {
+	const int64_t lim = INT64_MAX / 1000000000;
 	struct tm tm;
 	const char *end;
+	time_t t;
 
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	return end != NULL ? (int64_t)timegm(&tm) : 0;
+	if (end == NULL)
+		return 0;
+	t = timegm(&tm);
+	return t >= -lim && t <= lim ? (int64_t)t : 0;
+}
+
+/* Decimal digits (blanks around them allowed), or -1: unknown. */
+static int64_t content_length(const char *s)
+{
+	const char *p = s;
+	char *end;
+	long long n;
+
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(p, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+		end++;
+	return errno == 0 && *end == '\0' ? (int64_t)n : -1;
 }
 
 static void end_field(struct kv_propfind *p)
 {
-	char *end;
 	size_t n;
 
 	switch (p->field) {
@@ -95,9 +121,7 @@ static void end_field(struct kv_propfind *p)
 		p->href[n] = '\0';
 		break;
 	case F_LENGTH:
-		p->size = strtoll(p->text, &end, 10);
-		if (end == p->text)
-			p->size = -1;
+		p->size = content_length(p->text);
 		break;
 	case F_MODIFIED:
 		p->mtime = http_date(p->text);
