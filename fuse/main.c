@@ -162,8 +162,12 @@ int main(int argc, char **argv)
 
 	memset(&fo, 0, sizeof(fo));
 	memset(&mc, 0, sizeof(mc));
-	if (tk_opts_parse(&args, &c, &err) < 0)
+	if (tk_opts_parse(&args, &c, &err) < 0) {
+		if (c.too_many)
+			fprintf(stderr, "tinykv: %s\n", err.msg);
+		rc = 2;
 		goto out;
+	}
 	if (c.show_version) {
 		printf("tinykv %s (libfuse %s)\n", TINYKV_VERSION, fuse_pkgversion());
 		rc = 0;

@@ -47,7 +47,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 	if (ignored_option(arg))
 		return 0;
 	eq = strchr(arg, '=');
-	if (eq != NULL && o->nset < TK_OPTS_SET_MAX) {
+	if (eq != NULL) {
 		char name[64];
 		size_t n = (size_t)(eq - arg);
 
@@ -55,6 +55,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 			memcpy(name, arg, n);
 			name[n] = '\0';
 			if (kv_config_is_key(name)) {
+				if (o->nset == TK_OPTS_SET_MAX) {
+					o->too_many = 1;
+					return -1;
+				}
 				o->set_key[o->nset] = strdup(name);
 				o->set_val[o->nset] = strdup(eq + 1);
 				if (o->set_key[o->nset] == NULL || o->set_val[o->nset] == NULL) {
@@ -73,9 +77,12 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 int tk_opts_parse(struct fuse_args *args, struct tk_opts *o, struct kv_err *err)
 {
 	memset(o, 0, sizeof(*o));
-	if (fuse_opt_parse(args, o, NULL, opt_proc) != 0)
-		return kv_err_set(err, -EINVAL, "bad arguments");
-	return 0;
+	if (fuse_opt_parse(args, o, NULL, opt_proc) == 0)
+		return 0;
+	if (o->too_many)
+		return kv_err_set(err, -E2BIG, "more than %d tinykv settings (-o KEY=VALUE)",
+				  TK_OPTS_SET_MAX);
+	return kv_err_set(err, -EINVAL, "bad arguments");
 }
 
 int tk_opts_apply(struct tk_opts *o, struct kv_config *cfg, struct kv_err *err)

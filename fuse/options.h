@@ -19,13 +19,15 @@ struct tk_opts {
 	int nset;		/* -o key=value settings, in order: malloc'd copies */
 	char *set_key[TK_OPTS_SET_MAX], *set_val[TK_OPTS_SET_MAX];
 	int show_version, show_help;
+	int too_many;		/* more than TK_OPTS_SET_MAX settings */
 };
 
 /*
  * Sort the arguments in args (argv[0] is the program): tinykv's go into *o, the rest (the
  * mount point, -f/-d/-s, FUSE options) stay in args for fuse_parse_cmdline and fuse_new,
- * which args is rewritten to hold. -h/--help is noted and also left for libfuse. Returns 0,
- * or -EINVAL when libfuse rejects the arguments (it prints why) or -ENOMEM. Call
+ * which args is rewritten to hold. -h/--help is noted and also left for libfuse. Returns 0;
+ * -E2BIG for more than TK_OPTS_SET_MAX settings; -EINVAL when libfuse rejects the
+ * arguments (it prints why) or memory runs out. Call
  * tk_opts_free(o) afterwards in every case. Reads nothing but its arguments; one thread.
  */
 int tk_opts_parse(struct fuse_args *args, struct tk_opts *o, struct kv_err *err);
