@@ -110,7 +110,8 @@ FUZZ_NAMES   := $(basename $(notdir $(wildcard test/fuzz/*.c)))
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_FLAGS    = $(CPPFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
 		$(EXTRA_CFLAGS) -O1 -g $(FUZZ_SAN) -Icore -Imountd -Ifuse
-FUZZ_OBJ     := $(CORE_SRC:%.c=$(FZ)/%.o) $(FZ)/mountd/listargs.o $(FZ)/fuse/options.o
+FUZZ_OBJ     := $(CORE_SRC:%.c=$(FZ)/%.o) $(FZ)/mountd/listargs.o $(FZ)/mountd/json.o \
+		$(FZ)/fuse/options.o
 
 $(FZ)/%.o: %.c $(wildcard core/*.h mountd/*.h fuse/*.h test/fuzz/*.h)
 	@mkdir -p $(dir $@)
