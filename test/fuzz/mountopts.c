@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 
 	rc = tk_opts_parse(&args, &o, &err);
-	FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM);
+	FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -E2BIG);
+	FUZZ_CHECK((rc == -E2BIG) == (o.too_many == 1));
 	FUZZ_CHECK(o.nset >= 0 && o.nset <= TK_OPTS_SET_MAX);
 	for (i = 0; i < o.nset; i++)
 		FUZZ_CHECK(kv_config_is_key(o.set_key[i]) && o.set_val[i] != NULL);
