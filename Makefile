@@ -42,10 +42,13 @@ $(B)/tinykv: $(FUSE_OBJ) $(B)/libtinykv.a
 
 # Unit tests of the core, built with AddressSanitizer and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-$(B)/unit: $(UNIT_SRC) $(CORE_SRC) $(wildcard core/*.h test/unit/*.h)
+# The parsers of the programs that are pure functions are tested (and fuzzed) too.
+UNIT_PROG := mountd/listargs.c fuse/options.c
+$(B)/unit: $(UNIT_SRC) $(CORE_SRC) $(UNIT_PROG) $(wildcard core/*.h mountd/*.h fuse/*.h test/unit/*.h)
 	@mkdir -p $(B)
 	$(CC) $(CPPFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
-		$(EXTRA_CFLAGS) -O1 -g $(SAN) -Icore -o $@ $(UNIT_SRC) $(CORE_SRC) $(LIBS_CORE)
+		$(EXTRA_CFLAGS) -O1 -g $(SAN) -Icore -Imountd -Ifuse -o $@ $(UNIT_SRC) $(CORE_SRC) \
+		$(UNIT_PROG) $(LIBS_FUSE) $(LIBS_CORE)
 
 # The programs with AddressSanitizer and UBSan, for the end-to-end tests
 # (test/run-all runs a selection of them against these: TINYKV_BIN=build/asan).
@@ -96,3 +99,36 @@ bench: all
 
 clean:
 	rm -rf $(B)
+
+# libFuzzer targets, one per parser of untrusted bytes (test/fuzz/NAME.c, seeds in
+# test/fuzz/corpus/NAME/), built with clang and ASan + UBSan (LeakSanitizer on).
+# `make fuzz` runs each for FUZZ_SECONDS (60); `make fuzz-ci` for 20 (what .ci/run does).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FZ           := $(B)/fuzz
+FUZZ_NAMES   := $(basename $(notdir $(wildcard test/fuzz/*.c)))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_FLAGS    = $(CPPFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
+		$(EXTRA_CFLAGS) -O1 -g $(FUZZ_SAN) -Icore -Imountd -Ifuse
+FUZZ_OBJ     := $(CORE_SRC:%.c=$(FZ)/%.o) $(FZ)/mountd/listargs.o $(FZ)/mountd/json.o \
+		$(FZ)/fuse/options.o
+
+$(FZ)/%.o: %.c $(wildcard core/*.h mountd/*.h fuse/*.h test/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FZ)/libfuzzed.a: $(FUZZ_OBJ)
+	$(AR) rcs $@ $^
+
+$(FZ)/%: $(FZ)/test/fuzz/%.o $(FZ)/libfuzzed.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_FUSE) $(LIBS_CORE) $(LDFLAGS)
+
+.PHONY: fuzz-build fuzz fuzz-ci
+.PRECIOUS: $(FZ)/test/fuzz/%.o
+fuzz-build: $(FUZZ_NAMES:%=$(FZ)/%)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) test/fuzz/run $(FUZZ_NAMES)
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=20
