@@ -1,0 +1,247 @@
+#!/usr/bin/env bats
+# cluster.bats — a new user's first day: scripts/install-deps (its exit status with and
+# without a policy-rc.d), make check / run / lint on a fresh copy of the tree, and
+# scripts/tinykv-cluster: what up records and advises, a dead mount seen and mended, down
+# stopping exactly what up started. Every cluster here has its own --dir, free ports and a
+# private mount point; nothing here touches /mnt/kv or /var/lib/tinykv-cluster.
+
+load helpers
+
+CLUSTER=$TOP/scripts/tinykv-cluster
+
+setup_file() { kv_init 2; }
+teardown_file() { kv_cleanup; }
+
+setup() {
+	D=$BATS_TEST_TMPDIR/cluster	# the cluster's state directory
+	M=$BATS_TEST_TMPDIR/mnt		# its mount point
+	P=$(free_port_block 3)		# tinykvd on P, shards on P+1, P+2
+}
+
+# another_store NAME: a one-shard store of its own (free port, config $BATS_TEST_TMPDIR/NAME.conf)
+# that is not this test's cluster; its shard is stopped by kv_cleanup.
+another_store() {
+	local q
+	q=$(free_port_block 1)
+	while [ "$q" -ge "$P" ] && [ "$q" -le $((P + 2)) ]; do q=$(free_port_block 1); done
+	"$TOP/scripts/tinykv-shard" "$BATS_TEST_TMPDIR/$1/shard" "$q" >>"$KV_DIR/$1.log" 2>&1 &
+	record_pid "$1" $!
+	wait_http "http://127.0.0.1:$q/"
+	cat >"$BATS_TEST_TMPDIR/$1.conf" <<CONF
+shards = localhost:$q
+index = $BATS_TEST_TMPDIR/$1/index
+cache = $BATS_TEST_TMPDIR/$1/cache
+CONF
+	OTHER_PORT=$q
+}
+
+# The intent log an index leaves in /dev/shm (core/intents.c), removed after each test.
+shm_of() { echo "/dev/shm/tinykv-$(printf '%s' "$(realpath -m "$1")" | md5sum | cut -c1-16)"; }
+
+# running PID: exists and is not a zombie (the cluster's processes are orphans, which this
+# machine's init reaps late).
+running() { [ -e "/proc/$1/stat" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat")" != Z ]; }
+
+stop_orphan() {	# stop_orphan PID: TERM, wait until it is gone or a zombie (10 s), KILL
+	local i
+	kill -TERM "$1" 2>/dev/null || return 0
+	for i in $(seq 200); do running "$1" || return 0; sleep 0.05; done
+	kill -KILL "$1" 2>/dev/null || true
+}
+
+# Stop whatever a test's cluster left, by the pids its pid files name and its mount point,
+# whichever version of tinykv-cluster made them.
+teardown() {
+	local f pid
+	if is_mounted "$M"; then
+		umount "$M" 2>/dev/null || umount -l "$M"
+	fi
+	for f in "$D"/*.pid; do
+		[ -e "$f" ] || continue
+		read -r pid _ <"$f" || true
+		[ -n "$pid" ] && stop_orphan "$pid"
+	done
+	rm -rf "$(shm_of "$D/index")" "$(shm_of "$BATS_TEST_TMPDIR/other/index")"
+	return 0
+}
+
+cluster_up() {	# cluster_up [OPTIONS]: up on this test's directory, ports and mount point
+	"$CLUSTER" up --dir "$D" --port "$P" --shard-port $((P + 1)) --mount "$M" "$@"
+}
+
+# The pid of the mount process: the one whose arguments are this cluster's config and $M.
+mount_pid() {
+	local p args
+	for p in /proc/[0-9]*; do
+		args=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null) || continue
+		grep -qxF "$D/tinykv.conf" <<<"$args" && grep -qxF "$M" <<<"$args" &&
+			{ echo "${p#/proc/}"; return 0; }
+	done
+	return 1
+}
+
+kill_mount() {	# kill -9 the mount's process; the kernel keeps a dead mount
+	local pid
+	pid=$(mount_pid)
+	kill -9 "$pid"
+	while running "$pid"; do sleep 0.05; done
+	run ls "$M"
+	assert_failure
+	assert_output --partial "Transport endpoint is not connected"
+}
+
+# Nothing of the cluster runs: no pid file names a live process, nothing is mounted at $M.
+assert_all_stopped() {
+	local f pid
+	! is_mounted "$M" || { echo "$M is still mounted"; return 1; }
+	for f in "$D"/*.pid; do
+		[ -e "$f" ] || continue
+		read -r pid _ <"$f" || true
+		! running "$pid" || { echo "$f: $pid still runs"; return 1; }
+	done
+}
+
+# --- scripts/install-deps ---
+# It runs in a private mount namespace whose /usr/sbin is an empty tmpfs (so the real
+# /usr/sbin/policy-rc.d of this machine is never touched), with a policy-rc.d of "the image"
+# there or not; apt-get and dpkg-query are stand-ins on PATH (a real install cannot be
+# repeated without removing packages from a machine that others use): dpkg-query says the
+# packages in $S/missing are not installed until apt-get "installs" them, and apt-get logs
+# what a service start would get from policy-rc.d, as invoke-rc.d asks it.
+
+make_stubs() {	# make_stubs MODE [MISSING...]: MODE ok | fail | hang | noop (exits 0, installs nothing)
+	S=$BATS_TEST_TMPDIR/stubs
+	mkdir -p "$S/bin"
+	echo "$1" >"$S/mode"
+	shift
+	printf '%s\n' "$@" >"$S/missing"
+	: >"$S/installed"
+	: >"$S/apt.log"
+	cat >"$S/bin/dpkg-query" <<STUB
+#!/bin/bash
+pkg=\${!#}
+if grep -qxF "\$pkg" "$S/missing" && ! grep -qxF "\$pkg" "$S/installed"; then
+	echo "dpkg-query: no packages found matching \$pkg" >&2
+	exit 1
+fi
+printf 'install ok installed'
+STUB
+	cat >"$S/bin/apt-get" <<STUB
+#!/bin/bash
+echo "apt-get \$*" >>"$S/apt.log"
+if [ -x /usr/sbin/policy-rc.d ]; then
+	/usr/sbin/policy-rc.d nginx start
+	echo "policy-rc.d nginx start: exit \$?" >>"$S/apt.log"
+else
+	echo "policy-rc.d nginx start: none" >>"$S/apt.log"
+fi
+case " \$* " in *" update "*) exit 0 ;; esac
+case \$(cat "$S/mode") in
+	fail) exit 100 ;;
+	noop) exit 0 ;;
+	hang) touch "$S/started"; sleep 60 ;;
+esac
+go=0 skip=0
+for a; do
+	if [ \$skip -eq 1 ]; then skip=0; continue; fi
+	case "\$a" in
+		-o) skip=1 ;;
+		install) go=1 ;;
+		-*) ;;
+		*) [ \$go -eq 0 ] || echo "\$a" >>"$S/installed" ;;
+	esac
+done
+STUB
+	chmod 755 "$S/bin/dpkg-query" "$S/bin/apt-get"
+}
+
+# installer with|without [term]: run install-deps as described above; prints its output,
+# then "rc=N" and "policy-rc.d after: ..." (its md5, or none). With "term", the installer
+# gets SIGTERM (its process group: apt-get too) while apt-get runs.
+installer() {
+	S=$S TOP=$TOP unshare -m --propagation private bash -c '
+		set -e
+		mount -t tmpfs -o mode=755 tinykv-test /usr/sbin
+		if [ "$1" = with ]; then
+			printf "#!/bin/sh\n# the image'"'"'s own\nexit 101\n" >/usr/sbin/policy-rc.d
+			chmod 755 /usr/sbin/policy-rc.d
+			echo "policy-rc.d before: $(md5sum </usr/sbin/policy-rc.d)"
+		fi
+		set +e
+		PATH=$S/bin:$PATH setsid "$TOP/scripts/install-deps" &
+		pid=$!
+		if [ "$2" = term ]; then
+			while [ ! -e "$S/started" ]; do sleep 0.05; done
+			kill -TERM -- "-$pid"
+		fi
+		wait "$pid"
+		echo "rc=$?"
+		if [ -e /usr/sbin/policy-rc.d ]; then
+			echo "policy-rc.d after: $(md5sum </usr/sbin/policy-rc.d)"
+		else
+			echo "policy-rc.d after: none"
+		fi' _ "$@"
+}
+
+@test "install-deps: installing with a policy-rc.d already there (Debian's images) exits 0 and keeps that file" {
+	make_stubs ok nginx bats-file
+	S=$S run installer with
+	echo "$output"
+	assert_success
+	assert_line "rc=0"
+	assert_output --partial "install-deps: installed nginx bats-file"
+	local before after
+	before=$(sed -n 's/^policy-rc.d before: //p' <<<"$output")
+	after=$(sed -n 's/^policy-rc.d after: //p' <<<"$output")
+	[ -n "$before" ] && [ "$before" = "$after" ]
+	run cat "$S/apt.log"
+	assert_line --partial "install -y --no-install-recommends nginx bats-file"
+	assert_line "policy-rc.d nginx start: exit 101"
+}
+
+@test "install-deps: without a policy-rc.d, one denies service starts while apt-get runs and is gone after" {
+	make_stubs ok nginx
+	S=$S run installer without
+	echo "$output"
+	assert_success
+	assert_line "rc=0"
+	assert_line "policy-rc.d after: none"
+	run cat "$S/apt.log"
+	assert_line "policy-rc.d nginx start: exit 101"
+	refute_line "policy-rc.d nginx start: none"
+}
+
+@test "install-deps: a failing apt-get fails the script; the policy-rc.d it made is gone, the image's is kept" {
+	make_stubs fail nginx
+	S=$S run installer without
+	echo "$output"
+	assert_line --regexp '^rc=[1-9]'
+	assert_line "policy-rc.d after: none"
+	refute_output --partial "install-deps: installed"
+	# it tried again after apt-get update (a fresh image has no package lists)
+	run grep -c -- "install -y" "$S/apt.log"
+	assert_output 2
+	make_stubs fail nginx
+	S=$S run installer with
+	assert_line --regexp '^rc=[1-9]'
+	refute_line "policy-rc.d after: none"
+}
+
+@test "install-deps: killed (SIGTERM) while apt-get runs, it fails and the policy-rc.d it made is gone" {
+	make_stubs hang nginx
+	S=$S run installer without term
+	echo "$output"
+	assert_line --regexp '^rc=[1-9]'
+	assert_line "policy-rc.d after: none"
+}
+
+@test "install-deps: an apt-get that succeeds without installing a package is a failure" {
+	# apt-get answers 0 but dpkg still does not list nginx (a name that is a virtual package,
+	# say): the script must not report success while doing nothing
+	make_stubs noop nginx
+	S=$S run installer without
+	echo "$output"
+	assert_line --regexp '^rc=[1-9]'
+	assert_output --partial "still not installed: nginx"
+	assert_line "policy-rc.d after: none"
+}
