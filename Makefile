@@ -23,7 +23,7 @@ MOUNTD_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard mountd/*.c))
 FUSE_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard fuse/*.c))
 UNIT_SRC := $(wildcard test/unit/*.c)
 
-.PHONY: all check unit e2e asan install uninstall clean run stop bench format lint
+.PHONY: all check unit e2e asan install uninstall clean run stop bench format lint deps
 
 all: $(B)/tinykvd $(B)/tinykv
 
@@ -68,7 +68,13 @@ unit: $(B)/unit
 e2e: all
 	bats --print-output-on-failure test/e2e
 
-check: all asan $(B)/unit
+# check and run install what is missing first, then build in a new make: this one read
+# pkg-config's flags before the packages were there (a fresh machine has none).
+deps:
+	scripts/install-deps
+
+check: deps
+	$(MAKE) all asan $(B)/unit
 	test/run-all
 
 install: all
@@ -83,8 +89,7 @@ uninstall:
 		$(DESTDIR)$(mandir)/man8/tinykv.8 $(DESTDIR)$(mandir)/man8/tinykvd.8 \
 		$(DESTDIR)$(mandir)/man5/tinykv.conf.5
 
-run:
-	scripts/install-deps
+run: deps
 	$(MAKE) all
 	scripts/tinykv-cluster up
 

@@ -245,3 +245,75 @@ installer() {
 	assert_output --partial "still not installed: nginx"
 	assert_line "policy-rc.d after: none"
 }
+
+# --- make check / run / lint on a fresh copy of the tree ---
+# A copy of the tree (no build/) in a private mount namespace where pkg-config is hidden,
+# as on a machine where nothing is installed yet; the copy's scripts/install-deps stands in
+# for the installer by unhiding it (and logging), so the real Makefile must install before
+# it builds, and build with the flags pkg-config gives once it is there.
+
+fresh_copy() {	# fresh_copy: $C, a copy of the tree without build/ and with stand-ins
+	C=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$C"
+	tar -C "$TOP" --exclude=./build --exclude=./.git -cf - . | tar -C "$C" -xf -
+	cat >"$C/scripts/install-deps" <<'STUB'
+#!/bin/bash
+echo "install-deps $*" >>"$(dirname "$0")/../order.log"
+umount /usr/bin/pkgconf 2>/dev/null || true
+STUB
+	cat >"$C/test/run-all" <<'STUB'
+#!/bin/bash
+echo "run-all" >>"$(dirname "$0")/../order.log"
+STUB
+	cat >"$C/scripts/tinykv-cluster" <<'STUB'
+#!/bin/bash
+echo "tinykv-cluster $*" >>"$(dirname "$0")/../order.log"
+STUB
+	chmod 755 "$C/scripts/install-deps" "$C/test/run-all" "$C/scripts/tinykv-cluster"
+}
+
+# fresh_make TARGET: make TARGET in $C with pkg-config hidden; CC logs each compile.
+fresh_make() {
+	C=$C unshare -m --propagation private bash -c '
+		set -e
+		mount --bind /dev/null /usr/bin/pkgconf
+		! pkg-config --version >/dev/null 2>&1
+		cd "$C"
+		make -j2 CC="$C/logcc" "$1"' _ "$1"
+}
+
+make_logcc() {
+	cat >"$C/logcc" <<'CC'
+#!/bin/bash
+echo "cc" >>"$(dirname "$0")/order.log"
+exec cc "$@"
+CC
+	chmod 755 "$C/logcc"
+}
+
+@test "make check on a fresh machine installs what it needs, then builds and runs the tests" {
+	fresh_copy
+	make_logcc
+	C=$C run fresh_make check
+	echo "$output" | tail -n 20
+	assert_success
+	[ -x "$C/build/tinykvd" ] && [ -x "$C/build/tinykv" ] && [ -x "$C/build/unit" ]
+	[ -x "$C/build/asan/tinykvd" ]
+	run uniq "$C/order.log"
+	assert_line --index 0 "install-deps "
+	assert_line --index 1 "cc"
+	assert_line --index 2 "run-all"
+}
+
+@test "make run on a fresh machine installs what it needs, then builds and starts the cluster" {
+	fresh_copy
+	make_logcc
+	C=$C run fresh_make run
+	echo "$output" | tail -n 20
+	assert_success
+	[ -x "$C/build/tinykvd" ] && [ -x "$C/build/tinykv" ]
+	run uniq "$C/order.log"
+	assert_line --index 0 "install-deps "
+	assert_line --index 1 "cc"
+	assert_line --index 2 "tinykv-cluster up"
+}
