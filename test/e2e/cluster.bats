@@ -317,3 +317,159 @@ CC
 	assert_line --index 1 "cc"
 	assert_line --index 2 "tinykv-cluster up"
 }
+
+# --- scripts/tinykv-cluster ---
+
+@test "cluster: every line of up's advice works as printed; Stop: stops everything, the mount included" {
+	require_fuse
+	run cluster_up
+	echo "$output"
+	assert_success
+	is_mounted "$M"
+	local try cat stop
+	try=$(sed -n 's/^Try: *//p' <<<"$output")
+	cat=$(grep -A1 '^Try:' <<<"$output" | sed -n '2s/^ *//p')
+	stop=$(sed -n 's/^Stop: *//p' <<<"$output")
+	# never run a stop line that could reach another cluster
+	[[ "$stop" == *"down --dir $D"* ]] || { echo "Stop line without --dir $D: $stop"; false; }
+	run bash -c "$try"
+	assert_success
+	assert_line --partial "Transaction Successful. Value world is stored at http://localhost:"
+	assert_line "world"
+	run bash -c "$cat"
+	assert_output "world"
+	run bash -c "$stop"
+	echo "$output"
+	assert_success
+	assert_all_stopped
+	# the data stays: up again finds hello
+	run cluster_up
+	assert_success
+	run cat "$M/hello"
+	assert_output "world"
+}
+
+@test "cluster: up records its settings and mount point; status and down need only --dir" {
+	require_fuse
+	run cluster_up --replicas 2
+	assert_success
+	run cat "$D/cluster.state"
+	assert_line "mount=$M"
+	assert_line "port=$P"
+	assert_line "shard_port=$((P + 1))"
+	assert_line "replicas=2"
+	run "$CLUSTER" status --dir "$D"
+	echo "$output"
+	assert_success
+	assert_line --regexp "^mount: $M \(pid [0-9]+\)$"
+	run "$CLUSTER" down --dir "$D"
+	assert_success
+	assert_all_stopped
+	run "$CLUSTER" status --dir "$D"
+	assert_failure
+}
+
+@test "cluster: status reports a dead mount (its process killed) and exits 1" {
+	require_fuse
+	run cluster_up
+	assert_success
+	kill_mount
+	run "$CLUSTER" status --dir "$D"
+	echo "$output"
+	assert_failure
+	assert_output --partial "dead at $M"
+	assert_output --partial "Transport endpoint is not connected"
+}
+
+@test "cluster: up mends a dead mount (lazy unmount, mount again); what was stored reads back" {
+	require_fuse
+	run cluster_up
+	assert_success
+	echo "before the crash" >"$M/note"
+	kill_mount
+	run cluster_up
+	echo "$output"
+	assert_success
+	assert_output --partial "dead"
+	run cat "$M/note"
+	assert_success
+	assert_output "before the crash"
+	echo "after" >"$M/later"
+	[ "$(kv_at "$P" later)" = after ]
+	run "$CLUSTER" status --dir "$D"
+	assert_success
+}
+
+kv_at() { curl -s -L --max-time 10 "http://127.0.0.1:$1/$2"; }
+
+@test "cluster: up refuses a mount point where another store is mounted, and down leaves that mount" {
+	require_fuse
+	# someone else's tinykv mount, of another config, at the place this cluster wants
+	another_store other
+	mkdir -p "$M"
+	"$BIN/tinykv" "$BATS_TEST_TMPDIR/other.conf" "$M" 2>>"$KV_DIR/mount.log"
+	echo "$M" >>"$KV_DIR/mounts"
+	echo theirs >"$M/file"
+	run cluster_up
+	echo "$output"
+	assert_failure
+	assert_output --partial "not this cluster's"
+	run "$CLUSTER" down --dir "$D" --mount "$M"
+	echo "$output"
+	assert_success
+	grep -qs "^$BATS_TEST_TMPDIR/other.conf $M fuse.tinykv " /proc/mounts
+	run cat "$M/file"
+	assert_output theirs
+}
+
+@test "cluster: status and down do not take a recycled pid for the cluster's process" {
+	mkdir -p "$D"
+	sleep 300 &
+	local other=$!
+	record_pid other "$other"
+	# pid files of a cluster whose processes are long gone; the pid went to another program
+	echo "$other" >"$D/tinykvd.pid"
+	echo "$other" >"$D/shard1.pid"
+	run "$CLUSTER" status --dir "$D" --no-mount
+	echo "$output"
+	assert_failure
+	assert_line "tinykvd: stopped"
+	assert_line "shard1: stopped"
+	run "$CLUSTER" down --dir "$D" --no-mount
+	assert_success
+	kill -0 "$other"
+}
+
+@test "cluster: up refuses a port another program listens on, and starts nothing" {
+	another_store squatter	# an nginx on OTHER_PORT, not this cluster's
+	run "$CLUSTER" up --dir "$D" --port "$OTHER_PORT" --shard-port $((P + 1)) --no-mount
+	echo "$output"
+	assert_failure
+	assert_output --partial "port $OTHER_PORT is in use"
+	assert_all_stopped
+	[ ! -e "$D/tinykvd.pid" ]
+}
+
+@test "cluster: up keeps the layout the cluster was made with and refuses to change it" {
+	run cluster_up --no-mount
+	assert_success
+	run cluster_up --no-mount --shards 3
+	echo "$output"
+	assert_failure
+	assert_output --partial "made with --shards 2"
+	[ ! -e "$D/shard3.pid" ]
+	run "$CLUSTER" status --dir "$D"
+	assert_success
+}
+
+@test "cluster: options that are not numbers or lack a value are usage errors" {
+	run "$CLUSTER" up --dir "$D" --port 3x --shard-port $((P + 1)) --no-mount
+	assert_failure 2
+	assert_output --partial "--port '3x' is not a number"
+	run "$CLUSTER" up --dir "$D" --port 70000 --shard-port $((P + 1)) --no-mount
+	assert_failure 2
+	run "$CLUSTER" up --dir
+	assert_failure 2
+	assert_output --partial "--dir needs a value"
+	[ ! -e "$D" ]
+}
