@@ -318,6 +318,58 @@ CC
 	assert_line --index 2 "tinykv-cluster up"
 }
 
+@test "make lint fails on a finding of clang-format, shellcheck or cppcheck; make format fixes the C" {
+	# A small tree with the real Makefile, checker settings and scripts, and one C file.
+	C=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$C/core" "$C/fuse" "$C/mountd" "$C/test/unit" "$C/test/e2e" "$C/bench" "$C/.ci"
+	cp "$TOP/Makefile" "$TOP/.clang-format" "$TOP/.cppcheck-suppressions" "$C/"
+	cp -r "$TOP/scripts" "$C/"
+	cp "$TOP/test/run-all" "$C/test/"
+	cp "$TOP/test/e2e/helpers.bash" "$C/test/e2e/"
+	cp "$TOP/.ci/run" "$C/.ci/"
+	cp "$TOP/bench/run" "$TOP"/bench/*.sh "$C/bench/"
+	cat >"$C/core/good.c" <<'SRC'
+/* good.c — formatted as .clang-format says. */
+#include <string.h>
+
+int kv_good(const char *a, const char *b);
+
+int kv_good(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return -1;
+	return strcmp(a, b);
+}
+SRC
+	run make -C "$C" lint
+	echo "$output"
+	assert_success
+	assert_line "lint: clean"
+
+	# one finding for each checker; lint reports all three (one failing does not hide the next)
+	printf 'int kv_bad(int x);\nint kv_bad(int x) { if (x) return 1; return 0; }\n' >"$C/core/bad.c"
+	printf '#!/bin/bash\nrm $1\n' >"$C/scripts/bad"	# an unquoted expansion
+	printf 'void kv_oob(void);\nvoid kv_oob(void)\n{\n\tint a[2];\n\n\ta[2] = 0;\n\t(void)a;\n}\n' \
+		>"$C/mountd/oob.c"	# a write past the end of an array
+	run make -C "$C" lint
+	echo "$output"
+	assert_failure
+	assert_output --partial "core/bad.c:2"
+	assert_output --partial "SC2086"
+	assert_output --partial "arrayIndexOutOfBounds"
+	refute_line "lint: clean"
+
+	# make format repairs the C file; without the other two, lint is clean again
+	run make -C "$C" format
+	assert_success
+	rm "$C/scripts/bad" "$C/mountd/oob.c"
+	run make -C "$C" lint
+	echo "$output"
+	assert_success
+	assert_line "lint: clean"
+	grep -q '^	if (x)$' "$C/core/bad.c"
+}
+
 # --- scripts/tinykv-cluster ---
 
 @test "cluster: every line of up's advice works as printed; Stop: stops everything, the mount included" {
