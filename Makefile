@@ -69,11 +69,13 @@ e2e: all
 	bats --print-output-on-failure test/e2e
 
 # check and run install what is missing first, then build in a new make: this one read
-# pkg-config's flags before the packages were there (a fresh machine has none).
+# pkg-config's flags before the packages were there (a fresh machine has none). check
+# also installs the lint tools: test/e2e/cluster.bats runs make lint.
 deps:
 	scripts/install-deps
 
-check: deps
+check:
+	scripts/install-deps --lint
 	$(MAKE) all asan $(B)/unit
 	test/run-all
 

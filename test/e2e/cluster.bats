@@ -300,7 +300,7 @@ CC
 	[ -x "$C/build/tinykvd" ] && [ -x "$C/build/tinykv" ] && [ -x "$C/build/unit" ]
 	[ -x "$C/build/asan/tinykvd" ]
 	run uniq "$C/order.log"
-	assert_line --index 0 "install-deps "
+	assert_line --index 0 "install-deps --lint"
 	assert_line --index 1 "cc"
 	assert_line --index 2 "run-all"
 }
