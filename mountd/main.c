@@ -201,6 +201,15 @@ static int serve(struct kv_store *s, const struct kv_config *cfg, const struct o
 	return 0;
 }
 
+/* Each sentence of notes (what opening tightened) as a line on stderr. */
+static void print_notes(const char *notes)
+{
+	const char *p, *nl;
+
+	for (p = notes; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		fprintf(stderr, "tinykvd: note: %.*s\n", (int)(nl - p), p);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -229,6 +238,7 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	print_notes(kv_store_notes(s));
 	if (!strcmp(o.command, "serve"))
 		rc = serve(s, &cfg, &o);
 	else
