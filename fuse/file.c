@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -143,27 +144,36 @@ static int tmpfile_in(int dirfd)
 
 static pthread_mutex_t cache_remake = PTHREAD_MUTEX_INITIALIZER;
 
+/* Has the directory open as fd been removed? (Creating in it then fails, with EPERM for
+ * O_TMPFILE.) */
+static int dir_gone(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_nlink == 0;
+}
+
 static int spool_open(struct node *n, struct kv_err *err)
 {
 	struct mount_ctx *mc = tk_ctx();
 	int fd = tmpfile_in(mc->cache_fd);
 
-	if (fd < 0 && errno == ENOENT) {
+	if (fd < 0 && dir_gone(mc->cache_fd)) {
 		/* The cache directory went away: make it again, checked as at mount time, and
-		 * put it in place of the old descriptor (dup2: other threads' use stays valid). */
+		 * put it in place of the old descriptor (dup3: other threads' use stays valid). */
 		char real[PATH_MAX];
 		int cfd;
 
 		pthread_mutex_lock(&cache_remake);
 		fd = tmpfile_in(mc->cache_fd);
-		if (fd < 0 && errno == ENOENT) {
+		if (fd < 0 && dir_gone(mc->cache_fd)) {
 			cfd = kv_private_dir(mc->cfg->cache, "cache", KV_PRIVATE_CREATE, real,
 					     sizeof(real), NULL, err);
 			if (cfd < 0) {
 				pthread_mutex_unlock(&cache_remake);
 				return cfd;
 			}
-			if (dup2(cfd, mc->cache_fd) >= 0)
+			if (dup3(cfd, mc->cache_fd, O_CLOEXEC) >= 0)
 				fd = tmpfile_in(mc->cache_fd);
 			(void)close(cfd);
 		}

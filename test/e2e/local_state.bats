@@ -178,6 +178,20 @@ modes() { (cd "$KV_DIR" && stat -c '%a %n' "$@"); }
 	stop_kvd
 }
 
+@test "a cache directory removed while mounted is made again, as private" {
+	require_fuse
+	start_kvd
+	mount_kv_fg
+	rm -rf "$KV_CACHE"
+	echo again >"$KV_MNT/again"
+	run kv -L again
+	assert_output again
+	run modes cache
+	assert_output "700 cache"
+	umount_kv
+	stop_kvd
+}
+
 @test "an older install's 0755 index and 0644 files, and a 0755 cache, are tightened, with a note" {
 	require_fuse
 	chmod 0755 "$KV_INDEX" "$KV_INDEX/intents" "$KV_CACHE"
