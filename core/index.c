@@ -12,6 +12,7 @@
 #include "index.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sys.h"
 
@@ -33,11 +35,14 @@ struct gc_req {
 	struct gc_req *next;
 };
 
+#define NTABLES 4
+
 struct kv_index {
 	MDB_env *env;
-	MDB_dbi dbi[2];		/* KV_KEYS, KV_DIRS */
-	MDB_dbi meta;
-	char dir[4096];
+	MDB_dbi dbi[NTABLES];	/* by enum kv_table */
+	int have[NTABLES];	/* a read-only index made by an older version lacks KV_INTENTS */
+	char dir[PATH_MAX];	/* resolved */
+	struct kv_notes notes;
 	pthread_mutex_t gc_lock;
 	pthread_cond_t gc_work;		/* the committer waits for requests */
 	struct gc_req *queue, **queue_tail;
@@ -91,18 +96,21 @@ static int txn_begin(struct kv_index *idx, MDB_txn *parent, unsigned flags, MDB_
 
 static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
 {
-	static const char *const names[] = { "keys", "dirs" };
+	static const char *const names[NTABLES] = { "keys", "dirs", "intents", "meta" };
 	unsigned flags = readonly ? 0 : MDB_CREATE;
 	MDB_txn *txn;
-	int rc, i;
+	int rc = 0, i;
 
 	rc = txn_begin(idx, NULL, readonly ? MDB_RDONLY : 0, &txn, err);
 	if (rc < 0)
 		return rc;
-	for (i = 0; i < 2 && rc == 0; i++)
+	for (i = 0; i < NTABLES && rc == 0; i++) {
 		rc = mdb_dbi_open(txn, names[i], flags, &idx->dbi[i]);
-	if (rc == 0)
-		rc = mdb_dbi_open(txn, "meta", flags, &idx->meta);
+		if (rc == MDB_NOTFOUND && i == KV_INTENTS)
+			rc = 0;		/* read-only and older: none */
+		else
+			idx->have[i] = rc == 0;
+	}
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		return mdb_fail(rc, err, idx, "open tables");
@@ -116,20 +124,29 @@ int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_inde
 {
 	unsigned flags = MDB_NOTLS | (o->sync ? 0 : MDB_NOSYNC) | (o->readonly ? MDB_RDONLY : 0);
 	struct kv_index *idx;
-	int rc, dead;
+	int rc, dead, dfd;
 
 	*out = NULL;
 	idx = calloc(1, sizeof(*idx));
 	if (idx == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");
-	(void)snprintf(idx->dir, sizeof(idx->dir), "%s", dir);
 	pthread_mutex_init(&idx->gc_lock, NULL);
 	pthread_cond_init(&idx->gc_work, NULL);
 	idx->queue_tail = &idx->queue;
-	if (!o->readonly && (rc = kv_mkdir_p(dir, 0755)) < 0) {
-		kv_err_set(err, rc, "index %s: cannot create directory: %s", dir, strerror(-rc));
+	/* Checked and tightened before LMDB opens anything by name in it; once it is ours
+	 * and private, nobody else can put anything there. */
+	dfd = kv_private_dir(dir, "index", o->readonly ? 0 : KV_PRIVATE_CREATE, idx->dir,
+			     sizeof(idx->dir), &idx->notes, err);
+	if (dfd < 0) {
+		rc = dfd;
 		goto fail;
 	}
+	rc = kv_private_file(dfd, idx->dir, "data.mdb", "index", &idx->notes, err);
+	if (rc == 0)
+		rc = kv_private_file(dfd, idx->dir, "lock.mdb", "index", &idx->notes, err);
+	(void)close(dfd);
+	if (rc < 0)
+		goto fail;
 	rc = mdb_env_create(&idx->env);
 	if (rc == 0)
 		rc = mdb_env_set_maxdbs(idx->env, 4);
@@ -138,7 +155,7 @@ int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_inde
 	if (rc == 0)
 		rc = mdb_env_set_mapsize(idx->env, o->map_size);
 	if (rc == 0)
-		rc = mdb_env_open(idx->env, dir, flags, 0644);
+		rc = mdb_env_open(idx->env, idx->dir, flags, 0600);
 	if (rc != 0) {
 		rc = mdb_fail(rc, err, idx, "open");
 		goto fail;
@@ -172,11 +189,56 @@ void kv_index_close(struct kv_index *idx)
 	free(idx);
 }
 
+const char *kv_index_dir(const struct kv_index *idx)
+{
+	return idx->dir;
+}
+
+const char *kv_index_notes(const struct kv_index *idx)
+{
+	return idx->notes.text;
+}
+
 static MDB_val mval(const void *p, size_t n)
 {
 	MDB_val v = { n, (void *)p };
 
 	return v;
+}
+
+int kv_index_has(struct kv_index *idx, enum kv_table t, const char *key, size_t klen,
+		 struct kv_err *err)
+{
+	size_t len;
+	int rc = kv_index_get_bytes(idx, t, key, klen, NULL, 0, &len, err);
+
+	return rc == 0 || rc == -ENOSPC ? 1 : rc == -ENOENT ? 0 : rc;
+}
+
+int kv_index_get_bytes(struct kv_index *idx, enum kv_table t, const char *key, size_t klen,
+		       void *buf, size_t cap, size_t *len, struct kv_err *err)
+{
+	MDB_txn *txn;
+	MDB_val k = mval(key, klen), v;
+	int rc;
+
+	if (!idx->have[t])
+		return -ENOENT;
+	rc = txn_begin(idx, NULL, MDB_RDONLY, &txn, err);
+	if (rc < 0)
+		return rc;
+	rc = mdb_get(txn, idx->dbi[t], &k, &v);
+	if (rc == 0) {
+		*len = v.mv_size;
+		if (v.mv_size > cap)
+			rc = -ENOSPC;
+		else if (v.mv_size > 0)
+			memcpy(buf, v.mv_data, v.mv_size);
+	} else {
+		rc = rc == MDB_NOTFOUND ? -ENOENT : mdb_fail(rc, err, idx, "get");
+	}
+	mdb_txn_abort(txn);
+	return rc;
 }
 
 static int decode(const MDB_val *v, struct kv_record *rec, struct kv_err *err,
@@ -234,7 +296,7 @@ int kv_index_stats(struct kv_index *idx, uint64_t *keys, uint64_t *dirs, uint64_
 	*keys = st.ms_entries;
 	if (rc == 0 && (rc = mdb_stat(txn, idx->dbi[KV_DIRS], &st)) == 0)
 		*dirs = st.ms_entries;
-	*bytes = mdb_get(txn, idx->meta, &k, &v) == 0 ? get_u64(&v) : 0;
+	*bytes = mdb_get(txn, idx->dbi[KV_META], &k, &v) == 0 ? get_u64(&v) : 0;
 	mdb_txn_abort(txn);
 	return rc == 0 ? 0 : mdb_fail(rc, err, idx, "stat");
 }
@@ -326,13 +388,13 @@ static int add_bytes(struct kv_txn *txn, int64_t delta, struct kv_err *err)
 
 	if (delta == 0)
 		return 0;
-	if (mdb_get(txn->txn, txn->idx->meta, &k, &v) == 0)
+	if (mdb_get(txn->txn, txn->idx->dbi[KV_META], &k, &v) == 0)
 		n = get_u64(&v);
 	n = delta < 0 && (uint64_t)-delta > n ? 0 : n + (uint64_t)delta;
 	for (i = 0; i < 8; i++)
 		buf[i] = (uint8_t)(n >> (8 * i));
 	v = mval(buf, 8);
-	rc = mdb_put(txn->txn, txn->idx->meta, &k, &v, 0);
+	rc = mdb_put(txn->txn, txn->idx->dbi[KV_META], &k, &v, 0);
 	return rc == 0 ? 0 : mdb_fail(rc, err, txn->idx, "put");
 }
 
@@ -386,6 +448,57 @@ int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen
 	if (rc != 0)
 		return mdb_fail(rc, err, txn->idx, "delete");
 	return add_bytes(txn, -size, err);
+}
+
+int kv_txn_get_bytes(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+		     const void **val, size_t *len, struct kv_err *err)
+{
+	MDB_val k = mval(key, klen), v;
+	int rc = mdb_get(txn->txn, txn->idx->dbi[t], &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "get");
+	*val = v.mv_data;
+	*len = v.mv_size;
+	return 0;
+}
+
+int kv_txn_put_bytes(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+		     const void *val, size_t len, struct kv_err *err)
+{
+	MDB_val k = mval(key, klen), v = mval(val, len);
+	int rc;
+
+	if (t == KV_KEYS)
+		return kv_err_set(err, -EINVAL, "raw bytes cannot go into the keys table");
+	rc = mdb_put(txn->txn, txn->idx->dbi[t], &k, &v, 0);
+	return rc == 0 ? 0 : mdb_fail(rc, err, txn->idx, "put");
+}
+
+int kv_txn_each(struct kv_txn *txn, enum kv_table t, kv_txn_each_fn fn, void *arg,
+		struct kv_err *err)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, frc = 0;
+
+	if (!txn->idx->have[t])
+		return 0;
+	rc = mdb_cursor_open(txn->txn, txn->idx->dbi[t], &cur);
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "open cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		frc = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
+		if (frc != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (frc != 0)
+		return frc;
+	return rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, err, txn->idx, "cursor");
 }
 
 int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen)

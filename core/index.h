@@ -2,8 +2,14 @@
  *
  * One LMDB environment in a directory, shared by every process on the host (DESIGN §3).
  * Tables: KV_KEYS (key → record of a live value or symlink) and KV_DIRS (directories made
- * through the mount, so an empty one still lists). Only committed, acknowledged state is
- * here; operations in flight are intents (intents.h).
+ * through the mount, so an empty one still lists) hold committed, acknowledged state;
+ * operations in flight are intents (intents.h), of which those that must outlive a reboot
+ * keep a copy in KV_INTENTS. KV_META holds small settings. KV_INTENTS and KV_META hold
+ * bytes, not records: use the _bytes functions on them.
+ *
+ * The directory is private (DESIGN §7): created 0700 with files 0600, and refused when a
+ * symbolic link, someone else's, writable by others or below a directory others may
+ * change (kv_private_dir in sys.h); an older install's 0755 / 0644 is tightened.
  *
  * Threads: every function may be called from any thread. Writes go through
  * kv_index_update, which batches concurrent callers of this process into one LMDB
@@ -18,7 +24,7 @@
 #include "err.h"
 #include "record.h"
 
-enum kv_table { KV_KEYS = 0, KV_DIRS = 1 };
+enum kv_table { KV_KEYS = 0, KV_DIRS = 1, KV_INTENTS = 2, KV_META = 3 };
 
 struct kv_index_opts {
 	uint64_t map_size;	/* bytes of address space for the map; grows the file lazily */
@@ -28,11 +34,28 @@ struct kv_index_opts {
 
 struct kv_index;
 
-/* Open (creating if needed) the index in dir. *out is owned by the caller; close it with
- * kv_index_close. Errors name the directory and the LMDB or system error. */
+/* Open (creating if needed, unless readonly) the index in dir. *out is owned by the
+ * caller; close it with kv_index_close. Errors name the directory and the LMDB or system
+ * error, or say what is wrong with the directory and what to do (-ELOOP, -EPERM, ...). */
 int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_index **out,
 		  struct kv_err *err);
 void kv_index_close(struct kv_index *idx);
+
+/* The index directory's resolved path (no symbolic links), valid while idx is open. */
+const char *kv_index_dir(const struct kv_index *idx);
+
+/* What opening changed that a person should hear of (sentences, each ending in a
+ * newline; "" when nothing), valid while idx is open. */
+const char *kv_index_notes(const struct kv_index *idx);
+
+/* 1 when table t has key, 0 when not, or -errno. */
+int kv_index_has(struct kv_index *idx, enum kv_table t, const char *key, size_t klen,
+		 struct kv_err *err);
+
+/* Copy the bytes stored under key in t into buf (cap bytes); *len is their length.
+ * Returns 0, -ENOENT, -ENOSPC (longer than cap; *len set), -EIO. */
+int kv_index_get_bytes(struct kv_index *idx, enum kv_table t, const char *key, size_t klen,
+		       void *buf, size_t cap, size_t *len, struct kv_err *err);
 
 /* Read the record of key from table into rec. Returns 0, -ENOENT, -KV_ECORRUPT, -EIO. */
 int kv_index_get(struct kv_index *idx, enum kv_table t, const char *key, size_t klen,
@@ -77,6 +100,19 @@ int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen
 /* Remove key; -ENOENT when absent. */
 int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       struct kv_err *err);
+/* Bytes under key in t, valid until the transaction ends. 0, -ENOENT, -EIO. */
+int kv_txn_get_bytes(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+		     const void **val, size_t *len, struct kv_err *err);
+/* Store len bytes under key in t (replacing). Not for KV_KEYS (byte count). */
+int kv_txn_put_bytes(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+		     const void *val, size_t len, struct kv_err *err);
+/* Call fn for every entry of t in key order, with pointers valid during the call only;
+ * stops at fn's first non-zero result, which it returns. fn must not change t. */
+typedef int (*kv_txn_each_fn)(const char *key, size_t klen, const void *val, size_t len,
+			      void *arg);
+int kv_txn_each(struct kv_txn *txn, enum kv_table t, kv_txn_each_fn fn, void *arg,
+		struct kv_err *err);
+
 /* 1 when some key in table starts with prefix (plen > 0), else 0. */
 int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen);
 

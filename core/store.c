@@ -26,7 +26,13 @@ int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_
 	s->opened_ns = kv_now_ns();
 	rc = kv_index_open(cfg->index, &io, &s->idx, err);
 	if (rc == 0)
-		rc = kv_intents_open(cfg->index, &s->ints, err);
+		rc = kv_intents_open(s->idx, &s->ints, err);
+	if (rc == 0) {
+		/* The resolved path from here on; and what opening tightened, for the program. */
+		(void)snprintf(s->cfg.index, sizeof(s->cfg.index), "%s", kv_index_dir(s->idx));
+		(void)snprintf(s->notes, sizeof(s->notes), "%s%s", kv_index_notes(s->idx),
+			       kv_intents_notes(s->ints));
+	}
 	if (rc == 0)
 		rc = kv_dav_new(&dop, &s->dav, err);
 	if (rc == 0 && (s->health = kv_health_new(&s->cfg.shards, cfg->down_time)) == NULL)
@@ -58,6 +64,11 @@ void kv_store_set_lock_wait(struct kv_store *s, int ms)
 const struct kv_config *kv_store_config(const struct kv_store *s)
 {
 	return &s->cfg;
+}
+
+const char *kv_store_notes(const struct kv_store *s)
+{
+	return s->notes;
 }
 
 int kv_store_start_probe(struct kv_store *s, struct kv_err *err)

@@ -25,11 +25,20 @@
 
 struct kv_store;
 
-/* Open the index (creating it) and prepare the shard client. cfg is copied. */
+/* Open the index (creating it) and the intent log and prepare the shard client. cfg is
+ * copied (its index as the resolved path). Local state must be private (DESIGN §7): an
+ * index directory or file that is a symbolic link, someone else's, writable by others or
+ * below a directory others may change is refused (-ELOOP, -EPERM, ... with err saying
+ * what to fix); one merely readable by others is tightened (see kv_store_notes). */
 int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_err *err);
 void kv_store_close(struct kv_store *s);
 
 const struct kv_config *kv_store_config(const struct kv_store *s);
+
+/* What opening changed that a person should hear of: sentences, each ending in a
+ * newline, or "" (e.g. "index /var/lib/tinykv/index was open to others (mode 0755); it is
+ * 0700 now"). Valid while s is open. */
+const char *kv_store_notes(const struct kv_store *s);
 
 /* How long a writer waits for a key another writer holds before failing with -EBUSY
  * (default 0: at once, as the HTTP API wants; a file system waits). */

@@ -8,6 +8,7 @@
 #include "index.h"
 #include "intents.h"
 #include "store.h"
+#include "sys.h"
 
 struct kv_store {
 	struct kv_config cfg;
@@ -17,6 +18,7 @@ struct kv_store {
 	struct kv_health *health;
 	int lock_wait_ms;	/* how long a writer waits for a busy key before -EBUSY */
 	int64_t opened_ns;
+	char notes[2 * KV_NOTES_MAX];	/* kv_store_notes */
 };
 
 /* Index of a shard by name in the configuration, or -1 (a shard no longer configured). */

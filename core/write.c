@@ -5,8 +5,11 @@
  *   1. intent recorded (the key's lock; lists what to undo if we die now)
  *   2. new bytes written to shards: a new key directly at its final paths, a replacement
  *      to temporary paths beside them
- *   3. intent moved to COMMIT (lists the MOVEs, the index change, the files to clean up)
- *   4. temporary files MOVEd onto final paths; index updated and synced
+ *   3. intent moved to COMMIT (lists the MOVEs, the index change, the files to clean up);
+ *      one that MOVEs is also synced into the index before the first MOVE (intents.h),
+ *      since from the MOVE until step 4 the index describes the old value
+ *   4. temporary files MOVEd onto final paths; index updated and synced (and the
+ *      intent's durable copy dropped in the same commit)
  *   5. files no longer referenced deleted; intent dropped
  * A file is only ever deleted when the index does not point at it, so a crash anywhere
  * leaves at worst an orphan file (found by verify), never a record without its file.
@@ -280,7 +283,8 @@ int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_
 		in->nrecops = 0;
 		rc = first_err;
 	} else if (in->nrecops > 0) {
-		rc = kv_index_update(s->idx, apply_recops, in, err);
+		/* The outcome, and the end of the intent's durable copy, in one commit. */
+		rc = kv_intents_commit(s->ints, key, klen, apply_recops, in, err);
 	}
 	(void)delete_unreferenced(s, in->cleanup, in->ncleanup);
 	(void)kv_intents_release(s->ints, key, klen, NULL);

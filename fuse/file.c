@@ -1,5 +1,6 @@
 /* file.c — the bytes of open files. Reads stream from a replica through a read-ahead
- * window; writes go to a spool file in the cache directory and are stored at
+ * window; writes go to a spool file (unnamed, 0600) in the private cache directory
+ * (kv_private_dir, checked by main before mounting) and are stored at
  * flush/fsync/close through the core's put (close-to-open consistency, as on NFS). A file
  * written from empty strictly in order (cp, dd, a download) does not wait for close to
  * go up: past STREAM_AT bytes its upload starts and each later write is sent on as it
@@ -14,9 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -110,34 +115,72 @@ static size_t key_copy(struct node *n, char *key)
 
 /* --- the spool; callers hold n->io --- */
 
-/* An unnamed file in dir: nothing to clean up after a crash. */
-static int tmpfile_in(const char *dir)
+/* An unnamed file in the directory dirfd: nothing to clean up after a crash, and no name
+ * anyone could have prepared. */
+static int tmpfile_in(int dirfd)
 {
-	char path[PATH_MAX];
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	char name[32];
+	uint64_t r;
+	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), i;
 
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
 		return fd;
-	/* A file system without O_TMPFILE (EISDIR from older kernels): name it, unlink it. */
-	if (snprintf(path, sizeof(path), "%s/.spool-XXXXXX", dir) >= (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
+	/* A file system without O_TMPFILE (EISDIR from older kernels): a new name, never
+	 * an existing file or a link, unlinked at once. */
+	for (i = 0; i < 100; i++) {
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			return -1;
+		(void)snprintf(name, sizeof(name), ".spool-%016llx", (unsigned long long)r);
+		fd = openat(dirfd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			(void)unlinkat(dirfd, name, 0);
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -1;
 	}
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd >= 0)
-		(void)unlink(path);
-	return fd;
+	return -1;
+}
+
+static pthread_mutex_t cache_remake = PTHREAD_MUTEX_INITIALIZER;
+
+/* Has the directory open as fd been removed? (Creating in it then fails, with EPERM for
+ * O_TMPFILE.) */
+static int dir_gone(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_nlink == 0;
 }
 
 static int spool_open(struct node *n, struct kv_err *err)
 {
-	const char *dir = tk_ctx()->cfg->cache;
-	int fd = tmpfile_in(dir);
+	struct mount_ctx *mc = tk_ctx();
+	int fd = tmpfile_in(mc->cache_fd);
 
-	if (fd < 0 && errno == ENOENT && kv_mkdir_p(dir, 0700) == 0)
-		fd = tmpfile_in(dir);	/* the cache directory went away: make it again */
+	if (fd < 0 && dir_gone(mc->cache_fd)) {
+		/* The cache directory went away: make it again, checked as at mount time, and
+		 * put it in place of the old descriptor (dup3: other threads' use stays valid). */
+		char real[PATH_MAX];
+		int cfd;
+
+		pthread_mutex_lock(&cache_remake);
+		fd = tmpfile_in(mc->cache_fd);
+		if (fd < 0 && dir_gone(mc->cache_fd)) {
+			cfd = kv_private_dir(mc->cfg->cache, "cache", KV_PRIVATE_CREATE, real,
+					     sizeof(real), NULL, err);
+			if (cfd < 0) {
+				pthread_mutex_unlock(&cache_remake);
+				return cfd;
+			}
+			if (dup3(cfd, mc->cache_fd, O_CLOEXEC) >= 0)
+				fd = tmpfile_in(mc->cache_fd);
+			(void)close(cfd);
+		}
+		pthread_mutex_unlock(&cache_remake);
+	}
 	if (fd < 0)
-		return kv_err_set(err, -errno, "spool in %s: %s", dir, strerror(errno));
+		return kv_err_set(err, -errno, "spool in %s: %s", mc->cfg->cache, strerror(errno));
 	n->spool_fd = fd;
 	pthread_mutex_lock(&n->lock);
 	n->spooled = 1;

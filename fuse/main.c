@@ -62,11 +62,35 @@ static int load_config(struct tk_opts *c, struct kv_config *cfg)
 		fprintf(stderr, "tinykv: %s\n", err.msg);
 		return -1;
 	}
-	if (kv_mkdir_p(cfg->cache, 0700) < 0) {
-		fprintf(stderr, "tinykv: cache %s: %s\n", cfg->cache, strerror(errno));
+	return 0;
+}
+
+/* Each sentence of notes (what opening tightened) as a line on stderr. */
+static void print_notes(const char *notes)
+{
+	const char *p, *nl;
+
+	for (p = notes; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		fprintf(stderr, "tinykv: note: %.*s\n", (int)(nl - p), p);
+}
+
+/* The spool directory, private like the index (DESIGN §7); cfg->cache becomes its
+ * resolved path. Returns its descriptor, or -1 after saying why. */
+static int open_cache(struct kv_config *cfg)
+{
+	char real[PATH_MAX];
+	struct kv_notes notes = { "" };
+	struct kv_err err;
+	int fd = kv_private_dir(cfg->cache, "cache", KV_PRIVATE_CREATE, real, sizeof(real),
+				&notes, &err);
+
+	if (fd < 0) {
+		fprintf(stderr, "tinykv: %s\n", err.msg);
 		return -1;
 	}
-	return 0;
+	print_notes(notes.text);
+	(void)snprintf(cfg->cache, sizeof(cfg->cache), "%s", real);
+	return fd;
 }
 
 /*
@@ -162,6 +186,7 @@ int main(int argc, char **argv)
 
 	memset(&fo, 0, sizeof(fo));
 	memset(&mc, 0, sizeof(mc));
+	mc.cache_fd = -1;
 	if (tk_opts_parse(&args, &c, &err) < 0) {
 		if (c.too_many)
 			fprintf(stderr, "tinykv: %s\n", err.msg);
@@ -192,10 +217,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Fail here, on the terminal, rather than in the daemon. */
+	mc.cache_fd = open_cache(&cfg);
+	if (mc.cache_fd < 0)
+		goto out;
 	if (kv_store_open(&cfg, &probe, &err) < 0) {
 		fprintf(stderr, "tinykv: %s\n", err.msg);
 		goto out;
 	}
+	print_notes(kv_store_notes(probe));
+	/* The daemon works in /: it needs the resolved path. */
+	(void)snprintf(cfg.index, sizeof(cfg.index), "%s", kv_store_config(probe)->index);
 	kv_store_close(probe);
 	(void)snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=tinykv,default_permissions",
 		       c.source);
@@ -211,6 +242,8 @@ out:
 	if (f != NULL)
 		fuse_destroy(f);
 	kv_store_close(mc.store);
+	if (mc.cache_fd >= 0)
+		(void)close(mc.cache_fd);
 	free(fo.mountpoint);
 	fuse_opt_free_args(&args);
 	tk_opts_free(&c);

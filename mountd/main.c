@@ -240,6 +240,15 @@ static int serve(struct kv_store *s, struct auth *auth, const struct kv_config *
 	return 0;
 }
 
+/* Each sentence of notes (what opening tightened) as a line on stderr. */
+static void print_notes(const char *notes)
+{
+	const char *p, *nl;
+
+	for (p = notes; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		fprintf(stderr, "tinykvd: note: %.*s\n", (int)(nl - p), p);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -275,6 +284,7 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	print_notes(kv_store_notes(s));
 	if (!strcmp(o.command, "serve"))
 		rc = serve(s, auth, &cfg, &o);
 	else {

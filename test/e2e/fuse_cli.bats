@@ -182,11 +182,11 @@ PY
 	# while a file is open for writing its spool is open (and unlinked) in the cache...
 	exec 4>"$KV_MNT/spooled"
 	echo data >&4
-	run sh -c "ls -l /proc/$pid/fd | grep -c '$KV_CACHE'"
+	run sh -c "ls -l /proc/$pid/fd | grep -c '$KV_CACHE/'"
 	assert_output 1
 	exec 4>&-
 	# ...and gone after the upload
-	run sh -c "ls -l /proc/$pid/fd | grep -c '$KV_CACHE'"
+	run sh -c "ls -l /proc/$pid/fd | grep -c '$KV_CACHE/'"
 	assert_output 0
 	run ls -A "$KV_CACHE"
 	assert_output ""

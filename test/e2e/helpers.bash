@@ -173,12 +173,8 @@ assert_logs_clean() {
 }
 
 kv_cleanup() {
-	local m name pid idx shm=()
+	local m name pid
 	[ -n "${KV_DIR:-}" ] || return 0
-	for idx in "$KV_DIR"/*/data.mdb; do	# the intent logs of its indexes, in /dev/shm
-		[ -e "$idx" ] || continue
-		shm+=("/dev/shm/tinykv-$(printf '%s' "$(dirname "$(realpath "$idx")")" | md5sum | cut -c1-16)")
-	done
 	if [ -f "$KV_DIR/mounts" ]; then
 		while read -r m; do
 			grep -qs " $m " /proc/mounts || continue
@@ -192,7 +188,6 @@ kv_cleanup() {
 			stop_pid "$pid"
 		done <"$KV_DIR/pids"
 	fi
-	rm -rf "${shm[@]}"
 }
 
 # --- http helpers ---
@@ -246,12 +241,8 @@ start_kvd_as() {
 	wait_http "http://127.0.0.1:$port/?list&limit=1"
 }
 
-# The intent log of $KV_INDEX (core/intents.c): /dev/shm/tinykv-<md5 of its real path>.
-intents_dir() {
-	local real
-	real=$(realpath "$KV_INDEX")
-	echo "/dev/shm/tinykv-$(printf '%s' "$real" | md5sum | cut -c1-16)"
-}
+# The intent log of $KV_INDEX (core/intents.h): its own LMDB environment in INDEX/intents.
+intents_dir() { echo "$(realpath "$KV_INDEX")/intents"; }
 
 # Number of intents (operations in flight or left by a dead process) in the log.
 intent_count() {
@@ -260,8 +251,6 @@ intent_count() {
 
 # Peak resident memory of a process, in kB.
 vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-
-# kv_cleanup, then the intent log the file's index left in /dev/shm.
 
 # shard_path KEY: the path of KEY's value on a shard, /xx/yy/NAME (keys up to 191 bytes,
 # whose NAME needs no splitting).
