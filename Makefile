@@ -98,7 +98,7 @@ clean:
 	rm -rf $(B)
 
 # pjdfstest, the outside POSIX suite, in a fresh mount, compared with test/pjdfstest.known
-# (as root, about 10 minutes; test/pjdfstest/run --help for its options).
+# (as root, about 5 minutes; test/pjdfstest/run --help for its options).
 .PHONY: pjdfstest
 pjdfstest: all
 	test/pjdfstest/run
