@@ -160,3 +160,9 @@ lint:
 	echo "shellcheck"; shellcheck -x -s bash $(SHELL_SRC) || rc=1; \
 	echo "cppcheck"; $(CPPCHECK) core fuse mountd || rc=1; \
 	[ $$rc -eq 0 ] && echo "lint: clean" || echo "lint: findings above"; exit $$rc
+
+# pjdfstest, the outside POSIX suite, in a fresh mount, compared with test/pjdfstest.known
+# (as root, about 5 minutes; test/pjdfstest/run --help for its options).
+.PHONY: pjdfstest
+pjdfstest: all
+	test/pjdfstest/run

@@ -51,8 +51,10 @@ static struct node *node_of(const struct fuse_file_info *fi)
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct open_file *handles;
 
-/* A handle on n (whose reference it takes over) into fi; -ENOMEM drops the reference. */
-static int handle_new(struct fuse_file_info *fi, struct node *n)
+/* A handle on n (whose reference it takes over) into fi; -ENOMEM drops the reference.
+ * created: the open made the file, so its close stores it even on a read-only descriptor
+ * (open(O_CREAT | O_RDONLY) must leave a file behind, as touch and pjdfstest expect). */
+static int handle_new(struct fuse_file_info *fi, struct node *n, int created)
 {
 	struct open_file *h = calloc(1, sizeof(*h));
 
@@ -61,13 +63,14 @@ static int handle_new(struct fuse_file_info *fi, struct node *n)
 		return -ENOMEM;
 	}
 	h->kind = HANDLE_FILE;
-	h->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	h->writable = created || (fi->flags & O_ACCMODE) != O_RDONLY;
 	h->node = n;
 	/* A write-only handle (cp, dd, a shell's >) cannot be mapped, so its writes may skip
 	 * the kernel's page cache: the bytes come to us in one copy instead of two. */
 	if ((fi->flags & O_ACCMODE) == O_WRONLY)
 		fi->direct_io = 1;
-	/* The close of a reader stores nothing (tk_flush), so spare it the round trip. */
+	/* The close of a reader stores nothing (tk_flush), so spare it the round trip; a
+	 * creator's close stores the new file and reports there if that fails. */
 	if (!h->writable)
 		fi->noflush = 1;
 	pthread_mutex_lock(&handles_lock);
@@ -519,7 +522,7 @@ int tk_open(const char *path, struct fuse_file_info *fi)
 			return tk_errno(rc, &err, "open", path);
 		}
 	}
-	return handle_new(fi, n);
+	return handle_new(fi, n, 0);
 }
 
 int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -559,7 +562,7 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		node_put(n);
 		return tk_errno(rc, &err, "create", path);
 	}
-	return handle_new(fi, n);
+	return handle_new(fi, n, 1);
 }
 
 int tk_mknod(const char *path, mode_t mode, dev_t rdev)

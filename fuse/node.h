@@ -35,7 +35,9 @@ struct node;
 /* What fi->fh points at for an open file: one per open(2), sharing the key's node. */
 struct open_file {
 	int kind;			/* HANDLE_FILE: the first field of every handle */
-	int writable;			/* opened for writing: its close uploads */
+	int writable;			/* opened for writing, or created by this
+					 * open (whatever the access mode): its
+					 * close uploads */
 	struct node *node;
 	struct open_file *prev, *next;	/* every open handle; see handle_new in file.c */
 };
