@@ -102,7 +102,8 @@ static int parse_path(const char *key, const char *v, char *out, size_t cap,
 
 static const char *const known_keys[] = {
 	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
-	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout", NULL
+	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout",
+	"shard_secret_file", NULL
 };
 
 int kv_config_is_key(const char *key)
@@ -149,6 +150,8 @@ int kv_config_set(struct kv_config *c, const char *key, const char *v, struct kv
 		return parse_seconds(key, v, &c->attr_timeout, err);
 	if (!strcmp(key, "entry_timeout"))
 		return parse_seconds(key, v, &c->entry_timeout, err);
+	if (!strcmp(key, "shard_secret_file"))
+		return parse_path(key, v, c->shard_secret_file, sizeof(c->shard_secret_file), err);
 	return kv_err_set(err, -ENOENT, "unknown setting '%s'", key);
 }
 
@@ -206,5 +209,13 @@ int kv_config_finish(struct kv_config *c, struct kv_err *err)
 	if (c->replicas > c->shards.n)
 		return kv_err_set(err, -EINVAL, "replicas = %d but only %d shard%s configured",
 				  c->replicas, c->shards.n, c->shards.n == 1 ? " is" : "s are");
+	c->shard_secret[0] = '\0';
+	if (c->shard_secret_file[0] != '\0') {
+		int rc = kv_secret_load(c->shard_secret_file, c->shard_secret,
+					sizeof(c->shard_secret), err);
+
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "placement.h"
+#include "secret.h"
 
 #define KV_DEFAULT_CONF "/etc/tinykv/tinykv.conf"
 
@@ -29,6 +30,9 @@ struct kv_config {
 	uint64_t map_size;		/* LMDB map size, bytes */
 	uint64_t max_size;		/* largest value the mount accepts, bytes */
 	double attr_timeout, entry_timeout;	/* FUSE kernel caches, seconds */
+	/* The shards' side (DESIGN §7): the cluster's secret, sent on every request. */
+	char shard_secret_file[PATH_MAX];	/* "" = none */
+	char shard_secret[KV_SECRET_MAX + 1];	/* read by kv_config_finish; never printed */
 };
 
 /* Fill c with the documented defaults (no shards). */
@@ -41,7 +45,8 @@ int kv_config_set(struct kv_config *c, const char *key, const char *value,
 /* Read a config file; errors name "FILE:LINE". -ENOENT when the file is missing. */
 int kv_config_load(struct kv_config *c, const char *path, struct kv_err *err);
 
-/* Check the whole: shards given, replicas <= number of shards. */
+/* Check the whole: shards given, replicas <= number of shards; and read the shard secret
+ * from shard_secret_file (kv_secret_load: its errors). */
 int kv_config_finish(struct kv_config *c, struct kv_err *err);
 
 /* Is key one of ours (so a FUSE -o parser can tell config keys from mount options)? */

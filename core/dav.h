@@ -6,8 +6,10 @@
  *
  * Errors: curl failures and non-2xx answers become a negative errno and a message naming
  * the shard, the request and the cause (dav_fail in dav.c is the one translation point):
- * 404 → -ENOENT, 507 → -ENOSPC, 413 → -EFBIG, 403 → -EACCES, a shard silent for longer
- * than the timeout → -ETIMEDOUT, any other failure → -EIO.
+ * 404 → -ENOENT, 507 → -ENOSPC, 413 → -EFBIG, 401/403/421 → -EACCES (a 401 means the
+ * shard wants the cluster's secret, a 421 that it does not answer to the name in the URL;
+ * the messages say what to fix), a shard silent for longer than the timeout →
+ * -ETIMEDOUT, any other failure → -EIO.
  *
  * Threads: a struct kv_dav may be shared by any number of threads. A struct kv_upload
  * belongs to the thread that began it.
@@ -22,6 +24,9 @@
 
 struct kv_dav_opts {
 	int timeout;		/* seconds to connect, and of silence before giving up */
+	const char *secret;	/* the cluster's shard secret, sent on every request in the
+				 * KV_SECRET_HEADER header (secret.h); NULL or "": none.
+				 * Copied: the caller may wipe its own. */
 };
 
 struct kv_dav;

@@ -14,7 +14,7 @@
 int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_err *err)
 {
 	struct kv_index_opts io = { cfg->map_size, cfg->sync, 0 };
-	struct kv_dav_opts dop = { cfg->timeout };
+	struct kv_dav_opts dop = { cfg->timeout, cfg->shard_secret };
 	struct kv_store *s;
 	int rc;
 

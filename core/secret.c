@@ -1,0 +1,85 @@
+/* secret.c — the cluster's shard secret, loaded from a file only its reader can touch. */
+#include "secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int secret_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int kv_secret_load(const char *path, char *out, size_t cap, struct kv_err *err)
+{
+	char buf[KV_SECRET_MAX + 3];
+	struct stat st;
+	size_t len = 0, i;
+	int fd = -1, rc = 0;
+
+	if (cap <= KV_SECRET_MAX)
+		return kv_err_set(err, -ENOSPC, "shard_secret_file: no room for the secret");
+	out[0] = '\0';
+	/* O_NONBLOCK: a FIFO put in the file's place must not hang us at open. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ELOOP)
+			return kv_err_set(err, rc, "shard_secret_file %s is a symbolic link: name "
+					  "the file itself", path);
+		return kv_err_set(err, rc, "shard_secret_file %s: %s", path, strerror(-rc));
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = kv_err_set(err, -errno, "shard_secret_file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = kv_err_set(err, -EINVAL, "shard_secret_file %s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		rc = kv_err_set(err, -EPERM, "shard_secret_file %s belongs to uid %u, not to uid "
+				"%u that reads it: chown %u %s (or give this user a copy of "
+				"its own)", path, (unsigned)st.st_uid, (unsigned)geteuid(),
+				(unsigned)geteuid(), path);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		rc = kv_err_set(err, -EPERM, "shard_secret_file %s has mode %04o: others may read "
+				"it; chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	while (len < sizeof(buf)) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = kv_err_set(err, -errno, "shard_secret_file %s: %s", path,
+					strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	for (i = 0; i < len && secret_char(buf[i]); i++)
+		;
+	if (i != len || len < KV_SECRET_MIN || len > KV_SECRET_MAX) {
+		rc = kv_err_set(err, -EINVAL, "shard_secret_file %s must hold one line of %d to %d "
+				"characters from a-z 0-9 - _ (make one with: od -An -tx1 -N32 "
+				"/dev/urandom | tr -d ' \\n')", path, KV_SECRET_MIN, KV_SECRET_MAX);
+		goto out;
+	}
+	memcpy(out, buf, len);
+	out[len] = '\0';
+out:
+	explicit_bzero(buf, sizeof(buf));
+	(void)close(fd);
+	return rc;
+}
