@@ -151,6 +151,8 @@ read_once() {	# read_once curl|mount KEYS
 	for s in 1 2 3; do
 		[ -e "$KV_DIR/shard$s/$path" ] || { mkdir -p "$(dirname "$KV_DIR/shard$s/$path")"; echo old >"$KV_DIR/shard$s/$path"; orphan=$s; }
 	done
+	# they belong to the shards' user, as what the shards write does (tinykv-shard)
+	for s in 1 2 3; do chown -R --reference="$KV_DIR/shard$s" "$KV_DIR/shard$s"; done
 	run verify
 	assert_failure
 	assert_output --partial "stray (no key lives at this path): http://localhost:$SHARD_PORT_1/stray.txt"
