@@ -31,7 +31,8 @@ struct kv_shards {
 /*
  * Parse a list of shards separated by commas and/or spaces ("localhost:3001, http://h:3002",
  * "https://h"); a trailing '/' is dropped. Returns 0, or -EINVAL naming the bad entry
- * (empty list, unknown scheme, a path after the host, duplicate, more than KV_MAX_SHARDS).
+ * (empty list, unknown scheme, user:password@ (named without it), a path after the host,
+ * duplicate, more than KV_MAX_SHARDS).
  */
 int kv_shards_parse(const char *list, struct kv_shards *out, struct kv_err *err);
 

@@ -1,4 +1,5 @@
-/* The shard secret: which files are refused and why. */
+/* The shard secret: which files are refused and why, and shard URLs with a password in
+ * them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "placement.h"
 #include "secret.h"
 #include "unit.h"
 
@@ -101,4 +103,21 @@ UNIT_TEST(config_secret)
 	CHECK(strstr(err.msg, path) != NULL);
 	(void)unlink(path);
 	(void)rmdir(dir);
+}
+
+UNIT_TEST(password_in_shard_url_is_refused_unechoed)
+{
+	struct kv_shards s;
+	struct kv_err err;
+
+	CHECK(kv_shards_parse("localhost:3001, http://user:hunter2@localhost:3002", &s, &err) ==
+	      -EINVAL);
+	CHECK(strstr(err.msg, "hunter2") == NULL && strstr(err.msg, "user:") == NULL);
+	CHECK(strstr(err.msg, "a user name or password") != NULL);
+	CHECK(strstr(err.msg, "http://...@localhost:3002") != NULL);
+	CHECK(strstr(err.msg, "shard_secret_file") != NULL);
+	CHECK(kv_shards_parse("me@localhost:3001", &s, &err) == -EINVAL);
+	CHECK(strstr(err.msg, "'...@localhost:3001'") != NULL);
+	CHECK(kv_shards_parse("https://a:b@c@h:1", &s, &err) == -EINVAL);
+	CHECK(strstr(err.msg, "a:b") == NULL && strstr(err.msg, "...@h:1") != NULL);
 }
