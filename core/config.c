@@ -23,6 +23,7 @@ void kv_config_defaults(struct kv_config *c)
 	c->max_size = (uint64_t)1 << 40;
 	c->attr_timeout = 1.0;
 	c->entry_timeout = 1.0;
+	c->read_link_ttl = 60;
 }
 
 static int parse_int(const char *key, const char *v, long lo, long hi, int *out,
@@ -103,7 +104,7 @@ static int parse_path(const char *key, const char *v, char *out, size_t cap,
 static const char *const known_keys[] = {
 	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
 	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout",
-	"shard_secret_file", NULL
+	"shard_secret_file", "sign_reads", "read_link_ttl", NULL
 };
 
 int kv_config_is_key(const char *key)
@@ -152,6 +153,10 @@ int kv_config_set(struct kv_config *c, const char *key, const char *v, struct kv
 		return parse_seconds(key, v, &c->entry_timeout, err);
 	if (!strcmp(key, "shard_secret_file"))
 		return parse_path(key, v, c->shard_secret_file, sizeof(c->shard_secret_file), err);
+	if (!strcmp(key, "sign_reads"))
+		return parse_bool(key, v, &c->sign_reads, err);
+	if (!strcmp(key, "read_link_ttl"))
+		return parse_int(key, v, 1, 7 * 86400, &c->read_link_ttl, err);
 	return kv_err_set(err, -ENOENT, "unknown setting '%s'", key);
 }
 
@@ -217,5 +222,8 @@ int kv_config_finish(struct kv_config *c, struct kv_err *err)
 		if (rc < 0)
 			return rc;
 	}
+	if (c->sign_reads && c->shard_secret[0] == '\0')
+		return kv_err_set(err, -EINVAL, "sign_reads = yes needs shard_secret_file (the "
+				  "secret signs the links)");
 	return 0;
 }

@@ -30,9 +30,12 @@ struct kv_config {
 	uint64_t map_size;		/* LMDB map size, bytes */
 	uint64_t max_size;		/* largest value the mount accepts, bytes */
 	double attr_timeout, entry_timeout;	/* FUSE kernel caches, seconds */
-	/* The shards' side (DESIGN §7): the cluster's secret, sent on every request. */
+	/* The shards' side (DESIGN §7): the cluster's secret, sent to the shards on every
+	 * request, and whether redirects carry signed, expiring URLs. */
 	char shard_secret_file[PATH_MAX];	/* "" = none */
 	char shard_secret[KV_SECRET_MAX + 1];	/* read by kv_config_finish; never printed */
+	int sign_reads;
+	int read_link_ttl;			/* seconds a signed read URL stays valid */
 };
 
 /* Fill c with the documented defaults (no shards). */
@@ -46,7 +49,7 @@ int kv_config_set(struct kv_config *c, const char *key, const char *value,
 int kv_config_load(struct kv_config *c, const char *path, struct kv_err *err);
 
 /* Check the whole: shards given, replicas <= number of shards; and read the shard secret
- * from shard_secret_file (kv_secret_load: its errors). */
+ * from shard_secret_file (kv_secret_load: its errors), which sign_reads needs. */
 int kv_config_finish(struct kv_config *c, struct kv_err *err);
 
 /* Is key one of ours (so a FUSE -o parser can tell config keys from mount options)? */

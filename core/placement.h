@@ -16,7 +16,8 @@
 #define KV_MAX_REPLICAS 8
 #define KV_SHARD_NAME_MAX 255
 #define KV_SHARD_BASE_MAX (KV_SHARD_NAME_MAX + 9)	/* "https://" + name */
-#define KV_URL_MAX (KV_SHARD_BASE_MAX + 704)		/* base + KV_PATH_MAX */
+/* base + KV_PATH_MAX + a read signature (KV_SIGNATURE_MAX, secret.h) */
+#define KV_URL_MAX (KV_SHARD_BASE_MAX + 704 + 64)
 
 struct kv_shard {
 	char name[KV_SHARD_NAME_MAX + 1];	/* "host:port", what placement hashes */

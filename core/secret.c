@@ -1,12 +1,17 @@
-/* secret.c — the cluster's shard secret, loaded from a file only its reader can touch. */
+/* secret.c — the cluster's shard secret: loaded from a file only its reader can touch, and
+ * the one place that signs read URLs (nginx secure_link; tinykv-shard checks them). */
 #include "secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "codec.h"
+#include "hash.h"
 
 static int secret_char(char c)
 {
@@ -82,4 +87,36 @@ out:
 	explicit_bzero(buf, sizeof(buf));
 	(void)close(fd);
 	return rc;
+}
+
+int kv_sign_url(const char *secret, const char *url, int64_t expires, char *out, size_t cap)
+{
+	char text[32 + KV_PATH_MAX + 64 + KV_SECRET_MAX + 2], exp[24], b64[32];
+	const char *host = strstr(url, "://"), *path;
+	uint8_t md[KV_MD5_LEN];
+	size_t plen, slen = strlen(secret);
+	int tlen, blen, n;
+
+	path = host != NULL ? strchr(host + 3, '/') : NULL;
+	if (path == NULL || strchr(path, '?') != NULL || expires < 0)
+		return -EINVAL;
+	plen = strlen(path);
+	(void)snprintf(exp, sizeof(exp), "%" PRId64, expires);
+	if (plen > KV_PATH_MAX + 64 || slen > KV_SECRET_MAX)
+		return -ENAMETOOLONG;
+	/* "EXPIRES" "PATH" " " "SECRET", as secure_link_md5 in tinykv-shard's config */
+	tlen = snprintf(text, sizeof(text), "%s%s %s", exp, path, secret);
+	if (tlen < 0 || (size_t)tlen >= sizeof(text)) {
+		explicit_bzero(text, sizeof(text));
+		return -ENAMETOOLONG;
+	}
+	kv_md5(text, (size_t)tlen, md);
+	explicit_bzero(text, sizeof(text));
+	blen = kv_b64url_encode(md, sizeof(md), b64, sizeof(b64));
+	if (blen < 0)
+		return blen;
+	while (blen > 0 && b64[blen - 1] == '=')
+		b64[--blen] = '\0';
+	n = snprintf(out, cap, "%s?md5=%s&expires=%s", url, b64, exp);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
 }

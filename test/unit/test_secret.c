@@ -1,5 +1,5 @@
-/* The shard secret: which files are refused and why, and shard URLs with a password in
- * them. */
+/* The shard secret: which files are refused and why, the signature nginx's secure_link
+ * accepts, and shard URLs with a password in them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +81,24 @@ UNIT_TEST(secret_file_rules)
 	(void)rmdir(dir);
 }
 
-UNIT_TEST(config_secret)
+UNIT_TEST(signed_url_is_what_secure_link_checks)
+{
+	char out[KV_URL_MAX];
+
+	/* Checked against nginx 1.22's secure_link with tinykv-shard --signed-reads, and
+	 * `printf '%s%s %s' EXPIRES PATH SECRET | openssl md5 -binary | base64 | tr +/ -_` */
+	CHECK(kv_sign_url(GOOD, "http://localhost:3001/5d/41/aGVsbG8=", 1796180861, out,
+			  sizeof(out)) > 0);
+	CHECK_STR(out, "http://localhost:3001/5d/41/aGVsbG8=?md5=0M5iJeUFNlArJ9oq3YVHgw"
+		  "&expires=1796180861");
+	CHECK(strstr(out, GOOD) == NULL);
+	CHECK(kv_sign_url(GOOD, "http://localhost:3001", 1, out, sizeof(out)) == -EINVAL);
+	CHECK(kv_sign_url(GOOD, "http://h:1/a?b", 1, out, sizeof(out)) == -EINVAL);
+	CHECK(kv_sign_url(GOOD, "http://localhost:3001/5d/41/aGVsbG8=", 1, out, 40) ==
+	      -ENAMETOOLONG);
+}
+
+UNIT_TEST(config_secret_and_signing)
 {
 	char dir[] = "/tmp/tinykv-unit-XXXXXX", path[64];
 	struct kv_config c;
@@ -91,13 +108,19 @@ UNIT_TEST(config_secret)
 	(void)snprintf(path, sizeof(path), "%s/secret", dir);
 	put_file(path, GOOD "\n", 0600);
 	kv_config_defaults(&c);
-	CHECK(c.shard_secret_file[0] == '\0');
-	CHECK(kv_config_is_key("shard_secret_file"));
+	CHECK(c.sign_reads == 0 && c.read_link_ttl == 60 && c.shard_secret_file[0] == '\0');
+	CHECK(kv_config_is_key("shard_secret_file") && kv_config_is_key("sign_reads") &&
+	      kv_config_is_key("read_link_ttl"));
 	CHECK(kv_config_set(&c, "shards", "localhost:3001", &err) == 0);
 	CHECK(kv_config_finish(&c, &err) == 0 && c.shard_secret[0] == '\0');
+	CHECK(kv_config_set(&c, "sign_reads", "yes", &err) == 0);
+	CHECK(kv_config_finish(&c, &err) == -EINVAL);
+	CHECK(strstr(err.msg, "sign_reads = yes needs shard_secret_file") != NULL);
 	CHECK(kv_config_set(&c, "shard_secret_file", path, &err) == 0);
 	CHECK(kv_config_finish(&c, &err) == 0);
 	CHECK_STR(c.shard_secret, GOOD);
+	CHECK(kv_config_set(&c, "read_link_ttl", "0", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "read_link_ttl", "300", &err) == 0 && c.read_link_ttl == 300);
 	CHECK(chmod(path, 0644) == 0);
 	CHECK(kv_config_finish(&c, &err) == -EPERM);
 	CHECK(strstr(err.msg, path) != NULL);
