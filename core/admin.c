@@ -54,7 +54,7 @@ void admin_set(struct admin_run *a, uint64_t done, uint64_t total, uint64_t hits
 
 void admin_report(struct admin_run *a, const char *fmt, ...)
 {
-	char line[1024];
+	char line[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -69,6 +69,37 @@ void admin_report(struct admin_run *a, const char *fmt, ...)
 void admin_done(struct admin_run *a)
 {
 	pthread_mutex_destroy(&a->lock);
+}
+
+const char *admin_key(char *buf, size_t cap, const char *key, size_t klen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, n = 0;
+
+	if (cap < 3) {
+		if (cap > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[n++] = '\'';
+	for (i = 0; i < klen && n + 5 < cap; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		} else if (c == '\\' || c == '\'') {
+			buf[n++] = '\\';
+			buf[n++] = (char)c;
+		} else {
+			buf[n++] = (char)c;
+		}
+	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return buf;
 }
 
 int admin_each_key(struct kv_store *s, admin_key_fn fn, void *arg, struct kv_err *err)

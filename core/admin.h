@@ -25,6 +25,9 @@ struct kv_progress {
 struct kv_admin_opts {
 	int jobs;		/* parallel workers */
 	int repair;		/* verify: fix what is found */
+	int deep;		/* verify: read every replica whole (size and md5), not HEAD */
+	const char *const *force;	/* verify: shards whose missing data is gone for good */
+	int nforce;
 	int grace_ms;		/* rebalance: keep old copies this long after the switch */
 	void (*progress)(const struct kv_progress *p, void *arg);
 	void (*report)(const char *line, void *arg);	/* one finding or failure */
@@ -55,18 +58,33 @@ struct kv_verify_result {
 	uint64_t keys, files;
 	uint64_t missing;	/* a replica the index lists is not on its shard */
 	uint64_t wrong_size;	/* a replica of another size than the record's */
+	uint64_t damaged;	/* deep: a replica whose md5 is not the record's */
+	uint64_t no_md5;	/* deep: values whose record has no md5 (checked for size) */
 	uint64_t misplaced;	/* replicas not where placement puts them (rebalance) */
-	uint64_t lost;		/* no replica left at all */
+	uint64_t lost;		/* no good replica left at all (the record is kept) */
+	uint64_t unchecked;	/* replicas or shards that could not be checked */
+	uint64_t empty_shards;	/* shards holding under half of the files they should */
+	uint64_t left_alone;	/* keys with a problem on such a shard: not repaired */
 	uint64_t orphans;	/* files of keys that do not list that shard, stale uploads */
 	uint64_t strays;	/* files no key explains */
 	uint64_t dead_intents;	/* unfinished operations of dead processes */
 	uint64_t repaired, unrepaired;
+	uint64_t files_deleted, records_deleted;	/* repair: each listed in the report */
 };
 
-/* Check every record against the shards and every shard file against the index. With
- * o->repair: finish dead operations, copy missing replicas from a good one, move misplaced
- * ones, drop records with no replica left, delete orphans and strays. Returns 0 when the
- * cluster is (now) healthy, 1 when problems remain, or a negative errno. */
+/*
+ * Check every record against the shards and every shard file against the index. A shard
+ * that holds fewer than half of the files the index places on it is reported as missing
+ * its data, and keys involving it are left alone (not repaired, not deleted) unless it is
+ * named in o->force. With o->repair: finish dead operations; each key found wrong is
+ * checked again and repaired under its lock, and only while its record is still the one
+ * checked: missing or bad replicas copied from a good one, misplaced ones moved. A key with
+ * no good replica is reported lost and kept, unless every shard it lists is forced (then
+ * its record is deleted). A file no record or intent refers to is deleted once older than
+ * orphan_grace (an orphan copy only while its key has a good copy elsewhere). Every
+ * deletion is reported. Returns 0 when the cluster is (now) healthy, 1 when problems
+ * remain, or a negative errno (-EINVAL: a forced name is not a configured shard).
+ */
 int kv_verify(struct kv_store *s, const struct kv_admin_opts *o, struct kv_verify_result *r,
 	      struct kv_err *err);
 

@@ -27,6 +27,12 @@ void admin_report(struct admin_run *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void admin_done(struct admin_run *a);
 
+/* key as reports show it, in quotes, control bytes, quotes and backslashes escaped (\xHH,
+ * \', \\) into buf (cap >= 4 * KV_KEY_MAX + 3 holds any key); returns buf. Every key a
+ * report prints goes through here. */
+#define ADMIN_KEY_MAX (4 * KV_KEY_MAX + 3)
+const char *admin_key(char *buf, size_t cap, const char *key, size_t klen);
+
 /* Call fn for every record of KV_KEYS, in order, reading in short snapshots so a long walk
  * does not pin old pages. fn returns 0 to go on. */
 typedef int (*admin_key_fn)(const char *key, size_t klen, const struct kv_record *rec,

@@ -23,6 +23,11 @@ void kv_config_defaults(struct kv_config *c)
 	c->max_size = (uint64_t)1 << 40;
 	c->attr_timeout = 1.0;
 	c->entry_timeout = 1.0;
+	c->auth_mode = KV_AUTH_UNSET;
+	c->anonymous = -1;
+	c->anonymous_uid = 65534;
+	c->anonymous_gid = 65534;
+	c->orphan_grace = 3600;
 	c->read_link_ttl = 60;
 }
 
@@ -101,10 +106,122 @@ static int parse_path(const char *key, const char *v, char *out, size_t cap,
 	return 0;
 }
 
+/* auth = none | /absolute/path/of/the/token/file */
+static int parse_auth(struct kv_config *c, const char *v, struct kv_err *err)
+{
+	if (!strcmp(v, "none")) {
+		c->auth_mode = KV_AUTH_NONE;
+		c->auth[0] = '\0';
+		return 0;
+	}
+	if (v[0] != '/')
+		return kv_err_set(err, -EINVAL, "auth: '%s' is neither none nor an absolute path "
+				  "of a token file", v);
+	if (parse_path("auth", v, c->auth, sizeof(c->auth), err) < 0)
+		return -EINVAL;
+	c->auth_mode = KV_AUTH_FILE;
+	return 0;
+}
+
+/* server_name = name[, name...]: host names, IPv4 or IPv6 addresses, each optionally with
+ * ":port". Stored lower case, IPv6 addresses in brackets. */
+static int parse_server_names(struct kv_config *c, const char *v, struct kv_err *err)
+{
+	const char *p = v;
+	int n = 0;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ", \t"), colons = 0, i, at = 0;
+		char *out;
+		int bracket;
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		if (n == KV_SERVER_NAMES_MAX)
+			return kv_err_set(err, -EINVAL, "server_name: more than %d names",
+					  KV_SERVER_NAMES_MAX);
+		for (i = 0; i < len; i++) {
+			unsigned char ch = (unsigned char)p[i];
+
+			colons += ch == ':';
+			if (!isalnum(ch) && !strchr(".-_:[]", ch))
+				return kv_err_set(err, -EINVAL, "server_name: '%.*s' is not a host "
+						  "name or address", (int)len, p);
+		}
+		bracket = colons > 1 && p[0] != '[';	/* a bare IPv6 address */
+		if (len + 2 * (size_t)bracket >= KV_SERVER_NAME_LEN)
+			return kv_err_set(err, -EINVAL, "server_name: '%.*s' is too long", (int)len,
+					  p);
+		out = c->server_names[n];
+		if (bracket)
+			out[at++] = '[';
+		for (i = 0; i < len; i++)
+			out[at++] = (char)tolower((unsigned char)p[i]);
+		if (bracket)
+			out[at++] = ']';
+		out[at] = '\0';
+		n++;
+		p += len;
+	}
+	if (n == 0)
+		return kv_err_set(err, -EINVAL, "server_name: no name given");
+	c->n_server_names = n;
+	return 0;
+}
+
+/* anonymous = none | read | write | read, write */
+static int parse_rights(const char *key, const char *v, int *out, struct kv_err *err)
+{
+	const char *p = v;
+	int rights = 0;
+
+	if (!strcmp(v, "none")) {
+		*out = 0;
+		return 0;
+	}
+	while (*p != '\0') {
+		size_t len = strcspn(p, ", \t");
+
+		if (len == 4 && !strncmp(p, "read", 4))
+			rights |= KV_RIGHT_READ;
+		else if (len == 5 && !strncmp(p, "write", 5))
+			rights |= KV_RIGHT_WRITE;
+		else if (len > 0)
+			return kv_err_set(err, -EINVAL, "%s: '%.*s' is not a right (none, read, "
+					  "write)", key, (int)len, p);
+		p += len + (p[len] != '\0');
+	}
+	if (rights == 0)
+		return kv_err_set(err, -EINVAL, "%s: no right given (none, read, write)", key);
+	*out = rights;
+	return 0;
+}
+
+/* A uid or gid anonymous requests act as: not root's, which would bypass the bits. */
+static int parse_id(const char *key, const char *v, uint32_t *out, struct kv_err *err)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n > 4294967294ULL)
+		return kv_err_set(err, -EINVAL, "%s: '%s' is not a number from 1 to 4294967294",
+				  key, v);
+	if (n == 0)
+		return kv_err_set(err, -EINVAL, "%s: 0 is root's; anonymous requests must not "
+				  "act as root", key);
+	*out = (uint32_t)n;
+	return 0;
+}
+
 static const char *const known_keys[] = {
 	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
 	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout",
-	"shard_secret_file", "sign_reads", "read_link_ttl", NULL
+	"auth", "server_name", "anonymous", "anonymous_uid", "anonymous_gid",
+	"orphan_grace", "shard_secret_file", "sign_reads", "read_link_ttl", NULL
 };
 
 int kv_config_is_key(const char *key)
@@ -151,6 +268,18 @@ int kv_config_set(struct kv_config *c, const char *key, const char *v, struct kv
 		return parse_seconds(key, v, &c->attr_timeout, err);
 	if (!strcmp(key, "entry_timeout"))
 		return parse_seconds(key, v, &c->entry_timeout, err);
+	if (!strcmp(key, "auth"))
+		return parse_auth(c, v, err);
+	if (!strcmp(key, "server_name"))
+		return parse_server_names(c, v, err);
+	if (!strcmp(key, "anonymous"))
+		return parse_rights(key, v, &c->anonymous, err);
+	if (!strcmp(key, "anonymous_uid"))
+		return parse_id(key, v, &c->anonymous_uid, err);
+	if (!strcmp(key, "anonymous_gid"))
+		return parse_id(key, v, &c->anonymous_gid, err);
+	if (!strcmp(key, "orphan_grace"))
+		return parse_int(key, v, 0, 365 * 86400, &c->orphan_grace, err);
 	if (!strcmp(key, "shard_secret_file"))
 		return parse_path(key, v, c->shard_secret_file, sizeof(c->shard_secret_file), err);
 	if (!strcmp(key, "sign_reads"))
@@ -214,6 +343,8 @@ int kv_config_finish(struct kv_config *c, struct kv_err *err)
 	if (c->replicas > c->shards.n)
 		return kv_err_set(err, -EINVAL, "replicas = %d but only %d shard%s configured",
 				  c->replicas, c->shards.n, c->shards.n == 1 ? " is" : "s are");
+	if (c->anonymous < 0)	/* with tokens, writing needs one */
+		c->anonymous = KV_RIGHT_READ | (c->auth_mode == KV_AUTH_FILE ? 0 : KV_RIGHT_WRITE);
 	c->shard_secret[0] = '\0';
 	if (c->shard_secret_file[0] != '\0') {
 		int rc = kv_secret_load(c->shard_secret_file, c->shard_secret,

@@ -15,6 +15,14 @@
 
 #define KV_DEFAULT_CONF "/etc/tinykv/tinykv.conf"
 
+/* auth = ...: not set (only loopback may write, only loopback may be listened on), none
+ * (written out: listen anywhere, still only loopback may write), or a token file. */
+enum { KV_AUTH_UNSET = 0, KV_AUTH_NONE, KV_AUTH_FILE };
+/* Rights of a token or of anonymous requests. */
+enum { KV_RIGHT_READ = 1, KV_RIGHT_WRITE = 2, KV_RIGHT_ADMIN = 4 };
+#define KV_SERVER_NAMES_MAX 16
+#define KV_SERVER_NAME_LEN 256		/* with the NUL; "[v6]:port" fits */
+
 struct kv_config {
 	struct kv_shards shards;
 	int have_shards;
@@ -30,6 +38,15 @@ struct kv_config {
 	uint64_t map_size;		/* LMDB map size, bytes */
 	uint64_t max_size;		/* largest value the mount accepts, bytes */
 	double attr_timeout, entry_timeout;	/* FUSE kernel caches, seconds */
+	/* tinykvd's access control (mountd/auth.c, tinykv.conf(5) "auth"): */
+	int auth_mode;			/* KV_AUTH_UNSET, KV_AUTH_NONE or KV_AUTH_FILE */
+	char auth[PATH_MAX];		/* KV_AUTH_FILE: the token file (absolute path) */
+	int n_server_names;		/* 0: the default names (localhost, listen, ...) */
+	char server_names[KV_SERVER_NAMES_MAX][KV_SERVER_NAME_LEN];	/* lower case */
+	int anonymous;			/* KV_RIGHT_* of requests without a token; -1:
+					 * the default (read, write without an auth file) */
+	uint32_t anonymous_uid, anonymous_gid;	/* who anonymous requests act as */
+	int orphan_grace;		/* seconds an unreferenced shard file is kept (verify) */
 	/* The shards' side (DESIGN §7): the cluster's secret, sent to the shards on every
 	 * request, and whether redirects carry signed, expiring URLs. */
 	char shard_secret_file[PATH_MAX];	/* "" = none */
@@ -48,8 +65,9 @@ int kv_config_set(struct kv_config *c, const char *key, const char *value,
 /* Read a config file; errors name "FILE:LINE". -ENOENT when the file is missing. */
 int kv_config_load(struct kv_config *c, const char *path, struct kv_err *err);
 
-/* Check the whole: shards given, replicas <= number of shards; and read the shard secret
- * from shard_secret_file (kv_secret_load: its errors), which sign_reads needs. */
+/* Check the whole: shards given, replicas <= number of shards; then fill in defaults that
+ * depend on other settings (anonymous); and read the shard secret from shard_secret_file
+ * (kv_secret_load: its errors), which sign_reads needs. */
 int kv_config_finish(struct kv_config *c, struct kv_err *err);
 
 /* Is key one of ours (so a FUSE -o parser can tell config keys from mount options)? */

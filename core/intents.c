@@ -250,9 +250,10 @@ int kv_intents_get(struct kv_intents *ints, const char *key, size_t klen,
 	return rc;
 }
 
-/* Find the first dead-owned intent with key > after (or >= when inclusive). */
-static int next_dead(struct kv_intents *ints, char *key, size_t *klen, int inclusive,
-		     struct kv_intent *in, struct kv_err *err)
+/* Find the first intent (dead-owned only, when dead_only) with key > after (or >= when
+ * inclusive). */
+static int next_intent(struct kv_intents *ints, char *key, size_t *klen, int inclusive,
+		       int dead_only, struct kv_intent *in, struct kv_err *err)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
@@ -269,7 +270,7 @@ static int next_dead(struct kv_intents *ints, char *key, size_t *klen, int inclu
 			continue;
 		if (kv_intent_decode(v.mv_data, v.mv_size, in) < 0)
 			continue;	/* left for verify to report */
-		if (!kv_owner_alive(in->pid, in->start))
+		if (!dead_only || !kv_owner_alive(in->pid, in->start))
 			break;
 	}
 	if (rc == 0) {
@@ -294,7 +295,7 @@ int kv_intents_each_dead(struct kv_intents *ints, kv_intents_fn fn, void *arg,
 
 	if (in == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");
-	while ((rc = next_dead(ints, key, &klen, inclusive, in, err)) == 0) {
+	while ((rc = next_intent(ints, key, &klen, inclusive, 1, in, err)) == 0) {
 		inclusive = 0;
 		n++;
 		rc = fn(key, klen, in, arg);
@@ -317,4 +318,23 @@ int kv_intents_count(struct kv_intents *ints, size_t *n, struct kv_err *err)
 	mdb_txn_abort(txn);
 	*n = st.ms_entries;
 	return rc == 0 ? 0 : fail(rc, err, ints, "stat");
+}
+
+int kv_intents_each(struct kv_intents *ints, kv_intents_fn fn, void *arg, struct kv_err *err)
+{
+	struct kv_intent *in = malloc(sizeof(*in));
+	char key[KV_KEY_MAX + 1];
+	size_t klen = 0;
+	int rc, inclusive = 1;
+
+	if (in == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	while ((rc = next_intent(ints, key, &klen, inclusive, 0, in, err)) == 0) {
+		inclusive = 0;
+		rc = fn(key, klen, in, arg);
+		if (rc != 0)
+			break;
+	}
+	free(in);
+	return rc == -ENOENT ? 0 : rc;
 }

@@ -61,6 +61,14 @@ typedef int (*kv_intents_fn)(const char *key, size_t klen, struct kv_intent *in,
 int kv_intents_each_dead(struct kv_intents *ints, kv_intents_fn fn, void *arg,
 			 struct kv_err *err);
 
+/*
+ * Call fn for every intent, live owners' included, in key order, with a copy of key and
+ * intent (fn may call any function of this module). fn returns 0 to go on; anything else
+ * stops the walk and is returned. Returns 0 when every intent was visited, or -errno.
+ */
+int kv_intents_each(struct kv_intents *ints, kv_intents_fn fn, void *arg,
+		    struct kv_err *err);
+
 /* Number of intents, live owners included. */
 int kv_intents_count(struct kv_intents *ints, size_t *n, struct kv_err *err);
 

@@ -1,5 +1,5 @@
 /* replicate.c — copying a value between shards, and giving a key a new replica set.
- * Used by rename (tree.c), rebalance and repair (admin.c). */
+ * Used by rename (rename.c), rebalance and verify --repair (verify.c). */
 #include "store_int.h"
 
 #include <errno.h>
@@ -81,21 +81,107 @@ static int in_list(char list[][KV_SHARD_NAME_MAX + 1], int n, const char *name)
 
 /*
  * Give key exactly the replicas want[0..nwant), in that order: copy the value to shards
- * that lack it (and to those in `missing`, listed but found without their file), switch
- * the record, then delete copies no longer wanted. *changed tells whether anything moved.
- * Holds the key's lock throughout; readers keep reading old replicas until the switch.
+ * that lack it (and to those in `missing`, listed but found without a good copy), switch
+ * the record, then delete copies no longer wanted. The caller holds the key's lock
+ * through `in` and read `rec` under it; the switch is applied only while the record is
+ * still that one (kv__apply_recop). Readers keep reading old replicas until the switch.
  */
+int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen,
+			    struct kv_intent *in, const struct kv_record *rec,
+			    char want[][KV_SHARD_NAME_MAX + 1], int nwant,
+			    char missing[][KV_SHARD_NAME_MAX + 1], int nmissing,
+			    kv_defer_fn defer, void *defer_arg, int *changed, struct kv_err *err)
+{
+	const char *dst[KV_MAX_REPLICAS];
+	char urls[KV_MAX_REPLICAS][KV_URL_MAX];
+	struct kv_record have = *rec;	/* the replicas that really hold the value */
+	struct kv_recop *op;
+	int i, j, k, ndst = 0, nundo, rc;
+
+	*changed = 0;
+	if (rec->type != KV_TYPE_REG ||
+	    (kv_record_replicas_are(rec, want, nwant) && nmissing == 0))
+		return kv_intents_release(s->ints, key, klen, err);
+	for (i = 0; i < nmissing; i++) {
+		for (j = k = 0; j < have.nrep; j++)
+			if (strcmp(have.rep[j], missing[i]) != 0)
+				memmove(have.rep[k++], have.rep[j], sizeof(have.rep[j]));
+		have.nrep = (uint8_t)k;
+	}
+	in->op = KV_OP_MOVE;
+	in->phase = KV_PHASE_PREPARE;
+	in->nundo = in->nmoves = in->ncleanup = in->nrecops = 0;
+	for (i = 0; i < nwant; i++) {
+		if (kv_record_has_replica(&have, want[i]))
+			continue;
+		(void)kv_fileref_add(in->undo, &in->nundo, KV_INTENT_FILES, want[i], key, klen, 0);
+		rc = kv__key_url(s, want[i], key, klen, urls[ndst], sizeof(urls[ndst]), err);
+		if (rc < 0)
+			goto undo;
+		dst[ndst] = urls[ndst];
+		ndst++;
+	}
+	rc = kv_intents_update(s->ints, key, klen, in, err);
+	if (rc == 0 && ndst > 0) {
+		if (have.nrep == 0)
+			rc = kv_err_set(err, -EIO, "key '%.*s': no shard holds its value", (int)klen,
+					key);
+		else
+			rc = kv__copy_value(s, key, klen, &have, dst, ndst, err);
+	}
+	if (rc < 0)
+		goto undo;
+	/* Switch the record; a crash from here on rolls forward. */
+	nundo = in->nundo;
+	in->phase = KV_PHASE_COMMIT;
+	in->nundo = 0;
+	op = &in->recops[0];
+	in->nrecops = 1;
+	op->klen = (uint16_t)klen;
+	memcpy(op->key, key, klen);
+	op->expect_gen = rec->gen;
+	op->remove = 0;
+	op->rec = *rec;
+	op->rec.gen = kv_new_gen();
+	op->rec.nrep = (uint8_t)nwant;
+	for (i = 0; i < nwant; i++)
+		memcpy(op->rec.rep[i], want[i], sizeof(op->rec.rep[i]));
+	for (i = 0; i < rec->nrep; i++)	/* good or not: no longer wanted */
+		if (!in_list(want, nwant, rec->rep[i]))
+			(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES,
+					     rec->rep[i], key, klen, 0);
+	rc = kv_intents_update(s->ints, key, klen, in, err);
+	if (rc == 0)
+		rc = kv_index_update(s->idx, kv__apply_recop, op, err);
+	if (rc < 0) {
+		/* Not switched (the record changed, or the index failed): the new copies go. */
+		in->phase = KV_PHASE_PREPARE;
+		in->nundo = (uint8_t)nundo;
+		in->nrecops = in->ncleanup = 0;
+		(void)kv_intents_update(s->ints, key, klen, in, NULL);
+		goto undo;
+	}
+	*changed = 1;
+	/* The COMMIT intent keeps the old copies listed; its record change no longer
+	 * matches and is skipped when it is finished. */
+	if (defer != NULL)
+		defer(key, klen, defer_arg);
+	else
+		(void)kv__exec_commit(s, key, klen, in, NULL);
+	return 0;
+undo:
+	(void)kv__exec_undo(s, key, klen, in);
+	return rc;
+}
+
 int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 		     char want[][KV_SHARD_NAME_MAX + 1], int nwant,
 		     char missing[][KV_SHARD_NAME_MAX + 1], int nmissing, kv_defer_fn defer,
 		     void *defer_arg, int *changed, struct kv_err *err)
 {
 	struct kv_intent *in = calloc(1, sizeof(*in));
-	const char *dst[KV_MAX_REPLICAS];
-	char urls[KV_MAX_REPLICAS][KV_URL_MAX];
 	struct kv_record rec;
-	struct kv_recop *op;
-	int i, ndst = 0, rc;
+	int rc;
 
 	*changed = 0;
 	if (in == NULL)
@@ -105,77 +191,13 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 	if (rc < 0)
 		goto out;
 	rc = kv_index_get(s->idx, KV_KEYS, key, klen, &rec, err);
-	if (rc < 0 || rec.type != KV_TYPE_REG || (kv_record_replicas_are(&rec, want, nwant) && nmissing == 0)) {
+	if (rc < 0) {
 		(void)kv_intents_release(s->ints, key, klen, NULL);
 		rc = rc == -ENOENT ? 0 : rc;
 		goto out;
 	}
-	/* Sources are the replicas that really hold the value. */
-	for (i = 0; i < nmissing; i++) {
-		int j, k;
-
-		for (j = k = 0; j < rec.nrep; j++)
-			if (strcmp(rec.rep[j], missing[i]) != 0)
-				memmove(rec.rep[k++], rec.rep[j], sizeof(rec.rep[j]));
-		rec.nrep = (uint8_t)k;
-	}
-	for (i = 0; i < nwant; i++) {
-		if (kv_record_has_replica(&rec, want[i]))
-			continue;
-		(void)kv_fileref_add(in->undo, &in->nundo, KV_INTENT_FILES, want[i], key, klen, 0);
-		rc = kv__key_url(s, want[i], key, klen, urls[ndst], sizeof(urls[ndst]), err);
-		if (rc < 0)
-			goto unlock;
-		dst[ndst] = urls[ndst];
-		ndst++;
-	}
-	rc = kv_intents_update(s->ints, key, klen, in, err);
-	if (rc == 0 && ndst > 0) {
-		if (rec.nrep == 0)
-			rc = kv_err_set(err, -EIO, "key '%.*s': no shard holds its value", (int)klen,
-					key);
-		else
-			rc = kv__copy_value(s, key, klen, &rec, dst, ndst, err);
-	}
-	if (rc < 0) {
-		(void)kv__exec_undo(s, key, klen, in);
-		goto out;
-	}
-	in->phase = KV_PHASE_COMMIT;
-	in->nundo = 0;
-	op = &in->recops[0];
-	in->nrecops = 1;
-	op->klen = (uint16_t)klen;
-	memcpy(op->key, key, klen);
-	op->expect_gen = rec.gen;
-	op->remove = 0;
-	op->rec = rec;
-	op->rec.gen = kv_new_gen();
-	op->rec.nrep = (uint8_t)nwant;
-	for (i = 0; i < nwant; i++)
-		memcpy(op->rec.rep[i], want[i], sizeof(op->rec.rep[i]));
-	for (i = 0; i < rec.nrep; i++)
-		if (!in_list(want, nwant, rec.rep[i]))
-			(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES,
-					     rec.rep[i], key, klen, 0);
-	rc = kv_intents_update(s->ints, key, klen, in, err);
-	if (rc < 0)
-		goto unlock;
-	if (defer == NULL) {
-		rc = kv__exec_commit(s, key, klen, in, err);
-	} else {
-		/* Switch the record now; the COMMIT intent keeps the old copies listed
-		 * (its record change no longer matches and is skipped when finished). */
-		rc = kv_index_update(s->idx, kv__apply_recop, op, err);
-		if (rc == 0)
-			defer(key, klen, defer_arg);
-		else
-			(void)kv__exec_commit(s, key, klen, in, NULL);
-	}
-	*changed = rc == 0;
-	goto out;
-unlock:
-	(void)kv__exec_undo(s, key, klen, in);
+	rc = kv__set_replicas_locked(s, key, klen, in, &rec, want, nwant, missing, nmissing,
+				     defer, defer_arg, changed, err);
 out:
 	free(in);
 	return rc;

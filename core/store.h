@@ -140,7 +140,9 @@ int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const cha
 
 /* --- the file-system view (keys with '/' are paths) --- */
 
-/* Record of a directory: explicit (made by mkdir) or implied by keys beneath it. */
+/* Record of a directory: explicit (made by mkdir) or implied by keys beneath it (then
+ * mode 0755, this process's owner, and gen 0: tinykvd's permission checks tell the two
+ * apart by it). */
 int kv_store_dir_get(struct kv_store *s, const char *path, size_t plen, struct kv_record *rec,
 		     struct kv_err *err);
 int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,

@@ -64,6 +64,17 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 		     char missing[][KV_SHARD_NAME_MAX + 1], int nmissing, kv_defer_fn defer,
 		     void *defer_arg, int *changed, struct kv_err *err);
 
+/* kv__set_replicas for a caller that already holds key's lock through in (kv__acquire)
+ * and has read rec under it: the switch applies only while the record is still rec
+ * (its generation), else -EAGAIN and the copies made are removed. Copies on shards in
+ * missing[] that are not wanted are deleted with the other unwanted ones. Consumes the
+ * lock: on return the intent is dropped, or with defer left for kv__finish_deferred. */
+int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen,
+			    struct kv_intent *in, const struct kv_record *rec,
+			    char want[][KV_SHARD_NAME_MAX + 1], int nwant,
+			    char missing[][KV_SHARD_NAME_MAX + 1], int nmissing,
+			    kv_defer_fn defer, void *defer_arg, int *changed, struct kv_err *err);
+
 /* The deferred half of kv__set_replicas: delete the old copies, drop the intent. */
 int kv__finish_deferred(struct kv_store *s, const char *key, size_t klen, struct kv_err *err);
 

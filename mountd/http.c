@@ -48,6 +48,12 @@ static enum MHD_Result respond_mode(struct req *r, struct MHD_Connection *c, uns
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					      "GET, HEAD, PUT, DELETE");
+	if (status == MHD_HTTP_UNAUTHORIZED) {
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					      "Bearer realm=\"tinykv\"");
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					      "Basic realm=\"tinykv\", charset=\"UTF-8\"");
+	}
 	ok = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	r->status = (int)status;
@@ -132,6 +138,21 @@ static enum MHD_Result fail(struct req *r, struct MHD_Connection *c, int rc,
 	return http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
 }
 
+/* The one place an auth.c refusal becomes an HTTP status. */
+enum MHD_Result http_deny(struct req *r, struct MHD_Connection *c, int rc,
+			  const struct kv_err *err)
+{
+	switch (rc) {
+	case -EPERM: return text(r, c, MHD_HTTP_UNAUTHORIZED, "Unauthorized: %s.", err->msg);
+	case -EACCES: return text(r, c, MHD_HTTP_FORBIDDEN, "Forbidden: %s.", err->msg);
+	case -EHOSTUNREACH:
+		return text(r, c, MHD_HTTP_MISDIRECTED_REQUEST, "Misdirected request: %s.",
+			    err->msg);
+	default: return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
+			     err->msg);
+	}
+}
+
 /* The key is the request path after its first '/', percent-decoded. */
 int http_parse_key(struct req *r, const char *url, struct kv_err *err)
 {
@@ -145,13 +166,16 @@ int http_parse_key(struct req *r, const char *url, struct kv_err *err)
 struct list_ctx {
 	struct sbuf *b;
 	int n;
+	struct req *r;
+	struct auth_listing seen;	/* keys the caller may not read are left out */
 };
 
 static int list_one(const char *key, size_t klen, const struct kv_record *rec, void *arg)
 {
 	struct list_ctx *l = arg;
 
-	(void)rec;
+	if (!auth_may_list(&l->r->who, l->r->h->s, &l->seen, key, klen, rec))
+		return 0;
 	if (l->n++ > 0)
 		sbuf_append(l->b, ", ", 2);
 	sbuf_json_string(l->b, key, klen);
@@ -177,7 +201,7 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 	char prefix[KV_KEY_MAX + 1], start[KV_KEY_MAX + 1], limit_s[32], next[KV_KEY_MAX + 1];
 	size_t plen = 0, slen = 0, llen = 0, nextlen = 0;
 	struct sbuf b = { 0 }, keys = { 0 };
-	struct list_ctx l = { &keys, 0 };
+	struct list_ctx l = { &keys, 0, r, { 0 } };
 	struct kv_err err;
 	unsigned long long limit = LIST_DEFAULT;
 	int present, rc;
@@ -186,6 +210,8 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 	    kv_url_decode(url + 1, strlen(url + 1), prefix, KV_KEY_MAX, &plen, &err) < 0)
 		return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad prefix: %s.",
 			    url[0] != '/' ? "must start with '/'" : err.msg);
+	if ((rc = auth_list_prefix(&r->who, prefix, &plen, &err)) < 0)
+		return http_deny(r, c, rc, &err);
 	if (query_arg(c, "start", start, KV_KEY_MAX, &slen, &present, &err) < 0)
 		return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad start: %s.", err.msg);
 	if (query_arg(c, "limit", limit_s, sizeof(limit_s) - 1, &llen, &present, &err) < 0)
@@ -230,6 +256,7 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, const char *url)
 {
 	char location[KV_URL_MAX];
+	struct kv_record rec;
 	struct kv_err err;
 	const char *v;
 	size_t vlen;
@@ -242,11 +269,15 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, const
 		return text(r, c, MHD_HTTP_BAD_REQUEST,
 			    "Bad key: empty. Use /KEY, or /PREFIX?list to list keys.");
 	rc = http_parse_key(r, url, &err);
+	if (rc == 0 && (rc = auth_may(&r->who, r->h->s, AUTH_GET, r->key, r->klen, &err)) < 0)
+		return http_deny(r, c, rc, &err);
 	if (rc == 0)
-		rc = kv_store_locate(r->h->s, r->key, r->klen, location, sizeof(location), NULL,
+		rc = kv_store_locate(r->h->s, r->key, r->klen, location, sizeof(location), &rec,
 				     &err);
 	if (rc < 0)
 		return fail(r, c, rc, &err);
+	if ((rc = auth_may_key(&r->who, AUTH_GET, r->key, r->klen, &rec, &err)) < 0)
+		return http_deny(r, c, rc, &err);
 	return http_respond(r, c, MHD_HTTP_FOUND, "text/plain; charset=utf-8", "", 0, location);
 }
 
@@ -255,6 +286,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  size_t *data_size, void **con_cls)
 {
 	struct req *r = *con_cls;
+	struct kv_err err;
+	int rc;
 
 	(void)cls;
 	if (r == NULL)
@@ -267,6 +300,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		 * the request is complete: an answer before that makes libmicrohttpd close
 		 * the connection instead of keeping it alive. */
 		r->c = c;
+		if ((rc = auth_identify(r->h->auth, c, version, &r->who, &err)) < 0)
+			return http_deny(r, c, rc, &err);
 		return !strcmp(method, MHD_HTTP_METHOD_PUT) ? writes_put_start(r, c, url) :
 							     MHD_YES;
 	}
@@ -380,7 +415,7 @@ static int make_addr(const char *addr, int port, struct sockaddr_storage *ss,
 	return kv_err_set(err, -EINVAL, "listen address '%s' is not an IP address", addr);
 }
 
-int http_start(struct kv_store *s, const char *addr, int port, int quiet,
+int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port, int quiet,
 	       struct http_server **out, struct kv_err *err)
 {
 	struct sockaddr_storage ss;
@@ -400,6 +435,7 @@ int http_start(struct kv_store *s, const char *addr, int port, int quiet,
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	h->s = s;
 	h->quiet = quiet;
+	h->auth = auth;
 	h->workers = kv_pool_new(WORKERS, writes_work, h);
 	if (h->workers == NULL) {
 		free(h);

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "codec.h"
 #include "err.h"
 #include "pool.h"
@@ -21,6 +22,7 @@ struct http_server {
 	struct kv_pool *workers;	/* PUT and DELETE: they wait on shards */
 	atomic_int inflight;
 	int quiet;
+	struct auth *auth;		/* who may ask what (auth.c) */
 };
 
 /*
@@ -56,6 +58,7 @@ struct req {
 	unsigned answer_status;
 	char *answer;		/* malloc'd text */
 	size_t answer_len;
+	struct auth_who who;	/* who asks: set when the headers are in */
 };
 
 /* Parse the key from the request path (after its first '/', percent-decoded). */
@@ -64,6 +67,10 @@ int http_parse_key(struct req *r, const char *url, struct kv_err *err);
 /* The answer to a core error: status and text (a newline ended) into out. */
 unsigned http_failure(const struct req *r, int rc, const struct kv_err *err, char *out,
 		      size_t cap, size_t *len);
+
+/* The answer to an auth.c refusal (401, 403, 421; 503 for an index failure). */
+enum MHD_Result http_deny(struct req *r, struct MHD_Connection *c, int rc,
+			  const struct kv_err *err);
 
 /* Queue an answer; body is copied. */
 enum MHD_Result http_respond(struct req *r, struct MHD_Connection *c, unsigned status,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "verbs.h"
 #include "config.h"
 #include "http.h"
@@ -20,10 +21,13 @@ static void usage(FILE *f)
 "usage: tinykvd COMMAND [OPTIONS]\n"
 "\n"
 "Commands:\n"
-"  serve             serve the HTTP API (PUT, GET, HEAD, DELETE, ?list)\n"
+"  serve             serve the HTTP API (PUT, GET, HEAD, DELETE, ?list) to those the\n"
+"                    auth, server_name and anonymous settings let in; SIGHUP reads\n"
+"                    the auth file again\n"
 "  rebalance         move keys whose replica set changed to their new shards\n"
 "  rebuild           rebuild the index from the files on the shards\n"
-"  verify [--repair] check the index against the shards (and repair)\n"
+"  verify [--deep] [--repair [--force SHARD]...]\n"
+"                    check the index against the shards (and repair)\n"
 "\n"
 "Options (each is also a tinykv.conf setting; options override the file):\n"
 "  -c, --config FILE     read FILE (default " KV_DEFAULT_CONF " if it exists)\n"
@@ -36,6 +40,9 @@ static void usage(FILE *f)
 "  -o, --set KEY=VALUE   any other tinykv.conf setting\n"
 "  -q, --quiet           serve: no access log\n"
 "      --repair          verify: fix what is found\n"
+"      --deep            verify: read every value whole (size and md5), not just HEAD\n"
+"      --force SHARD     verify --repair: SHARD's missing files are gone for good;\n"
+"                        repair onto it although it holds few of its files\n"
 "  -j, --jobs N          rebalance, rebuild, verify: parallel workers (default 8)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version\n"
@@ -47,7 +54,9 @@ static void usage(FILE *f)
 struct opts {
 	const char *command;
 	const char *config;
-	int quiet, repair, jobs;
+	int quiet, repair, jobs, deep;
+	int nforce;
+	const char *force[KV_MAX_SHARDS];
 	int nset;
 	char *set_key[32];
 	const char *set_val[32];
@@ -77,6 +86,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "set", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "repair", no_argument, NULL, 'R' },
+		{ "deep", no_argument, NULL, 'D' },
+		{ "force", required_argument, NULL, 'F' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -110,6 +121,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'q': o->quiet = 1; break;
 		case 'R': o->repair = 1; break;
+		case 'D': o->deep = 1; break;
+		case 'F':
+			if (o->nforce == KV_MAX_SHARDS) {
+				fprintf(stderr, "tinykvd: too many --force\n");
+				return 2;
+			}
+			o->force[o->nforce++] = optarg;
+			break;
 		case 'j':
 			o->jobs = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || o->jobs < 1 || o->jobs > 64) {
@@ -130,6 +149,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->command == NULL) {
 		usage(stderr);
+		return 2;
+	}
+	if ((o->repair || o->deep || o->nforce > 0) && strcmp(o->command, "verify") != 0) {
+		fprintf(stderr, "tinykvd: --repair, --deep and --force are options of verify\n");
+		return 2;
+	}
+	if (o->nforce > 0 && !o->repair) {
+		fprintf(stderr, "tinykvd: --force is an option of verify --repair\n");
 		return 2;
 	}
 	return 0;
@@ -163,10 +190,12 @@ static int load_config(const struct opts *o, struct kv_config *cfg)
 	return 0;
 }
 
-static int serve(struct kv_store *s, const struct kv_config *cfg, const struct opts *o)
+static int serve(struct kv_store *s, struct auth *auth, const struct kv_config *cfg,
+		 const struct opts *o)
 {
 	struct http_server *h;
 	struct kv_err err;
+	char access[1024];
 	sigset_t sigs;
 	int sig, recovered = 0, i;
 
@@ -182,7 +211,7 @@ static int serve(struct kv_store *s, const struct kv_config *cfg, const struct o
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (kv_store_start_probe(s, &err) < 0 ||
-	    http_start(s, cfg->listen, cfg->port, o->quiet, &h, &err) < 0) {
+	    http_start(s, auth, cfg->listen, cfg->port, o->quiet, &h, &err) < 0) {
 		fprintf(stderr, "tinykvd: %s\n", err.msg);
 		return 1;
 	}
@@ -191,10 +220,20 @@ static int serve(struct kv_store *s, const struct kv_config *cfg, const struct o
 	for (i = 0; i < cfg->shards.n; i++)
 		fprintf(stderr, "%s%s", i ? ", " : " ", cfg->shards.v[i].base);
 	fprintf(stderr, ")\n");
-	do {
+	auth_describe(auth, access, sizeof(access));
+	fprintf(stderr, "tinykvd: access: %s\n", access);
+	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			sig = SIGTERM;
-	} while (sig == SIGHUP);
+		if (sig != SIGHUP)
+			break;
+		if (auth_reload(auth, &err) < 0) {
+			fprintf(stderr, "tinykvd: SIGHUP: the tokens in use stay: %s\n", err.msg);
+			continue;
+		}
+		auth_describe(auth, access, sizeof(access));
+		fprintf(stderr, "tinykvd: SIGHUP: access: %s\n", access);
+	}
 	fprintf(stderr, "tinykvd: %s: finishing requests in flight\n", strsignal(sig));
 	http_stop(h, 30);
 	fprintf(stderr, "tinykvd: stopped\n");
@@ -206,6 +245,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct kv_config cfg;
 	struct kv_store *s = NULL;
+	struct auth *auth = NULL;
 	struct kv_err err;
 	int rc, i;
 
@@ -224,17 +264,34 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	/* Before anything else: a server that would be open to anyone does not start. */
+	if (!strcmp(o.command, "serve") && auth_open(&cfg, &auth, &err) < 0) {
+		fprintf(stderr, "tinykvd: refusing to serve: %s\n", err.msg);
+		rc = 2;
+		goto out;
+	}
 	if (kv_store_open(&cfg, &s, &err) < 0) {
 		fprintf(stderr, "tinykvd: %s\n", err.msg);
 		rc = 1;
 		goto out;
 	}
 	if (!strcmp(o.command, "serve"))
-		rc = serve(s, &cfg, &o);
-	else
-		rc = admin_run(s, o.command, o.repair, o.jobs);
+		rc = serve(s, auth, &cfg, &o);
+	else {
+		struct verb_opts vo;
+
+		memset(&vo, 0, sizeof(vo));
+		vo.jobs = o.jobs;
+		vo.repair = o.repair;
+		vo.deep = o.deep;
+		vo.nforce = o.nforce;
+		for (i = 0; i < o.nforce; i++)
+			vo.force[i] = o.force[i];
+		rc = admin_run(s, o.command, &vo);
+	}
 out:
 	kv_store_close(s);
+	auth_free(auth);
 	for (i = 0; i < o.nset; i++)
 		free(o.set_key[i]);
 	return rc;

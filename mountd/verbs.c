@@ -5,6 +5,7 @@
  */
 #include "verbs.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,12 +78,21 @@ static void on_progress(const struct kv_progress *p, void *arg)
 	draw(d, p, 0);
 }
 
+/* Findings may quote what others wrote (keys in error messages): control bytes are shown
+ * as \xHH, never sent to the terminal. */
 static void on_report(const char *line, void *arg)
 {
 	struct display *d = arg;
+	const unsigned char *p;
 
 	clear_line(d);
-	fprintf(stderr, "%s\n", line);
+	for (p = (const unsigned char *)line; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
+	fputc('\n', stderr);
 }
 
 static void finish(struct display *d)
@@ -125,28 +135,46 @@ static int verify(struct kv_store *s, struct kv_admin_opts *o, struct display *d
 {
 	struct kv_verify_result r;
 	struct kv_err err;
-	int rc = kv_verify(s, o, &r, &err);
+	int rc;
 
+	kv_store_set_lock_wait(s, 5000);	/* a key being written is waited for */
+	rc = kv_verify(s, o, &r, &err);
 	finish(d);
 	if (rc < 0) {
 		fprintf(stderr, "tinykvd: verify: %s\n", err.msg);
-		return 1;
+		return rc == -EINVAL ? 2 : 1;
 	}
-	printf("verified %llu keys and %llu files: %llu missing, %llu wrong size, %llu "
-	       "misplaced, %llu lost, %llu orphans, %llu strays, %llu unfinished operations",
+	printf("verified %llu keys and %llu files: %llu missing, %llu wrong size, ",
 	       (unsigned long long)r.keys, (unsigned long long)r.files,
-	       (unsigned long long)r.missing, (unsigned long long)r.wrong_size,
-	       (unsigned long long)r.misplaced, (unsigned long long)r.lost,
+	       (unsigned long long)r.missing, (unsigned long long)r.wrong_size);
+	if (o->deep)
+		printf("%llu damaged, ", (unsigned long long)r.damaged);
+	printf("%llu misplaced, %llu lost, %llu orphans, %llu strays, %llu unfinished "
+	       "operations", (unsigned long long)r.misplaced, (unsigned long long)r.lost,
 	       (unsigned long long)r.orphans, (unsigned long long)r.strays,
 	       (unsigned long long)r.dead_intents);
+	if (r.unchecked > 0)
+		printf(", %llu unchecked", (unsigned long long)r.unchecked);
 	if (o->repair)
-		printf("; %llu repaired, %llu not repaired", (unsigned long long)r.repaired,
-		       (unsigned long long)r.unrepaired);
-	printf("\n%s\n", rc == 0 ? "healthy" : "problems remain");
+		printf("; %llu repaired, %llu not repaired, %llu orphan or stray files deleted, "
+		       "%llu records deleted", (unsigned long long)r.repaired,
+		       (unsigned long long)r.unrepaired, (unsigned long long)r.files_deleted,
+		       (unsigned long long)r.records_deleted);
+	printf("\n");
+	if (r.empty_shards > 0)
+		printf("%llu shard%s missing %s data: %llu key%s left alone\n",
+		       (unsigned long long)r.empty_shards, r.empty_shards == 1 ? " is" : "s are",
+		       r.empty_shards == 1 ? "its" : "their", (unsigned long long)r.left_alone,
+		       r.left_alone == 1 ? "" : "s");
+	if (o->deep && r.no_md5 > 0)
+		printf("%llu value%s no md5 in %s record (written with checksum = no, or found "
+		       "by rebuild): checked for size only\n", (unsigned long long)r.no_md5,
+		       r.no_md5 == 1 ? " has" : "s have", r.no_md5 == 1 ? "its" : "their");
+	printf("%s\n", rc == 0 ? "healthy" : "problems remain");
 	return rc == 0 ? 0 : 1;
 }
 
-int admin_run(struct kv_store *s, const char *verb, int repair, int jobs)
+int admin_run(struct kv_store *s, const char *verb, const struct verb_opts *vo)
 {
 	struct display d;
 	struct kv_admin_opts o;
@@ -154,8 +182,11 @@ int admin_run(struct kv_store *s, const char *verb, int repair, int jobs)
 	memset(&d, 0, sizeof(d));
 	d.tty = isatty(STDERR_FILENO);
 	memset(&o, 0, sizeof(o));
-	o.jobs = jobs;
-	o.repair = repair;
+	o.jobs = vo->jobs;
+	o.repair = vo->repair;
+	o.deep = vo->deep;
+	o.force = vo->force;
+	o.nforce = vo->nforce;
 	o.grace_ms = 1000;
 	o.progress = on_progress;
 	o.report = on_report;

@@ -219,10 +219,13 @@ struct job {
 static void small_work(struct req *r)
 {
 	struct kv_put *p = NULL;
+	struct kv_meta owner;
 	struct kv_err err;
-	int rc = kv_put_begin(r->h->s, r->key, r->klen, (int64_t)r->len, KV_PUT_EXCL, NULL, &p,
-			      &err);
+	int rc;
 
+	auth_owner(&r->who, &owner);
+	rc = kv_put_begin(r->h->s, r->key, r->klen, (int64_t)r->len, KV_PUT_EXCL, &owner, &p,
+			  &err);
 	if (rc == 0)
 		rc = kv_put_write(p, r->buf, r->len, &err);
 	put_finish(r, p, rc, &err);
@@ -330,10 +333,13 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 						     MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
 	struct kv_put *p = NULL;
+	struct kv_meta owner;
 	struct kv_err err;
 	size_t len;
 	int rc = http_parse_key(r, url, &err);
 
+	if (rc == 0 && (rc = auth_may(&r->who, r->h->s, AUTH_PUT, r->key, r->klen, &err)) < 0)
+		return http_deny(r, c, rc, &err);
 	r->size = -1;
 	if (rc == 0 && cl != NULL) {
 		char *end;
@@ -351,8 +357,10 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 	r->buf = rc == 0 ? malloc(RING) : NULL;
 	if (rc == 0 && r->buf == NULL)
 		rc = kv_err_set(&err, -ENOMEM, "out of memory");
+	auth_owner(&r->who, &owner);
 	if (rc == 0)
-		rc = kv_put_begin(r->h->s, r->key, r->klen, r->size, KV_PUT_EXCL, NULL, &p, &err);
+		rc = kv_put_begin(r->h->s, r->key, r->klen, r->size, KV_PUT_EXCL, &owner, &p,
+				  &err);
 	if (rc < 0) {
 		unsigned status = http_failure(r, rc, &err, text, sizeof(text), &len);
 
@@ -411,6 +419,20 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 	return MHD_YES;
 }
 
+/* May the caller delete r->key? A key that is not there is the worker's to answer (404).
+ * The record can change between this check and the worker's delete (a chmod, a chown, or
+ * a delete and a new value through the mount in that moment): kv_store_delete takes no
+ * expected generation, so such a change counts from the next request. */
+static int delete_allowed(struct req *r, struct kv_err *err)
+{
+	struct kv_record rec;
+	int rc = auth_may(&r->who, r->h->s, AUTH_DELETE, r->key, r->klen, err);
+
+	if (rc == 0 && kv_store_get(r->h->s, r->key, r->klen, &rec, NULL) == 0)
+		rc = auth_may_key(&r->who, AUTH_DELETE, r->key, r->klen, &rec, err);
+	return rc;
+}
+
 enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const char *url)
 {
 	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
@@ -431,6 +453,10 @@ enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const cha
 			len = 0;
 			return http_respond(r, c, http_failure(r, rc, &err, text, sizeof(text), &len),
 					    "text/plain; charset=utf-8", text, len, NULL);
+		}
+		if ((rc = delete_allowed(r, &err)) < 0) {
+			pthread_mutex_unlock(&r->lock);
+			return http_deny(r, c, rc, &err);
 		}
 		r->worker = 1;
 	}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # Replicas, rebuild and verify: R = 2 survives a stopped shard (curl and the mount); an
 # index rebuilt from the shards lists the same keys with the same replicas; a wiped shard
-# gets every replica back from verify --repair; strays and orphans are reported and
-# removed.
+# is left alone by verify --repair until --force names it, then gets every replica back;
+# a few lost files come back without --force; strays and orphans are reported, and
+# removed once older than orphan_grace, but never an orphan that may be a key's only copy.
 
 load helpers
 
@@ -123,7 +124,7 @@ read_once() {	# read_once curl|mount KEYS
 	read_all curl
 }
 
-@test "a wiped shard gets every replica back from verify --repair" {
+@test "a wiped shard is left alone by verify --repair; --force naming it brings every replica back" {
 	had=$(files_on 2)
 	[ "$had" -gt 0 ]
 	find "$KV_DIR/shard2" -mindepth 1 -maxdepth 1 -name '[0-9a-f][0-9a-f]' -exec rm -rf {} +
@@ -131,7 +132,17 @@ read_once() {	# read_once curl|mount KEYS
 	run verify
 	assert_failure
 	assert_output --partial "$had missing"
+	assert_output --partial "shard $(shard_name 2) holds 0 of the $had files the index places on it: is its disk mounted?"
+	# without --force nothing is copied onto it and nothing is deleted
 	run verify --repair
+	assert_failure
+	assert_output --partial "left alone: $had keys with a replica on $(shard_name 2), which is missing its data"
+	assert_output --partial "problems remain"
+	refute_output --partial "repaired: '"
+	refute_output --partial "deleted: "
+	refute_output --partial "deleted record"
+	[ "$(files_on 2)" -eq 0 ]
+	run verify --repair --force "$(shard_name 2)"
 	assert_success
 	assert_output --partial "healthy"
 	[ "$(files_on 2)" -eq "$had" ]
@@ -140,7 +151,24 @@ read_once() {	# read_once curl|mount KEYS
 	read_all curl
 }
 
-@test "a stray file and an orphan copy are reported, then removed by --repair" {
+@test "a shard that lost a few files gets them back from verify --repair, without --force" {
+	local lost
+	lost=$(find "$KV_DIR/shard3" -path "$KV_DIR/shard3/.nginx" -prune -o -type f -print | head -n 5)
+	[ "$(echo "$lost" | wc -l)" -eq 5 ]
+	# shellcheck disable=SC2086
+	rm $lost
+	run verify
+	assert_failure
+	assert_output --partial "5 missing"
+	run verify --repair
+	assert_success
+	assert_output --partial "5 repaired, 0 not repaired"
+	# shellcheck disable=SC2086
+	ls $lost
+	read_all curl
+}
+
+@test "strays and orphan copies older than orphan_grace are deleted and listed; younger ones kept" {
 	echo junk >"$KV_DIR/shard1/stray.txt"
 	mkdir -p "$KV_DIR/shard3/ab/cd"
 	echo junk >"$KV_DIR/shard3/ab/cd/not-a-key"
@@ -151,6 +179,9 @@ read_once() {	# read_once curl|mount KEYS
 	for s in 1 2 3; do
 		[ -e "$KV_DIR/shard$s/$path" ] || { mkdir -p "$(dirname "$KV_DIR/shard$s/$path")"; echo old >"$KV_DIR/shard$s/$path"; orphan=$s; }
 	done
+	touch -d '2 hours ago' "$KV_DIR/shard1/stray.txt" "$KV_DIR/shard3/ab/cd/not-a-key" \
+		"$KV_DIR/shard$orphan/$path"
+	echo young >"$KV_DIR/shard1/young.txt"
 	# they belong to the shards' user, as what the shards write does (tinykv-shard)
 	for s in 1 2 3; do chown -R --reference="$KV_DIR/shard$s" "$KV_DIR/shard$s"; done
 	run verify
@@ -159,11 +190,50 @@ read_once() {	# read_once curl|mount KEYS
 	assert_output --partial "/ab/cd/not-a-key"
 	assert_output --partial "orphan (its key does not list this shard)"
 	run verify --repair
-	assert_success
+	assert_failure
+	assert_output --partial "deleted: http://localhost:$SHARD_PORT_1/stray.txt: stray (no key lives at this path), on $(shard_name 1), 2 h old"
+	assert_output --partial "deleted: http://$(shard_name "$orphan")/$path: orphan (its key does not list this shard), copy of 'r-001' on $(shard_name "$orphan"), 2 h old"
+	assert_output --partial "kept: http://localhost:$SHARD_PORT_1/young.txt: stray (no key lives at this path), "
+	assert_output --partial "younger than orphan_grace (60 min)"
 	[ ! -e "$KV_DIR/shard1/stray.txt" ]
 	[ ! -e "$KV_DIR/shard3/ab/cd/not-a-key" ]
 	[ ! -e "$KV_DIR/shard$orphan/$path" ]
+	[ -e "$KV_DIR/shard1/young.txt" ]
+	run verify --repair -o orphan_grace=0
+	assert_success
+	[ ! -e "$KV_DIR/shard1/young.txt" ]
 	run curl -s -L "http://127.0.0.1:$KV_PORT/$key"
 	assert_output "value of $key"
+	assert_logs_clean
+}
+
+@test "an orphan copy is kept while its key has no good copy left, and the key's record is kept" {
+	key=r-002
+	path=$(shard_path "$key")
+	held=() spare=""
+	for s in 1 2 3; do
+		if [ -e "$KV_DIR/shard$s$path" ]; then held+=("$s"); else spare=$s; fi
+	done
+	[ "${#held[@]}" -eq 2 ]
+	[ -n "$spare" ]
+	# the value survives only as an old copy on the shard its record does not list
+	mkdir -p "$(dirname "$KV_DIR/shard$spare$path")"
+	mv "$KV_DIR/shard${held[0]}$path" "$KV_DIR/shard$spare$path"
+	rm "$KV_DIR/shard${held[1]}$path"
+	touch -d '2 hours ago' "$KV_DIR/shard$spare$path"
+	run verify --repair
+	assert_failure
+	assert_output --partial "lost: '$key' has no good copy on"
+	assert_output --partial "kept: http://$(shard_name "$spare")$path: it may be the only copy of '$key'"
+	[ -e "$KV_DIR/shard$spare$path" ]
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KV_PORT/$key"
+	assert_output 302
+	# put it back where its record says: healthy again
+	cp "$KV_DIR/shard$spare$path" "$KV_DIR/shard${held[0]}$path"
+	cp "$KV_DIR/shard$spare$path" "$KV_DIR/shard${held[1]}$path"
+	run verify --repair -o orphan_grace=0
+	assert_success
+	[ ! -e "$KV_DIR/shard$spare$path" ]
+	read_all curl
 	assert_logs_clean
 }

@@ -239,6 +239,9 @@ PY
 	assert_output "moving"
 	run stat -c %a "$M/mvdir/mvdst"
 	assert_output 600
+	run kv -o /dev/null -w '%{http_code}' mvdir/mvdst
+	assert_output 403	# root's 0600: tinykvd serves anonymous requests as "other"
+	chmod 644 "$M/mvdir/mvdst"
 	run kv -L mvdir/mvdst
 	assert_output "moving"
 	run kv -L mvsrc
@@ -308,6 +311,7 @@ PY
 	run ls -A "$M"
 	refute_output --partial "edit.txt~"
 	refute_output --regexp 'sed[A-Za-z0-9]{6}'
+	chmod 644 "$M/edit.txt"	# 0640 is root's and its group's; anonymous curl is "other"
 	run kv -L edit.txt
 	assert_output --partial "ONE"
 }

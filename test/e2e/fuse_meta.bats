@@ -195,6 +195,7 @@ PY
 @test "inode numbers are stable across remounts" {
 	echo i >"$M/ino"
 	mkdir -p "$M/inodir"
+	chmod 777 "$M/inodir"	# anonymous curl ("other") writes in it too
 	ln -sf ino "$M/inolink"
 	kv -L -X PUT -d fromcurl inodir/curl >/dev/null
 	local before
@@ -217,6 +218,7 @@ PY
 
 @test "an unmount and a new mount keep everything: files, empty directories, metadata" {
 	mkdir -p "$M/keep/empty/deeper"
+	chmod 777 "$M/keep"	# anonymous curl ("other") writes in it too
 	echo v1 >"$M/keep/file"
 	kv -L -X PUT -d curl keep/curl >/dev/null
 	chmod 700 "$M/keep/empty"

@@ -48,7 +48,7 @@ refute_stored() {
 	# curl always sends one of them; talk HTTP by hand.
 	local reply
 	exec 5<>"/dev/tcp/127.0.0.1/$KV_PORT"
-	printf 'PUT /nolen HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&5
+	printf 'PUT /nolen HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&5
 	reply=$(timeout 10 cat <&5)
 	exec 5>&-
 	[[ "$reply" == "HTTP/1.1 411 "* ]] || { echo "$reply"; return 1; }

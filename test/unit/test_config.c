@@ -74,4 +74,54 @@ UNIT_TEST(config_errors_name_the_line)
 	CHECK(kv_config_set(&c, "map_size", "-1", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "sync", "maybe", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "checksum", "2", &err) == -EINVAL);
+	CHECK(c.orphan_grace == 3600);
+	CHECK(kv_config_set(&c, "orphan_grace", "0", &err) == 0 && c.orphan_grace == 0);
+	CHECK(kv_config_set(&c, "orphan_grace", "-1", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "orphan_grace", "1h", &err) == -EINVAL);
+}
+
+UNIT_TEST(config_access_control_settings)
+{
+	struct kv_config c;
+	struct kv_err err;
+
+	kv_config_defaults(&c);
+	CHECK(c.auth_mode == KV_AUTH_UNSET && c.n_server_names == 0);
+	CHECK(c.anonymous_uid == 65534 && c.anonymous_gid == 65534);
+	CHECK(kv_config_set(&c, "shards", "a:1", &err) == 0);
+	CHECK(kv_config_finish(&c, &err) == 0);
+	CHECK(c.anonymous == (KV_RIGHT_READ | KV_RIGHT_WRITE));	/* no tokens: the seed's */
+	kv_config_defaults(&c);
+	CHECK(kv_config_set(&c, "shards", "a:1", &err) == 0);
+	CHECK(kv_config_set(&c, "auth", "/etc/tinykv/tokens", &err) == 0);
+	CHECK(c.auth_mode == KV_AUTH_FILE);
+	CHECK_STR(c.auth, "/etc/tinykv/tokens");
+	CHECK(kv_config_finish(&c, &err) == 0);
+	CHECK(c.anonymous == KV_RIGHT_READ);	/* with tokens, writing needs one */
+	CHECK(kv_config_set(&c, "auth", "none", &err) == 0 && c.auth_mode == KV_AUTH_NONE);
+	CHECK(kv_config_set(&c, "auth", "tokens.txt", &err) == -EINVAL);
+	CHECK(strstr(err.msg, "absolute path") != NULL);
+	CHECK(kv_config_set(&c, "auth", "", &err) == -EINVAL);
+
+	CHECK(kv_config_set(&c, "server_name", "KV.Example.com, ::1 10.0.0.1:8080", &err) == 0);
+	CHECK(c.n_server_names == 3);
+	CHECK_STR(c.server_names[0], "kv.example.com");
+	CHECK_STR(c.server_names[1], "[::1]");
+	CHECK_STR(c.server_names[2], "10.0.0.1:8080");
+	CHECK(kv_config_set(&c, "server_name", "bad/name", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "server_name", " , ", &err) == -EINVAL);
+
+	CHECK(kv_config_set(&c, "anonymous", "none", &err) == 0 && c.anonymous == 0);
+	CHECK(kv_config_set(&c, "anonymous", "read, write", &err) == 0);
+	CHECK(c.anonymous == (KV_RIGHT_READ | KV_RIGHT_WRITE));
+	CHECK(kv_config_set(&c, "anonymous", "admin", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "anonymous", ",", &err) == -EINVAL);
+
+	CHECK(kv_config_set(&c, "anonymous_uid", "1234", &err) == 0 && c.anonymous_uid == 1234);
+	CHECK(kv_config_set(&c, "anonymous_gid", "99", &err) == 0 && c.anonymous_gid == 99);
+	CHECK(kv_config_set(&c, "anonymous_uid", "0", &err) == -EINVAL);
+	CHECK(strstr(err.msg, "root") != NULL);
+	CHECK(kv_config_set(&c, "anonymous_gid", "-1", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "anonymous_uid", "4294967295", &err) == -EINVAL);
+	CHECK(kv_config_is_key("auth") && kv_config_is_key("server_name"));
 }
