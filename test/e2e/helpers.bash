@@ -106,6 +106,12 @@ stop_pid() {	# stop_pid PID [SIGNAL]: signal, then wait for it to go (10 s)
 }
 
 stop_shard() { stop_pid "$(pid_of "shard$1")"; }
+# shard_chown I...: what a test put into shard I's directory as root becomes the shard
+# user's (tinykv-shard), as the files the shard writes are: nginx's workers are not root.
+shard_chown() {
+	local i
+	for i in "$@"; do chown -R --reference="$KV_DIR/shard$i" "$KV_DIR/shard$i"; done
+}
 pause_shard() { kill -STOP "$(pid_of "shard$1")"; pkill -STOP -P "$(pid_of "shard$1")" || true; }
 resume_shard() { pkill -CONT -P "$(pid_of "shard$1")" || true; kill -CONT "$(pid_of "shard$1")"; }
 
