@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +18,32 @@
 static int secret_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* The directory of path must be root's or ours, and not open to others' writes (unless
+ * sticky): else someone else could put another file in its place. */
+static int check_dir(const char *path, struct kv_err *err)
+{
+	char copy[PATH_MAX];
+	const char *dir;
+	struct stat st;
+	int n = snprintf(copy, sizeof(copy), "%s", path);
+
+	if (n < 0 || (size_t)n >= sizeof(copy))
+		return kv_err_set(err, -ENAMETOOLONG, "shard_secret_file: path too long");
+	dir = dirname(copy);
+	if (stat(dir, &st) < 0)
+		return kv_err_set(err, -errno, "shard_secret_file's directory %s: %s", dir,
+				  strerror(errno));
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return kv_err_set(err, -EPERM, "shard_secret_file %s is in %s, owned by uid %u, "
+				  "who could replace it: keep it in a directory of root's or yours",
+				  path, dir, (unsigned)st.st_uid);
+	if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)
+		return kv_err_set(err, -EPERM, "shard_secret_file %s is in %s, which group or "
+				  "others may write in (mode %04o) and so replace the file: chmod "
+				  "go-w %s", path, dir, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
 }
 
 int kv_secret_load(const char *path, char *out, size_t cap, struct kv_err *err)
@@ -57,6 +85,9 @@ int kv_secret_load(const char *path, char *out, size_t cap, struct kv_err *err)
 				"it; chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
+	rc = check_dir(path, err);
+	if (rc < 0)
+		goto out;
 	while (len < sizeof(buf)) {
 		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
 

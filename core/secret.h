@@ -23,7 +23,9 @@
 /*
  * Read the secret from path into out (cap > KV_SECRET_MAX; NUL-terminated). The file must
  * be a regular file, not a symbolic link, owned by the effective user reading it and
- * without any group or other permission (so nobody else can read or replace it), holding
+ * without any group or other permission, in a directory of root's or that user's that
+ * group and others cannot write in unless it is sticky (so nobody else can read or
+ * replace it), holding
  * one line of KV_SECRET_MIN..KV_SECRET_MAX characters from a-z 0-9 '-' '_' (tinykv-shard
  * checks the same). Returns 0; -ELOOP (a symlink), -EPERM (owner or mode: the message
  * says what to run), -EINVAL (content), or the -errno of open/read. Messages name the

@@ -62,6 +62,13 @@ UNIT_TEST(secret_file_rules)
 		CHECK(chown(path, 0, 0) == 0);
 	}
 
+	CHECK(chmod(dir, 0777) == 0);	/* others could swap the file */
+	CHECK(kv_secret_load(path, out, sizeof(out), &err) == -EPERM);
+	CHECK(strstr(err.msg, "chmod go-w") != NULL);
+	CHECK(chmod(dir, 01777) == 0);	/* sticky, as /tmp: they cannot */
+	CHECK(kv_secret_load(path, out, sizeof(out), &err) == 0);
+	CHECK(chmod(dir, 0700) == 0);
+
 	put_file(path, "short\n", 0600);
 	CHECK(kv_secret_load(path, out, sizeof(out), &err) == -EINVAL);
 	CHECK(strstr(err.msg, "32 to 256") != NULL && strstr(err.msg, "short") == NULL);
