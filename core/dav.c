@@ -332,19 +332,18 @@ static int dav_fail(const struct xfer *x, struct kv_err *err)
 	case 507: code = -ENOSPC; break;
 	case 413: code = -EFBIG; break;
 	case 401:
-		return kv_err_set(err, -EACCES, "shard %.*s refused %s %s: %s", (int)base_len,
+		return kv_err_set(err, -EIO, "shard %.*s refused %s %s: %s", (int)base_len,
 				  x->url, x->method, *path != '\0' ? path : "/",
 				  x->sent_secret ? "not the secret it was started with (make "
 				  "shard_secret_file the file of its --secret-file)" :
 				  "it wants the cluster's secret (set shard_secret_file to the "
 				  "file of its --secret-file)");
 	case 421:
-		return kv_err_set(err, -EACCES, "shard %.*s refused %s %s: it does not answer to "
+		return kv_err_set(err, -EIO, "shard %.*s refused %s %s: it does not answer to "
 				  "that name (start it with --server-name, or list it by a name "
 				  "it has)", (int)base_len, x->url, x->method,
 				  *path != '\0' ? path : "/");
-	case 403: code = -EACCES; break;
-	default: code = -EIO; break;
+	default: code = -EIO; break;	/* 403 too: the shard's policy refused the core */
 	}
 	return kv_err_set(err, code, "shard %.*s answered %ld to %s %s", (int)base_len, x->url,
 			  x->status, x->method, *path != '\0' ? path : "/");

@@ -306,7 +306,21 @@ setup() {
 	run curl -s -w ' %{http_code}' -X PUT -d x "http://127.0.0.1:$port/$(key_on 1 nosecret- 1 2)"
 	assert_output --partial "503"
 	assert_output --partial "shard_secret_file"
+	# the store failed, not the client's rights (403 is tinykvd's access control)
+	run curl -s -w ' %{http_code}' -X DELETE "http://127.0.0.1:$port/k0"
+	assert_output --partial "503"
+	assert_output --partial "shard_secret_file"
+	[ "$(kv -L k0)" = "value 0" ]
 	stop_pid "$(pid_of kvd-nosecret)"
+	# the mount: an I/O error at close (logged), not a permission the caller lacks
+	require_fuse
+	mkdir -p "$KV_DIR/mnt-nosecret"
+	echo "$KV_DIR/mnt-nosecret" >>"$KV_DIR/mounts"
+	"$BIN/tinykv" "$KV_DIR/nosecret.conf" "$KV_DIR/mnt-nosecret" 2>>"$KV_DIR/mount.log"
+	run cp /etc/hostname "$KV_DIR/mnt-nosecret/$(key_on 1 nosecret- 1 2)"
+	assert_failure
+	assert_output --partial "Input/output error"
+	umount "$KV_DIR/mnt-nosecret"
 }
 
 @test "a secret file others may read, a symlink or a missing --secret-file is refused" {
