@@ -400,3 +400,27 @@ setup() {
 	refute_output --partial "$s"
 	assert_logs_clean
 }
+
+@test "--sync: directories, values and temporary uploads carry the synchronous attribute; without it, the directories lose it" {
+	local d=$KV_DIR/shard5 port v
+	mkdir -p "$KV_DIR/probe-sync"
+	chattr +S "$KV_DIR/probe-sync" 2>/dev/null || skip "this file system has no synchronous attribute"
+	port=$(free_port_block 1)
+	v=$(shard_path synced)
+	"$TOP/scripts/tinykv-shard" --sync --secret-file "$KV_SECRET" "$d" "$port" >>"$KV_DIR/shard5.log" 2>&1 &
+	record_pid shard5 $!
+	wait_http "http://127.0.0.1:$port/"
+	run with_secret -X PUT -d v "http://127.0.0.1:$port$v"
+	assert_output 201
+	run lsattr -d "$d" "$d${v:0:3}" "$d${v:0:6}" "$d$v" "$d.nginx/body"
+	[ "$(echo "$output" | awk '$1 !~ /S/' | wc -l)" -eq 0 ] || { echo "$output"; return 1; }
+	stop_pid "$(pid_of shard5)"
+	"$TOP/scripts/tinykv-shard" --secret-file "$KV_SECRET" "$d" "$port" >>"$KV_DIR/shard5.log" 2>&1 &
+	record_pid shard5 $!
+	wait_http "http://127.0.0.1:$port/"
+	run lsattr -d "$d" "$d${v:0:3}" "$d${v:0:6}" "$d.nginx/body"
+	[ "$(echo "$output" | awk '$1 ~ /S/' | wc -l)" -eq 0 ] || { echo "$output"; return 1; }
+	run attack_body "http://127.0.0.1:$port$v"
+	assert_output v
+	stop_pid "$(pid_of shard5)"
+}
