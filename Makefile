@@ -23,7 +23,7 @@ MOUNTD_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard mountd/*.c))
 FUSE_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard fuse/*.c))
 UNIT_SRC := $(wildcard test/unit/*.c)
 
-.PHONY: all check unit e2e asan install uninstall clean run stop bench format lint
+.PHONY: all check unit e2e asan install uninstall clean run stop bench format lint deps
 
 all: $(B)/tinykvd $(B)/tinykv
 
@@ -42,10 +42,13 @@ $(B)/tinykv: $(FUSE_OBJ) $(B)/libtinykv.a
 
 # Unit tests of the core, built with AddressSanitizer and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-$(B)/unit: $(UNIT_SRC) $(CORE_SRC) $(wildcard core/*.h test/unit/*.h)
+# The parsers of the programs that are pure functions are tested (and fuzzed) too.
+UNIT_PROG := mountd/listargs.c fuse/options.c
+$(B)/unit: $(UNIT_SRC) $(CORE_SRC) $(UNIT_PROG) $(wildcard core/*.h mountd/*.h fuse/*.h test/unit/*.h)
 	@mkdir -p $(B)
 	$(CC) $(CPPFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
-		$(EXTRA_CFLAGS) -O1 -g $(SAN) -Icore -o $@ $(UNIT_SRC) $(CORE_SRC) $(LIBS_CORE)
+		$(EXTRA_CFLAGS) -O1 -g $(SAN) -Icore -Imountd -Ifuse -o $@ $(UNIT_SRC) $(CORE_SRC) \
+		$(UNIT_PROG) $(LIBS_FUSE) $(LIBS_CORE)
 
 # The programs with AddressSanitizer and UBSan, for the end-to-end tests
 # (test/run-all runs a selection of them against these: TINYKV_BIN=build/asan).
@@ -68,7 +71,15 @@ unit: $(B)/unit
 e2e: all
 	bats --print-output-on-failure test/e2e
 
-check: all asan $(B)/unit
+# check and run install what is missing first, then build in a new make: this one read
+# pkg-config's flags before the packages were there (a fresh machine has none). check
+# also installs the lint tools: test/e2e/cluster.bats runs make lint.
+deps:
+	scripts/install-deps
+
+check:
+	scripts/install-deps --lint
+	$(MAKE) all asan $(B)/unit
 	test/run-all
 
 install: all
@@ -83,8 +94,7 @@ uninstall:
 		$(DESTDIR)$(mandir)/man8/tinykv.8 $(DESTDIR)$(mandir)/man8/tinykvd.8 \
 		$(DESTDIR)$(mandir)/man5/tinykv.conf.5
 
-run:
-	scripts/install-deps
+run: deps
 	$(MAKE) all
 	scripts/tinykv-cluster up
 
@@ -96,3 +106,57 @@ bench: all
 
 clean:
 	rm -rf $(B)
+
+# libFuzzer targets, one per parser of untrusted bytes (test/fuzz/NAME.c, seeds in
+# test/fuzz/corpus/NAME/), built with clang and ASan + UBSan (LeakSanitizer on).
+# `make fuzz` runs each for FUZZ_SECONDS (60); `make fuzz-ci` for 20 (what .ci/run does).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FZ           := $(B)/fuzz
+FUZZ_NAMES   := $(basename $(notdir $(wildcard test/fuzz/*.c)))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_FLAGS    = $(CPPFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
+		$(EXTRA_CFLAGS) -O1 -g $(FUZZ_SAN) -Icore -Imountd -Ifuse
+FUZZ_OBJ     := $(CORE_SRC:%.c=$(FZ)/%.o) $(FZ)/mountd/listargs.o $(FZ)/mountd/json.o \
+		$(FZ)/fuse/options.o
+
+$(FZ)/%.o: %.c $(wildcard core/*.h mountd/*.h fuse/*.h test/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FZ)/libfuzzed.a: $(FUZZ_OBJ)
+	$(AR) rcs $@ $^
+
+$(FZ)/%: $(FZ)/test/fuzz/%.o $(FZ)/libfuzzed.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_FUSE) $(LIBS_CORE) $(LDFLAGS)
+
+.PHONY: fuzz-build fuzz fuzz-ci
+.PRECIOUS: $(FZ)/test/fuzz/%.o
+fuzz-build: $(FUZZ_NAMES:%=$(FZ)/%)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) test/fuzz/run $(FUZZ_NAMES)
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=20
+
+# Style and static checks (STYLE.md 15). format rewrites the C files with .clang-format;
+# lint changes nothing and fails on any finding of clang-format, shellcheck or cppcheck
+# (cppcheck: bugs, not taste; .cppcheck-suppressions lists its false positives).
+FORMAT_SRC := $(wildcard core/*.[ch] fuse/*.[ch] mountd/*.[ch] test/unit/*.[ch] bench/*.c)
+SHELL_SRC := $(wildcard scripts/*) test/run-all .ci/run $(wildcard bench/*.sh) bench/run \
+	test/e2e/helpers.bash
+CPPCHECK := cppcheck -q --std=c11 -D_GNU_SOURCE -Icore --enable=warning,performance,portability \
+	--inline-suppr --suppressions-list=.cppcheck-suppressions --error-exitcode=1
+
+format:
+	scripts/install-deps --lint
+	clang-format -i $(FORMAT_SRC)
+
+lint:
+	scripts/install-deps --lint
+	@rc=0; \
+	echo "clang-format --dry-run -Werror"; clang-format --dry-run -Werror $(FORMAT_SRC) || rc=1; \
+	echo "shellcheck"; shellcheck -x -s bash $(SHELL_SRC) || rc=1; \
+	echo "cppcheck"; $(CPPCHECK) core fuse mountd || rc=1; \
+	[ $$rc -eq 0 ] && echo "lint: clean" || echo "lint: findings above"; exit $$rc

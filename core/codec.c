@@ -130,6 +130,9 @@ int kv_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 			}
 			w = w << 6 | (uint32_t)v[k];
 		}
+		/* the bits below the last byte must be zero: one spelling per byte string */
+		if ((pad == 1 && (w & 0xff) != 0) || (pad == 2 && (w & 0xffff) != 0))
+			return -EINVAL;
 		if (o + 3 - (size_t)pad > cap)
 			return -EINVAL;
 		out[o++] = (uint8_t)(w >> 16);

@@ -40,7 +40,8 @@ int kv_url_decode(const char *raw, size_t rawlen, char *out, size_t cap, size_t 
 int kv_b64url_encode(const void *in, size_t len, char *out, size_t cap);
 
 /* Decode URL-safe base64 (padding required when the length is not a multiple of 4) into out
- * (capacity cap). Returns the decoded length or -EINVAL. */
+ * (capacity cap). Only the spelling kv_b64url_encode makes is accepted (unused bits before
+ * the padding are zero). Returns the decoded length or -EINVAL. */
 int kv_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 
 /* The shard path of key, "/xx/yy/NAME" with NAME split into 255-byte segments, into out

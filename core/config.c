@@ -301,26 +301,38 @@ static char *trim(char *s)
 	return s;
 }
 
-int kv_config_load(struct kv_config *c, const char *path, struct kv_err *err)
+int kv_config_parse(struct kv_config *c, const char *text, size_t len, const char *name,
+		    struct kv_err *err)
 {
-	char line[4096];
-	FILE *f = fopen(path, "r");
+	char *copy = malloc(len + 1), *line, *end;
 	int lineno = 0, rc = 0;
 
-	if (f == NULL)
-		return kv_err_set(err, -errno, "%s: %s", path, strerror(errno));
-	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-		char *hash = strchr(line, '#'), *eq, *key, *val;
+	if (copy == NULL)
+		return kv_err_set(err, -ENOMEM, "%s: out of memory", name);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	end = copy + len;
+	for (line = copy; rc == 0 && line < end; ) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		char *stop = nl != NULL ? nl : end, *hash, *eq, *key, *val;
 
 		lineno++;
+		*stop = '\0';
+		if (memchr(line, '\0', (size_t)(stop - line)) != NULL) {
+			rc = kv_err_set(err, -EINVAL, "%s:%d: a NUL byte (is it a text file?)",
+					name, lineno);
+			break;
+		}
+		hash = strchr(line, '#');
 		if (hash != NULL)
 			*hash = '\0';
 		key = trim(line);
+		line = stop + 1;
 		if (*key == '\0')
 			continue;
 		eq = strchr(key, '=');
 		if (eq == NULL) {
-			rc = kv_err_set(err, -EINVAL, "%s:%d: expected 'key = value'", path, lineno);
+			rc = kv_err_set(err, -EINVAL, "%s:%d: expected 'key = value'", name, lineno);
 			break;
 		}
 		*eq = '\0';
@@ -328,10 +340,40 @@ int kv_config_load(struct kv_config *c, const char *path, struct kv_err *err)
 		val = trim(eq + 1);
 		rc = kv_config_set(c, key, val, err);
 		if (rc < 0)
-			kv_err_prefix(err, "%s:%d", path, lineno);
+			kv_err_prefix(err, "%s:%d", name, lineno);
 	}
-	if (rc == 0 && ferror(f))
-		rc = kv_err_set(err, -EIO, "%s: read error", path);
+	free(copy);
+	return rc;
+}
+
+#define CONF_FILE_MAX (1 << 20)
+
+int kv_config_load(struct kv_config *c, const char *path, struct kv_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (f == NULL)
+		return kv_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	buf = malloc(CONF_FILE_MAX + 1);
+	if (buf == NULL) {
+		rc = kv_err_set(err, -ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	errno = 0;
+	len = fread(buf, 1, CONF_FILE_MAX + 1, f);
+	if (ferror(f))
+		rc = kv_err_set(err, errno != 0 ? -errno : -EIO, "%s: read error: %s", path,
+				strerror(errno != 0 ? errno : EIO));
+	else if (len > CONF_FILE_MAX)
+		rc = kv_err_set(err, -EFBIG, "%s: larger than %d KiB: not a config file?", path,
+				CONF_FILE_MAX >> 10);
+	else
+		rc = kv_config_parse(c, buf, len, path, err);
+out:
+	free(buf);
 	(void)fclose(f);
 	return rc;
 }

@@ -62,8 +62,19 @@ void kv_config_defaults(struct kv_config *c);
 int kv_config_set(struct kv_config *c, const char *key, const char *value,
 		  struct kv_err *err);
 
-/* Read a config file; errors name "FILE:LINE". -ENOENT when the file is missing. */
+/* Read a config file; errors name "FILE:LINE". -ENOENT when the file is missing, -EFBIG
+ * past 1 MiB, otherwise as kv_config_parse. */
 int kv_config_load(struct kv_config *c, const char *path, struct kv_err *err);
+
+/*
+ * Apply the config text text[0..len) (any bytes; need not be NUL-terminated) to c, line by
+ * line, as kv_config_load does with a file's contents; name is what errors call it
+ * ("NAME:LINE: ..."). Lines may be of any length. Returns 0; -EINVAL for a line that is
+ * not "key = value" or holds a NUL byte, or a bad value; -ENOENT for an unknown key;
+ * -ENOMEM. Settings before the bad line stay applied. Touches nothing but c.
+ */
+int kv_config_parse(struct kv_config *c, const char *text, size_t len, const char *name,
+		    struct kv_err *err);
 
 /* Check the whole: shards given, replicas <= number of shards; then fill in defaults that
  * depend on other settings (anonymous); and read the shard secret from shard_secret_file

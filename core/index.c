@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,7 +415,7 @@ uint64_t kv_new_gen(void)
 		counter = seed | 1;
 	}
 	/* splitmix64 of a counter: distinct per call in this process, random across them. */
-	z = (counter += 0x9e3779b97f4a7c15ULL);
+	z = atomic_fetch_add(&counter, 0x9e3779b97f4a7c15ULL) + 0x9e3779b97f4a7c15ULL;
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	z ^= z >> 31;

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <expat.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,7 +17,7 @@
 
 enum field { F_NONE, F_HREF, F_LENGTH, F_MODIFIED };
 
-struct parse {
+struct kv_propfind {
 	XML_Parser xp;
 	kv_dav_entry_fn fn;
 	void *arg;
@@ -37,7 +39,7 @@ static const char *dav_name(const char *el)
 
 static void XMLCALL on_start(void *data, const char *el, const char **attr)
 {
-	struct parse *p = data;
+	struct kv_propfind *p = data;
 	const char *n = dav_name(el);
 
 	(void)attr;
@@ -55,12 +57,13 @@ static void XMLCALL on_start(void *data, const char *el, const char **attr)
 		   !strcmp(n, "getlastmodified")) {
 		p->field = n[0] == 'h' ? F_HREF : n[3] == 'c' ? F_LENGTH : F_MODIFIED;
 		p->tlen = 0;
+		p->text[0] = '\0';	/* an empty element has no text of its own */
 	}
 }
 
 static void XMLCALL on_text(void *data, const char *s, int len)
 {
-	struct parse *p = data;
+	struct kv_propfind *p = data;
 	size_t n = (size_t)len;
 
 	if (p->field == F_NONE)
@@ -72,19 +75,43 @@ static void XMLCALL on_text(void *data, const char *s, int len)
 	p->text[p->tlen] = '\0';
 }
 
+/* Seconds since the epoch, or 0 (unknown) for what is not a date, or not one that
+ * nanoseconds in an int64_t can hold (years 1678 to 2262), as records keep times. */
 static int64_t http_date(const char *s)
 {
+	const int64_t lim = INT64_MAX / 1000000000;
 	struct tm tm;
 	const char *end;
+	time_t t;
 
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	return end != NULL ? (int64_t)timegm(&tm) : 0;
+	if (end == NULL)
+		return 0;
+	t = timegm(&tm);
+	return t >= -lim && t <= lim ? (int64_t)t : 0;
 }
 
-static void end_field(struct parse *p)
+/* Decimal digits (blanks around them allowed), or -1: unknown. */
+static int64_t content_length(const char *s)
 {
+	const char *p = s;
 	char *end;
+	long long n;
+
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(p, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+		end++;
+	return errno == 0 && *end == '\0' ? (int64_t)n : -1;
+}
+
+static void end_field(struct kv_propfind *p)
+{
 	size_t n;
 
 	switch (p->field) {
@@ -94,9 +121,7 @@ static void end_field(struct parse *p)
 		p->href[n] = '\0';
 		break;
 	case F_LENGTH:
-		p->size = strtoll(p->text, &end, 10);
-		if (end == p->text)
-			p->size = -1;
+		p->size = content_length(p->text);
 		break;
 	case F_MODIFIED:
 		p->mtime = http_date(p->text);
@@ -109,7 +134,7 @@ static void end_field(struct parse *p)
 
 static void XMLCALL on_end(void *data, const char *el)
 {
-	struct parse *p = data;
+	struct kv_propfind *p = data;
 	const char *n = dav_name(el);
 	struct kv_dav_entry e;
 
@@ -133,21 +158,12 @@ static void XMLCALL on_end(void *data, const char *el)
 		XML_StopParser(p->xp, XML_FALSE);
 }
 
-static int feed(const void *buf, size_t len, void *arg)
+int kv_propfind_new(kv_dav_entry_fn fn, void *arg, struct kv_propfind **out,
+		    struct kv_err *err)
 {
-	struct parse *p = arg;
+	struct kv_propfind *p = calloc(1, sizeof(*p));
 
-	if (XML_Parse(p->xp, buf, (int)len, XML_FALSE) == XML_STATUS_ERROR)
-		return p->rc < 0 ? p->rc : -EPROTO;
-	return 0;
-}
-
-int kv_propfind_list(struct kv_dav *dav, const char *url, kv_dav_entry_fn fn, void *arg,
-		     struct kv_err *err)
-{
-	struct parse *p = calloc(1, sizeof(*p));
-	int rc;
-
+	*out = NULL;
 	if (p == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	p->fn = fn;
@@ -160,15 +176,51 @@ int kv_propfind_list(struct kv_dav *dav, const char *url, kv_dav_entry_fn fn, vo
 	XML_SetUserData(p->xp, p);
 	XML_SetElementHandler(p->xp, on_start, on_end);
 	XML_SetCharacterDataHandler(p->xp, on_text);
-	rc = kv_dav_propfind(dav, url, feed, p, err);
+	*out = p;
+	return 0;
+}
+
+int kv_propfind_feed(const void *buf, size_t len, void *arg)
+{
+	struct kv_propfind *p = arg;
+
+	if (len > INT_MAX)
+		return -EPROTO;
+	if (XML_Parse(p->xp, buf, (int)len, XML_FALSE) == XML_STATUS_ERROR)
+		return p->rc < 0 ? p->rc : -EPROTO;
+	return 0;
+}
+
+int kv_propfind_finish(struct kv_propfind *p, int rc, const char *what, struct kv_err *err)
+{
 	if (rc == 0 && XML_Parse(p->xp, NULL, 0, XML_TRUE) == XML_STATUS_ERROR)
-		rc = -EPROTO;
+		rc = p->rc < 0 ? p->rc : -EPROTO;
 	if (rc == -EPROTO)
-		rc = kv_err_set(err, rc, "PROPFIND %s: bad reply: %s", url,
+		rc = kv_err_set(err, rc, "PROPFIND %s: bad reply: %s", what,
 				XML_ErrorString(XML_GetErrorCode(p->xp)));
 	else if (rc == 0 && p->rc < 0)
 		rc = p->rc;
+	return rc;
+}
+
+void kv_propfind_free(struct kv_propfind *p)
+{
+	if (p == NULL)
+		return;
 	XML_ParserFree(p->xp);
 	free(p);
+}
+
+int kv_propfind_list(struct kv_dav *dav, const char *url, kv_dav_entry_fn fn, void *arg,
+		     struct kv_err *err)
+{
+	struct kv_propfind *p;
+	int rc = kv_propfind_new(fn, arg, &p, err);
+
+	if (rc < 0)
+		return rc;
+	rc = kv_dav_propfind(dav, url, kv_propfind_feed, p, err);
+	rc = kv_propfind_finish(p, rc, url, err);
+	kv_propfind_free(p);
 	return rc;
 }

@@ -76,7 +76,8 @@ static uint64_t get_uint(struct rbuf *r, int width)
 	return v;
 }
 
-/* A length-prefixed string into out (capacity cap incl. NUL). */
+/* A length-prefixed string into out (capacity cap incl. NUL). Shard names, keys and link
+ * targets never hold a NUL: one inside means damage (and would cut a name short). */
 static size_t get_str(struct rbuf *r, int width, char *out, size_t cap)
 {
 	size_t n = (size_t)get_uint(r, width);
@@ -86,6 +87,8 @@ static size_t get_str(struct rbuf *r, int width, char *out, size_t cap)
 		n = 0;
 	}
 	get_bytes(r, out, n);
+	if (memchr(out, '\0', n) != NULL)
+		r->bad = 1;
 	out[n] = '\0';
 	return n;
 }

@@ -39,7 +39,9 @@ struct kv_record {
 /* Serialise r into out (cap >= KV_RECORD_MAX). Returns the length. */
 size_t kv_record_encode(const struct kv_record *r, uint8_t *out, size_t cap);
 
-/* Parse buf into r. Returns 0 or -KV_ECORRUPT. */
+/* Parse buf into r. Returns 0, or -KV_ECORRUPT for anything encode would not have made:
+ * an unknown version or type, a length past the buffer or a field's limit, a NUL inside
+ * a shard name or link target, bytes left over. */
 int kv_record_decode(const uint8_t *buf, size_t len, struct kv_record *r);
 
 /* Does r list shard name as a replica? */
@@ -100,7 +102,7 @@ struct kv_intent {
 #define KV_INTENT_MAX (64 + (2 * KV_INTENT_FILES + KV_MAX_REPLICAS) * 800 + \
 		       2 * (KV_KEY_MAX + 16 + KV_RECORD_MAX))
 
-/* Serialise / parse an intent; as for records. */
+/* Serialise / parse an intent; as for records (a NUL inside a key is damage too). */
 size_t kv_intent_encode(const struct kv_intent *in, uint8_t *out, size_t cap);
 int kv_intent_decode(const uint8_t *buf, size_t len, struct kv_intent *in);
 

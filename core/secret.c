@@ -36,13 +36,16 @@ static int check_dir(const char *path, struct kv_err *err)
 		return kv_err_set(err, -errno, "shard_secret_file's directory %s: %s", dir,
 				  strerror(errno));
 	if (st.st_uid != 0 && st.st_uid != geteuid())
-		return kv_err_set(err, -EPERM, "shard_secret_file %s is in %s, owned by uid %u, "
+		return kv_err_set(err, -EPERM,
+				  "shard_secret_file %s is in %s, owned by uid %u, "
 				  "who could replace it: keep it in a directory of root's or yours",
 				  path, dir, (unsigned)st.st_uid);
 	if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)
-		return kv_err_set(err, -EPERM, "shard_secret_file %s is in %s, which group or "
+		return kv_err_set(err, -EPERM,
+				  "shard_secret_file %s is in %s, which group or "
 				  "others may write in (mode %04o) and so replace the file: chmod "
-				  "go-w %s", path, dir, (unsigned)(st.st_mode & 07777), dir);
+				  "go-w %s",
+				  path, dir, (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
@@ -61,8 +64,10 @@ int kv_secret_load(const char *path, char *out, size_t cap, struct kv_err *err)
 	if (fd < 0) {
 		rc = -errno;
 		if (rc == -ELOOP)
-			return kv_err_set(err, rc, "shard_secret_file %s is a symbolic link: name "
-					  "the file itself", path);
+			return kv_err_set(err, rc,
+					  "shard_secret_file %s is a symbolic link: name "
+					  "the file itself",
+					  path);
 		return kv_err_set(err, rc, "shard_secret_file %s: %s", path, strerror(-rc));
 	}
 	if (fstat(fd, &st) < 0) {
@@ -74,15 +79,19 @@ int kv_secret_load(const char *path, char *out, size_t cap, struct kv_err *err)
 		goto out;
 	}
 	if (st.st_uid != geteuid()) {
-		rc = kv_err_set(err, -EPERM, "shard_secret_file %s belongs to uid %u, not to uid "
+		rc = kv_err_set(err, -EPERM,
+				"shard_secret_file %s belongs to uid %u, not to uid "
 				"%u that reads it: chown %u %s (or give this user a copy of "
-				"its own)", path, (unsigned)st.st_uid, (unsigned)geteuid(),
-				(unsigned)geteuid(), path);
+				"its own)",
+				path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(),
+				path);
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
-		rc = kv_err_set(err, -EPERM, "shard_secret_file %s has mode %04o: others may read "
-				"it; chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+		rc = kv_err_set(err, -EPERM,
+				"shard_secret_file %s has mode %04o: others may read "
+				"it; chmod 600 %s",
+				path, (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
 	rc = check_dir(path, err);
@@ -107,9 +116,11 @@ int kv_secret_load(const char *path, char *out, size_t cap, struct kv_err *err)
 	for (i = 0; i < len && secret_char(buf[i]); i++)
 		;
 	if (i != len || len < KV_SECRET_MIN || len > KV_SECRET_MAX) {
-		rc = kv_err_set(err, -EINVAL, "shard_secret_file %s must hold one line of %d to %d "
+		rc = kv_err_set(err, -EINVAL,
+				"shard_secret_file %s must hold one line of %d to %d "
 				"characters from a-z 0-9 - _ (make one with: od -An -tx1 -N32 "
-				"/dev/urandom | tr -d ' \\n')", path, KV_SECRET_MIN, KV_SECRET_MAX);
+				"/dev/urandom | tr -d ' \\n')",
+				path, KV_SECRET_MIN, KV_SECRET_MAX);
 		goto out;
 	}
 	memcpy(out, buf, len);

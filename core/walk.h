@@ -47,6 +47,22 @@ int kv_propfind_list(struct kv_dav *dav, const char *url, kv_dav_entry_fn fn, vo
 		     struct kv_err *err);
 
 /*
+ * The same parser fed by hand, for replies from elsewhere (and for tests): _new makes one
+ * that calls fn for each entry; kv_propfind_feed takes the reply's bytes in any pieces (it
+ * is a kv_dav_sink: arg is the parser) and returns 0, fn's negative return, or -EPROTO for
+ * bytes that are not XML; _finish ends the reply: pass the status of the transfer (0, or
+ * the error that ended it) and what to name in messages (the URL); returns 0, -EPROTO for
+ * a bad or truncated reply (err names it), or fn's negative return. _free frees (NULL is
+ * fine). One parser per reply; it keeps no pointer to the bytes fed.
+ */
+struct kv_propfind;
+int kv_propfind_new(kv_dav_entry_fn fn, void *arg, struct kv_propfind **out,
+		    struct kv_err *err);
+int kv_propfind_feed(const void *buf, size_t len, void *arg);
+int kv_propfind_finish(struct kv_propfind *p, int rc, const char *what, struct kv_err *err);
+void kv_propfind_free(struct kv_propfind *p);
+
+/*
  * Walk every file of the shard at base (named name), calling fn for each. *dirs, when not
  * NULL, is incremented as top-level hash directories are finished and *total_dirs set
  * once their number is known (for progress). fn returns 0 to go on.

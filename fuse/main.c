@@ -16,76 +16,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "options.h"
 #include "sys.h"
 
 #define TINYKV_VERSION "0.1.0"
-
-struct cli {
-	const char *source;
-	int nonopts;
-	int nset;
-	char *set_key[32], *set_val[32];
-	int bad;
-	int show_version, show_help;
-};
-
-/* fstab and systemd options that mean nothing to a FUSE file system. */
-static int ignored_option(const char *opt)
-{
-	static const char *const names[] = {
-		"_netdev", "nofail", "noauto", "auto", "defaults", "user", "users", "nouser",
-		"owner", "group", "nodev", "noexec", "exec", "suid", "nosuid", NULL
-	};
-	int i;
-
-	for (i = 0; names[i] != NULL; i++)
-		if (strcmp(opt, names[i]) == 0)
-			return 1;
-	return strncmp(opt, "x-", 2) == 0 || strncmp(opt, "comment=", 8) == 0;
-}
-
-static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
-{
-	struct cli *c = data;
-	const char *eq;
-
-	(void)out;
-	if (key == FUSE_OPT_KEY_NONOPT) {
-		if (c->nonopts++ == 0) {
-			c->source = arg;
-			return 0;
-		}
-		return 1;	/* the mount point, for fuse_parse_cmdline */
-	}
-	if (key != FUSE_OPT_KEY_OPT)
-		return 1;
-	if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
-		c->show_version = 1;
-		return 0;
-	}
-	if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-		c->show_help = 1;
-		return 1;
-	}
-	if (ignored_option(arg))
-		return 0;
-	eq = strchr(arg, '=');
-	if (eq != NULL && c->nset < 32) {
-		char name[64];
-		size_t n = (size_t)(eq - arg);
-
-		if (n < sizeof(name)) {
-			memcpy(name, arg, n);
-			name[n] = '\0';
-			if (kv_config_is_key(name)) {
-				c->set_key[c->nset] = strdup(name);
-				c->set_val[c->nset++] = strdup(eq + 1);
-				return 0;
-			}
-		}
-	}
-	return 1;
-}
 
 static void usage(const char *prog)
 {
@@ -111,10 +45,9 @@ static void usage(const char *prog)
 	       "\n", prog);
 }
 
-static int load_config(struct cli *c, struct kv_config *cfg)
+static int load_config(struct tk_opts *c, struct kv_config *cfg)
 {
 	struct kv_err err;
-	int i;
 
 	kv_config_defaults(cfg);
 	if (c->source != NULL && strcmp(c->source, "none") != 0 &&
@@ -122,17 +55,9 @@ static int load_config(struct cli *c, struct kv_config *cfg)
 		fprintf(stderr, "tinykv: %s\n", err.msg);
 		return -1;
 	}
-	for (i = 0; i < c->nset; i++) {
-		/* ';' separates shards in -o, where ',' already separates options */
-		char *p;
-
-		for (p = c->set_val[i]; *p != '\0'; p++)
-			if (*p == ';')
-				*p = ',';
-		if (kv_config_set(cfg, c->set_key[i], c->set_val[i], &err) < 0) {
-			fprintf(stderr, "tinykv: -o %s\n", err.msg);
-			return -1;
-		}
+	if (tk_opts_apply(c, cfg, &err) < 0) {
+		fprintf(stderr, "tinykv: -o %s\n", err.msg);
+		return -1;
 	}
 	if (kv_config_finish(cfg, &err) < 0) {
 		fprintf(stderr, "tinykv: %s\n", err.msg);
@@ -231,16 +156,19 @@ int main(int argc, char **argv)
 	struct kv_config cfg;
 	struct kv_store *probe = NULL;
 	struct kv_err err;
-	struct cli c;
+	struct tk_opts c;
 	struct fuse *f = NULL;
 	char fsname[4200];
-	int rc = 1, i;
+	int rc = 1;
 
-	memset(&c, 0, sizeof(c));
 	memset(&fo, 0, sizeof(fo));
 	memset(&mc, 0, sizeof(mc));
-	if (fuse_opt_parse(&args, &c, NULL, opt_proc) != 0)
+	if (tk_opts_parse(&args, &c, &err) < 0) {
+		if (c.too_many)
+			fprintf(stderr, "tinykv: %s\n", err.msg);
+		rc = 2;
 		goto out;
+	}
 	if (c.show_version) {
 		printf("tinykv %s (libfuse %s)\n", TINYKV_VERSION, fuse_pkgversion());
 		rc = 0;
@@ -286,9 +214,6 @@ out:
 	kv_store_close(mc.store);
 	free(fo.mountpoint);
 	fuse_opt_free_args(&args);
-	for (i = 0; i < c.nset; i++) {
-		free(c.set_key[i]);
-		free(c.set_val[i]);
-	}
+	tk_opts_free(&c);
 	return rc;
 }

@@ -21,10 +21,9 @@
 
 #include "http_int.h"
 #include "json.h"
+#include "listargs.h"
 #include "sys.h"
 
-#define LIST_DEFAULT 1000
-#define LIST_MAX 10000
 #define WORKERS 64		/* PUTs and DELETEs at once; more wait their turn */
 
 /* Queue the answer. mode says who owns body: MHD_RESPMEM_MUST_COPY (the caller keeps it)
@@ -182,53 +181,35 @@ static int list_one(const char *key, size_t klen, const struct kv_record *rec, v
 	return 0;
 }
 
-static int query_arg(struct MHD_Connection *c, const char *name, char *out, size_t cap,
-		     size_t *len, int *present, struct kv_err *err)
+/* The raw value of query parameter name: NULL when absent, "" when given without '='. */
+static const char *query_raw(struct MHD_Connection *c, const char *name, size_t *len)
 {
 	const char *v = NULL;
-	size_t vlen = 0;
 
-	*present = MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name),
-						 &v, &vlen) == MHD_YES;
 	*len = 0;
-	if (!*present || v == NULL)
-		return 0;
-	return kv_url_decode(v, vlen, out, cap, len, err);
+	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
+					  len) != MHD_YES)
+		return NULL;
+	return v != NULL ? v : "";
 }
 
 static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, const char *url)
 {
-	char prefix[KV_KEY_MAX + 1], start[KV_KEY_MAX + 1], limit_s[32], next[KV_KEY_MAX + 1];
-	size_t plen = 0, slen = 0, llen = 0, nextlen = 0;
+	char next[KV_KEY_MAX + 1];
+	size_t nextlen = 0, slen, llen;
 	struct sbuf b = { 0 }, keys = { 0 };
 	struct list_ctx l = { &keys, 0, r, { 0 } };
+	struct listargs a;
 	struct kv_err err;
-	unsigned long long limit = LIST_DEFAULT;
-	int present, rc;
+	const char *start = query_raw(c, "start", &slen), *limit = query_raw(c, "limit", &llen);
+	int rc;
 
-	if (url[0] != '/' ||
-	    kv_url_decode(url + 1, strlen(url + 1), prefix, KV_KEY_MAX, &plen, &err) < 0)
-		return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad prefix: %s.",
-			    url[0] != '/' ? "must start with '/'" : err.msg);
-	if ((rc = auth_list_prefix(&r->who, prefix, &plen, &err)) < 0)
+	if (listargs_parse(url, start, slen, limit, llen, &a, &err) < 0)
+		return text(r, c, MHD_HTTP_BAD_REQUEST, "%s.", err.msg);
+	if ((rc = auth_list_prefix(&r->who, a.prefix, &a.plen, &err)) < 0)
 		return http_deny(r, c, rc, &err);
-	if (query_arg(c, "start", start, KV_KEY_MAX, &slen, &present, &err) < 0)
-		return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad start: %s.", err.msg);
-	if (query_arg(c, "limit", limit_s, sizeof(limit_s) - 1, &llen, &present, &err) < 0)
-		return text(r, c, MHD_HTTP_BAD_REQUEST, "Bad limit: %s.", err.msg);
-	if (present) {
-		char *end;
-
-		limit_s[llen] = '\0';
-		errno = 0;
-		limit = strtoull(limit_s, &end, 10);
-		if (llen == 0 || errno != 0 || *end != '\0' || limit < 1 || limit > LIST_MAX)
-			return text(r, c, MHD_HTTP_BAD_REQUEST,
-				    "Bad limit '%s': expected a number from 1 to %d.", limit_s,
-				    LIST_MAX);
-	}
-	rc = kv_store_list(r->h->s, prefix, plen, slen > 0 ? start : NULL, slen, (size_t)limit,
-			   list_one, &l, next, &nextlen, &err);
+	rc = kv_store_list(r->h->s, a.prefix, a.plen, a.slen > 0 ? a.start : NULL, a.slen,
+			   a.limit, list_one, &l, next, &nextlen, &err);
 	if (rc < 0) {
 		sbuf_free(&keys);
 		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",

@@ -80,10 +80,15 @@ start_kvd_named() {
 # A network namespace whose only way out is a veth pair on private addresses:
 # NET_IP (this side) and PEER_IP (inside); in_ns runs a command in it.
 start_netns() {
-	local n=$((RANDOM % 250 + 2)) m=$((RANDOM % 60 * 4))
+	local n=$((RANDOM % 250 + 2)) m=$((RANDOM % 60 * 4)) i
 	unshare --net sh -c 'ip link set lo up && exec sleep 100000' &
 	record_pid netns $!
 	export NETNS=$! VETH=tkva$((RANDOM % 100000)) NET_IP=10.200.$n.$((m + 1))
+	# the veth's far end must go into the new namespace, not this one: wait until it is
+	for i in $(seq 100); do
+		nsenter -t "$NETNS" -n ip -o addr show lo 2>/dev/null | grep -q 127.0.0.1 && break
+		sleep 0.05
+	done
 	export PEER_IP=10.200.$n.$((m + 2))
 	ip link add "$VETH" type veth peer name tkvb netns "$NETNS"
 	ip addr add "$NET_IP/30" dev "$VETH"

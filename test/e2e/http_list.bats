@@ -128,7 +128,8 @@ PY
 
 @test "bad limit → 400 with a message" {
 	local bad
-	for bad in 0 -1 abc 1x 10001 99999999999999999999999 '' '%zz'; do
+	for bad in 0 -1 abc 1x 10001 99999999999999999999999 '' '%zz' '7%00junk' '+5' '%205' \
+		-18446744073709551615; do
 		run kv_status "?list&limit=$bad"
 		[ "$output" = 400 ] || { echo "limit=$bad: $output $(kv_body)"; return 1; }
 		run kv_body

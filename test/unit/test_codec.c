@@ -90,3 +90,16 @@ UNIT_TEST(path_to_key_rejects_strays)
 	CHECK(kv_path_key("/5d/41/.tmp-0000000000000001", 28, key, sizeof(key)) == -EINVAL);
 	CHECK(kv_path_key("/5d/41/", 7, key, sizeof(key)) == -EINVAL);
 }
+
+/* Found by fuzzing (test/fuzz/path): "QU==" decoded to "A" as "QQ==" does. One spelling
+ * per byte string: the bits below the last decoded byte must be zero. */
+UNIT_TEST(base64url_accepts_only_the_canonical_spelling)
+{
+	uint8_t back[8];
+
+	CHECK(kv_b64url_decode("QQ==", 4, back, sizeof(back)) == 1 && back[0] == 'A');
+	CHECK(kv_b64url_decode("QU==", 4, back, sizeof(back)) == -EINVAL);
+	CHECK(kv_b64url_decode("QUI=", 4, back, sizeof(back)) == 2);
+	CHECK(kv_b64url_decode("QUJ=", 4, back, sizeof(back)) == -EINVAL);
+	CHECK(kv_b64url_decode("QUJD", 4, back, sizeof(back)) == 3);
+}

@@ -125,3 +125,47 @@ UNIT_TEST(config_access_control_settings)
 	CHECK(kv_config_set(&c, "anonymous_uid", "4294967295", &err) == -EINVAL);
 	CHECK(kv_config_is_key("auth") && kv_config_is_key("server_name"));
 }
+
+/* A line is a line whatever its length: a 6000-byte comment used to be read in 4095-byte
+ * pieces, the rest of it parsed as a line of its own ("expected 'key = value'"). */
+UNIT_TEST(config_long_lines_are_one_line)
+{
+	char path[] = "/tmp/tinykv-unit-XXXXXX", *text = malloc(8192);
+	struct kv_config c;
+	struct kv_err err;
+	int fd = mkstemp(path);
+	size_t n;
+
+	CHECK(fd >= 0 && text != NULL);
+	if (text == NULL)
+		return;
+	close(fd);
+	n = (size_t)snprintf(text, 8192, "shards = a:1 # ");
+	memset(text + n, 'x', 6000);
+	(void)snprintf(text + n + 6000, 8192 - n - 6000, "\nport = 4001\n");
+	write_file(path, text);
+	kv_config_defaults(&c);
+	CHECK(kv_config_load(&c, path, &err) == 0);
+	CHECK(c.have_shards && c.shards.n == 1 && c.port == 4001);
+	unlink(path);
+	free(text);
+}
+
+UNIT_TEST(config_parse_from_a_buffer)
+{
+	static const char nul[] = "shards = a:1\nport = 30\0" "00\n";
+	struct kv_config c;
+	struct kv_err err;
+
+	kv_config_defaults(&c);
+	/* not NUL-terminated, no final newline */
+	CHECK(kv_config_parse(&c, "port = 4002\nreplicas = 2XYZ", 24, "buf", &err) == 0);
+	CHECK(c.port == 4002 && c.replicas == 2);
+	CHECK(kv_config_parse(&c, "", 0, "buf", &err) == 0);
+	/* a NUL byte used to end the line there, silently: port = 30 */
+	CHECK(kv_config_parse(&c, nul, sizeof(nul) - 1, "buf", &err) == -EINVAL);
+	CHECK(strstr(err.msg, "buf:2: a NUL byte") != NULL);
+	CHECK(c.port == 4002);
+	CHECK(kv_config_parse(&c, "\n\n  # only\nport\n", 16, "buf", &err) == -EINVAL);
+	CHECK_STR(err.msg, "buf:4: expected 'key = value'");
+}

@@ -1,5 +1,6 @@
 /* Records and intents survive an encode/decode round trip; damage is detected. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
@@ -112,4 +113,50 @@ UNIT_TEST(tmp_path_is_beside_the_value)
 
 	CHECK(kv_tmp_path("hello", 5, 0x1f, path, sizeof(path)) > 0);
 	CHECK_STR(path, "/5d/41/.tmp-000000000000001f");
+}
+
+/* Found by fuzzing (test/fuzz/record, test/fuzz/intent): a replica "localh\0st:3001"
+ * decoded as the shard "localh", and an intent's file on shard "localh" likewise. A NUL
+ * inside a shard name, key or link target is damage: the record does not decode. */
+UNIT_TEST(records_with_a_nul_in_a_name_are_corrupt)
+{
+	static struct kv_intent in, back;
+	static uint8_t ibuf[KV_INTENT_MAX];
+	struct kv_record r, rback;
+	uint8_t buf[KV_RECORD_MAX], *p;
+	size_t n;
+
+	memset(&r, 0, sizeof(r));
+	r.type = KV_TYPE_REG;
+	r.nrep = 1;
+	(void)snprintf(r.rep[0], sizeof(r.rep[0]), "localhost:3001");
+	n = kv_record_encode(&r, buf, sizeof(buf));
+	CHECK(kv_record_decode(buf, n, &rback) == 0);
+	p = memmem(buf, n, "localhost", 9);
+	CHECK(p != NULL);
+	if (p != NULL)
+		p[6] = '\0';
+	CHECK(kv_record_decode(buf, n, &rback) == -KV_ECORRUPT);
+
+	memset(&r, 0, sizeof(r));
+	r.type = KV_TYPE_LNK;
+	r.target_len = 3;
+	memcpy(r.target, "a\0b", 3);
+	n = kv_record_encode(&r, buf, sizeof(buf));
+	CHECK(kv_record_decode(buf, n, &rback) == -KV_ECORRUPT);
+
+	memset(&in, 0, sizeof(in));
+	in.op = KV_OP_DELETE;
+	CHECK(kv_fileref_add(in.undo, &in.nundo, KV_INTENT_FILES, "localhost:3001", "k", 1, 0) ==
+	      0);
+	n = kv_intent_encode(&in, ibuf, sizeof(ibuf));
+	CHECK(kv_intent_decode(ibuf, n, &back) == 0);
+	p = memmem(ibuf, n, "localhost", 9);
+	CHECK(p != NULL);
+	if (p != NULL)
+		p[6] = '\0';
+	CHECK(kv_intent_decode(ibuf, n, &back) == -KV_ECORRUPT);
+	in.undo[0].key[0] = '\0';	/* a key "\0" of length 1 */
+	n = kv_intent_encode(&in, ibuf, sizeof(ibuf));
+	CHECK(kv_intent_decode(ibuf, n, &back) == -KV_ECORRUPT);
 }

@@ -40,7 +40,7 @@ UNIT_TEST(secret_file_rules)
 	put_file(path, GOOD "\n", 0600);
 	CHECK(kv_secret_load(path, out, sizeof(out), &err) == 0);
 	CHECK_STR(out, GOOD);
-	put_file(path, GOOD, 0400);	/* no newline, read-only: fine */
+	put_file(path, GOOD, 0400); /* no newline, read-only: fine */
 	CHECK(kv_secret_load(path, out, sizeof(out), &err) == 0);
 
 	put_file(path, GOOD "\n", 0640);
@@ -55,17 +55,17 @@ UNIT_TEST(secret_file_rules)
 	CHECK(kv_secret_load(link, out, sizeof(out), &err) == -ELOOP);
 	CHECK(strstr(err.msg, "symbolic link") != NULL);
 
-	if (geteuid() == 0) {	/* someone else's file, however private */
+	if (geteuid() == 0) { /* someone else's file, however private */
 		CHECK(chown(path, 65534, 65534) == 0);
 		CHECK(kv_secret_load(path, out, sizeof(out), &err) == -EPERM);
 		CHECK(strstr(err.msg, "belongs to uid 65534") != NULL);
 		CHECK(chown(path, 0, 0) == 0);
 	}
 
-	CHECK(chmod(dir, 0777) == 0);	/* others could swap the file */
+	CHECK(chmod(dir, 0777) == 0); /* others could swap the file */
 	CHECK(kv_secret_load(path, out, sizeof(out), &err) == -EPERM);
 	CHECK(strstr(err.msg, "chmod go-w") != NULL);
-	CHECK(chmod(dir, 01777) == 0);	/* sticky, as /tmp: they cannot */
+	CHECK(chmod(dir, 01777) == 0); /* sticky, as /tmp: they cannot */
 	CHECK(kv_secret_load(path, out, sizeof(out), &err) == 0);
 	CHECK(chmod(dir, 0700) == 0);
 
@@ -75,11 +75,10 @@ UNIT_TEST(secret_file_rules)
 	put_file(path, GOOD "\n" GOOD "\n", 0600);
 	CHECK(kv_secret_load(path, out, sizeof(out), &err) == -EINVAL);
 	put_file(path, "87AFC51648B0338204F17FBC995EF9418A7F50B04D6FB13D5C8B8B340515C195\n", 0600);
-	CHECK(kv_secret_load(path, out, sizeof(out), &err) == -EINVAL);	/* upper case */
-	put_file(path, "87afc51648b0338204f17fbc 995ef9418a7f50b04d6fb13d5c8b8b340515c195\n",
-		 0600);
+	CHECK(kv_secret_load(path, out, sizeof(out), &err) == -EINVAL); /* upper case */
+	put_file(path, "87afc51648b0338204f17fbc 995ef9418a7f50b04d6fb13d5c8b8b340515c195\n", 0600);
 	CHECK(kv_secret_load(path, out, sizeof(out), &err) == -EINVAL);
-	CHECK(kv_secret_load(dir, out, sizeof(out), &err) == -EINVAL);	/* a directory */
+	CHECK(kv_secret_load(dir, out, sizeof(out), &err) == -EINVAL); /* a directory */
 	CHECK(kv_secret_load("/nonexistent/secret", out, sizeof(out), &err) == -ENOENT);
 	CHECK(strstr(err.msg, "/nonexistent/secret") != NULL);
 
@@ -97,7 +96,7 @@ UNIT_TEST(signed_url_is_what_secure_link_checks)
 	CHECK(kv_sign_url(GOOD, "http://localhost:3001/5d/41/aGVsbG8=", 1796180861, out,
 			  sizeof(out)) > 0);
 	CHECK_STR(out, "http://localhost:3001/5d/41/aGVsbG8=?md5=0M5iJeUFNlArJ9oq3YVHgw"
-		  "&expires=1796180861");
+		       "&expires=1796180861");
 	CHECK(strstr(out, GOOD) == NULL);
 	CHECK(kv_sign_url(GOOD, "http://localhost:3001", 1, out, sizeof(out)) == -EINVAL);
 	CHECK(kv_sign_url(GOOD, "http://h:1/a?b", 1, out, sizeof(out)) == -EINVAL);
