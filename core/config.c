@@ -28,6 +28,7 @@ void kv_config_defaults(struct kv_config *c)
 	c->anonymous_uid = 65534;
 	c->anonymous_gid = 65534;
 	c->orphan_grace = 3600;
+	c->read_link_ttl = 60;
 }
 
 static int parse_int(const char *key, const char *v, long lo, long hi, int *out,
@@ -220,7 +221,7 @@ static const char *const known_keys[] = {
 	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
 	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout",
 	"auth", "server_name", "anonymous", "anonymous_uid", "anonymous_gid",
-	"orphan_grace", NULL
+	"orphan_grace", "shard_secret_file", "sign_reads", "read_link_ttl", NULL
 };
 
 int kv_config_is_key(const char *key)
@@ -279,6 +280,12 @@ int kv_config_set(struct kv_config *c, const char *key, const char *v, struct kv
 		return parse_id(key, v, &c->anonymous_gid, err);
 	if (!strcmp(key, "orphan_grace"))
 		return parse_int(key, v, 0, 365 * 86400, &c->orphan_grace, err);
+	if (!strcmp(key, "shard_secret_file"))
+		return parse_path(key, v, c->shard_secret_file, sizeof(c->shard_secret_file), err);
+	if (!strcmp(key, "sign_reads"))
+		return parse_bool(key, v, &c->sign_reads, err);
+	if (!strcmp(key, "read_link_ttl"))
+		return parse_int(key, v, 1, 7 * 86400, &c->read_link_ttl, err);
 	return kv_err_set(err, -ENOENT, "unknown setting '%s'", key);
 }
 
@@ -380,5 +387,16 @@ int kv_config_finish(struct kv_config *c, struct kv_err *err)
 				  c->replicas, c->shards.n, c->shards.n == 1 ? " is" : "s are");
 	if (c->anonymous < 0)	/* with tokens, writing needs one */
 		c->anonymous = KV_RIGHT_READ | (c->auth_mode == KV_AUTH_FILE ? 0 : KV_RIGHT_WRITE);
+	c->shard_secret[0] = '\0';
+	if (c->shard_secret_file[0] != '\0') {
+		int rc = kv_secret_load(c->shard_secret_file, c->shard_secret,
+					sizeof(c->shard_secret), err);
+
+		if (rc < 0)
+			return rc;
+	}
+	if (c->sign_reads && c->shard_secret[0] == '\0')
+		return kv_err_set(err, -EINVAL, "sign_reads = yes needs shard_secret_file (the "
+				  "secret signs the links)");
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "placement.h"
+#include "secret.h"
 
 #define KV_DEFAULT_CONF "/etc/tinykv/tinykv.conf"
 
@@ -46,6 +47,12 @@ struct kv_config {
 					 * the default (read, write without an auth file) */
 	uint32_t anonymous_uid, anonymous_gid;	/* who anonymous requests act as */
 	int orphan_grace;		/* seconds an unreferenced shard file is kept (verify) */
+	/* The shards' side (DESIGN §7): the cluster's secret, sent to the shards on every
+	 * request, and whether redirects carry signed, expiring URLs. */
+	char shard_secret_file[PATH_MAX];	/* "" = none */
+	char shard_secret[KV_SECRET_MAX + 1];	/* read by kv_config_finish; never printed */
+	int sign_reads;
+	int read_link_ttl;			/* seconds a signed read URL stays valid */
 };
 
 /* Fill c with the documented defaults (no shards). */
@@ -70,7 +77,8 @@ int kv_config_parse(struct kv_config *c, const char *text, size_t len, const cha
 		    struct kv_err *err);
 
 /* Check the whole: shards given, replicas <= number of shards; then fill in defaults that
- * depend on other settings (anonymous). */
+ * depend on other settings (anonymous); and read the shard secret from shard_secret_file
+ * (kv_secret_load: its errors), which sign_reads needs. */
 int kv_config_finish(struct kv_config *c, struct kv_err *err);
 
 /* Is key one of ours (so a FUSE -o parser can tell config keys from mount options)? */

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "placement.h"
+#include "secret.h"
 #include "sys.h"
 
 #define MAX_TARGETS KV_MAX_REPLICAS
@@ -56,6 +57,7 @@ struct xfer {
 	int64_t last_ms;
 	curl_off_t last_bytes;
 	int stalled;
+	int sent_secret;	/* for the message of a 401 */
 };
 
 struct client {
@@ -70,6 +72,7 @@ struct kv_dav {
 	struct curl_slist *no_expect;
 	struct curl_slist *inline_hdrs;	/* no Expect, and no Content-Type curl adds to bodies */
 	struct curl_slist *depth1;
+	char *secret_hdr;	/* "X-Tinykv-Secret: ..." or NULL; in every list above */
 	int timeout;
 };
 
@@ -93,6 +96,20 @@ static void global_init(void)
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Append the secret's header to *list (when there is a secret). curl copies it. */
+static int add_secret(struct kv_dav *dav, struct curl_slist **list)
+{
+	struct curl_slist *l;
+
+	if (dav->secret_hdr == NULL)
+		return 0;
+	l = curl_slist_append(*list, dav->secret_hdr);
+	if (l == NULL)
+		return -ENOMEM;
+	*list = l;
+	return 0;
+}
+
 int kv_dav_new(const struct kv_dav_opts *o, struct kv_dav **out, struct kv_err *err)
 {
 	struct kv_dav *dav;
@@ -108,12 +125,18 @@ int kv_dav_new(const struct kv_dav_opts *o, struct kv_dav **out, struct kv_err *
 	dav->timeout = o->timeout > 0 ? o->timeout : 10;
 	/* curl asks "Expect: 100-continue" before big or chunked bodies: a round trip
 	 * nginx does not need. */
+	if (o->secret != NULL && o->secret[0] != '\0' &&
+	    asprintf(&dav->secret_hdr, "%s: %s", KV_SECRET_HEADER, o->secret) < 0)
+		dav->secret_hdr = NULL;
 	dav->no_expect = curl_slist_append(NULL, "Expect:");
 	dav->inline_hdrs = curl_slist_append(NULL, "Expect:");
 	if (dav->inline_hdrs != NULL)
 		dav->inline_hdrs = curl_slist_append(dav->inline_hdrs, "Content-Type:");
 	dav->depth1 = curl_slist_append(NULL, "Depth: 1");
-	if (dav->no_expect == NULL || dav->inline_hdrs == NULL || dav->depth1 == NULL) {
+	if (dav->no_expect == NULL || dav->inline_hdrs == NULL || dav->depth1 == NULL ||
+	    (o->secret != NULL && o->secret[0] != '\0' &&
+	     (dav->secret_hdr == NULL || add_secret(dav, &dav->no_expect) < 0 ||
+	      add_secret(dav, &dav->inline_hdrs) < 0 || add_secret(dav, &dav->depth1) < 0))) {
 		kv_dav_free(dav);
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -146,6 +169,10 @@ void kv_dav_free(struct kv_dav *dav)
 	curl_slist_free_all(dav->no_expect);
 	curl_slist_free_all(dav->inline_hdrs);
 	curl_slist_free_all(dav->depth1);
+	if (dav->secret_hdr != NULL) {
+		explicit_bzero(dav->secret_hdr, strlen(dav->secret_hdr));
+		free(dav->secret_hdr);
+	}
 	pthread_mutex_destroy(&dav->pool_lock);
 	free(dav);
 }
@@ -265,6 +292,9 @@ static void xfer_setup(struct kv_dav *dav, struct xfer *x, CURL *e, const char *
 	(void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	(void)curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	(void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, dav->no_expect);
+	/* Our headers (the secret) go to the shard, never to a proxy's CONNECT. */
+	(void)curl_easy_setopt(e, CURLOPT_HEADEROPT, CURLHEADER_SEPARATE);
+	x->sent_secret = dav->secret_hdr != NULL;
 	(void)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0)
 		(void)curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -302,8 +332,18 @@ static int dav_fail(const struct xfer *x, struct kv_err *err)
 	case 507: code = -ENOSPC; break;
 	case 413: code = -EFBIG; break;
 	case 401:
-	case 403: code = -EACCES; break;
-	default: code = -EIO; break;
+		return kv_err_set(err, -EIO, "shard %.*s refused %s %s: %s", (int)base_len,
+				  x->url, x->method, *path != '\0' ? path : "/",
+				  x->sent_secret ? "not the secret it was started with (make "
+				  "shard_secret_file the file of its --secret-file)" :
+				  "it wants the cluster's secret (set shard_secret_file to the "
+				  "file of its --secret-file)");
+	case 421:
+		return kv_err_set(err, -EIO, "shard %.*s refused %s %s: it does not answer to "
+				  "that name (start it with --server-name, or list it by a name "
+				  "it has)", (int)base_len, x->url, x->method,
+				  *path != '\0' ? path : "/");
+	default: code = -EIO; break;	/* 403 too: the shard's policy refused the core */
 	}
 	return kv_err_set(err, code, "shard %.*s answered %ld to %s %s", (int)base_len, x->url,
 			  x->status, x->method, *path != '\0' ? path : "/");
@@ -628,6 +668,8 @@ int kv_dav_move(struct kv_dav *dav, const char *src, const char *dst, struct kv_
 	h = curl_slist_append(NULL, "Expect:");
 	h2 = h != NULL ? curl_slist_append(h, dest) : NULL;
 	h2 = h2 != NULL ? curl_slist_append(h2, "Overwrite: T") : NULL;
+	if (h2 != NULL && add_secret(dav, &h2) < 0)
+		h2 = NULL;
 	if (h2 == NULL) {
 		curl_slist_free_all(h);
 		return kv_err_set(err, -ENOMEM, "out of memory");

@@ -6,8 +6,11 @@
  *
  * Errors: curl failures and non-2xx answers become a negative errno and a message naming
  * the shard, the request and the cause (dav_fail in dav.c is the one translation point):
- * 404 → -ENOENT, 507 → -ENOSPC, 413 → -EFBIG, 403 → -EACCES, a shard silent for longer
- * than the timeout → -ETIMEDOUT, any other failure → -EIO.
+ * 404 → -ENOENT, 507 → -ENOSPC, 413 → -EFBIG, a shard silent for longer than the timeout
+ * → -ETIMEDOUT, any other failure → -EIO. That includes a shard refusing the request:
+ * a misconfigured store to the caller, never "you may not" (-EACCES is the frontends'
+ * access control); the message says what to fix for a 401 (the shard wants the
+ * cluster's secret) and a 421 (it does not answer to the name in the URL).
  *
  * Threads: a struct kv_dav may be shared by any number of threads. A struct kv_upload
  * belongs to the thread that began it.
@@ -22,6 +25,9 @@
 
 struct kv_dav_opts {
 	int timeout;		/* seconds to connect, and of silence before giving up */
+	const char *secret;	/* the cluster's shard secret, sent on every request in the
+				 * KV_SECRET_HEADER header (secret.h); NULL or "": none.
+				 * Copied: the caller may wipe its own. */
 };
 
 struct kv_dav;

@@ -87,7 +87,8 @@ static void *probe_main(void *arg)
 
 int kv_health_start_probe(struct kv_health *h)
 {
-	struct kv_dav_opts o = { 1 };	/* a shard silent for a second counts as down */
+	/* a shard silent for a second counts as down; OPTIONS / needs no secret */
+	struct kv_dav_opts o = { 1, NULL };
 
 	if (h->probing)
 		return 0;

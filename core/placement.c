@@ -25,6 +25,18 @@ static int add_shard(struct kv_shards *out, const char *entry, size_t len, struc
 		return kv_err_set(err, -EINVAL, "shard '%.*s': only http:// and https:// are "
 				  "supported", (int)len, entry);
 	}
+	/* user:password@host would show in every redirect, answer and log line, and be
+	 * hashed into the shard's name (a new password would move every key). The message
+	 * shows the entry without it. */
+	if (memchr(name, '@', nlen) != NULL) {
+		const char *at = memrchr(name, '@', nlen);
+		size_t rest = nlen - (size_t)(at + 1 - name);
+
+		return kv_err_set(err, -EINVAL, "shard '%.*s...@%.*s': a user name or password in "
+				  "a shard URL is refused (it would show in redirects and logs); "
+				  "give the shards the cluster's secret with shard_secret_file",
+				  (int)(name - entry), entry, (int)rest, at + 1);
+	}
 	while (nlen > 0 && name[nlen - 1] == '/')
 		nlen--;
 	if (nlen == 0 || memchr(name, '/', nlen) != NULL)

@@ -16,7 +16,8 @@
 #define KV_MAX_REPLICAS 8
 #define KV_SHARD_NAME_MAX 255
 #define KV_SHARD_BASE_MAX (KV_SHARD_NAME_MAX + 9)	/* "https://" + name */
-#define KV_URL_MAX (KV_SHARD_BASE_MAX + 704)		/* base + KV_PATH_MAX */
+/* base + KV_PATH_MAX + a read signature (KV_SIGNATURE_MAX, secret.h) */
+#define KV_URL_MAX (KV_SHARD_BASE_MAX + 704 + 64)
 
 struct kv_shard {
 	char name[KV_SHARD_NAME_MAX + 1];	/* "host:port", what placement hashes */
@@ -31,7 +32,8 @@ struct kv_shards {
 /*
  * Parse a list of shards separated by commas and/or spaces ("localhost:3001, http://h:3002",
  * "https://h"); a trailing '/' is dropped. Returns 0, or -EINVAL naming the bad entry
- * (empty list, unknown scheme, a path after the host, duplicate, more than KV_MAX_SHARDS).
+ * (empty list, unknown scheme, user:password@ (named without it), a path after the host,
+ * duplicate, more than KV_MAX_SHARDS).
  */
 int kv_shards_parse(const char *list, struct kv_shards *out, struct kv_err *err);
 

@@ -6,15 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec.h"
+#include "secret.h"
 #include "sys.h"
 
 int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_err *err)
 {
 	struct kv_index_opts io = { cfg->map_size, cfg->sync, 0 };
-	struct kv_dav_opts dop = { cfg->timeout };
+	struct kv_dav_opts dop = { cfg->timeout, cfg->shard_secret };
 	struct kv_store *s;
 	int rc;
 
@@ -161,6 +163,22 @@ static int replica_order(const struct kv_store *s, const struct kv_record *rec, 
 	return n;
 }
 
+/* The URL of key on shard with a signature that expires read_link_ttl seconds from now
+ * (sign_reads; the shards check it with --signed-reads). */
+static int signed_key_url(const struct kv_store *s, const char *shard, const char *key,
+			  size_t klen, char *url, size_t cap, struct kv_err *err)
+{
+	char plain[KV_URL_MAX];
+	int rc = kv__key_url(s, shard, key, klen, plain, sizeof(plain), err);
+
+	if (rc < 0)
+		return rc;
+	rc = kv_sign_url(s->cfg.shard_secret, plain, (int64_t)time(NULL) + s->cfg.read_link_ttl,
+			 url, cap);
+	return rc < 0 ? kv_err_set(err, rc, "cannot sign the URL of '%.*s': %s", (int)klen, key,
+				   kv_strerror(rc)) : 0;
+}
+
 int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url, size_t cap,
 		    struct kv_record *rec, struct kv_err *err)
 {
@@ -180,7 +198,9 @@ int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url,
 	if (sh >= 0 && !kv_health_is_up(s->health, sh))
 		return kv_err_set(err, -EIO, "every shard holding '%.*s' is down (%s%s)",
 				  (int)klen, key, r->rep[0], r->nrep > 1 ? ", ..." : "");
-	return kv__key_url(s, r->rep[order[0]], key, klen, url, cap, err);
+	if (!s->cfg.sign_reads)
+		return kv__key_url(s, r->rep[order[0]], key, klen, url, cap, err);
+	return signed_key_url(s, r->rep[order[0]], key, klen, url, cap, err);
 }
 
 struct membuf {

@@ -107,7 +107,9 @@ int kv_store_put_fd(struct kv_store *s, const char *key, size_t klen, int fd, in
 int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
 		 struct kv_err *err);
 
-/* URL of a replica of key on a shard believed up (for redirects). rec may be NULL. */
+/* URL of a replica of key on a shard believed up (for redirects), into url (cap >=
+ * KV_URL_MAX). With sign_reads it carries a signature valid for read_link_ttl seconds
+ * (kv_sign_url). rec may be NULL. */
 int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url, size_t cap,
 		    struct kv_record *rec, struct kv_err *err);
 

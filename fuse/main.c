@@ -39,6 +39,7 @@ static void usage(const char *prog)
 	       "    -o max_size=BYTES       largest file (default 1T; larger: EFBIG)\n"
 	       "    -o sync=yes|no          sync the index before acknowledging (default yes)\n"
 	       "    -o checksum=yes|no      record the md5 of each value written (default yes)\n"
+	       "    -o shard_secret_file=FILE  the cluster's secret for the shards (mode 0600)\n"
 	       "fstab/systemd options (_netdev, nofail, defaults, x-systemd.*) are accepted and\n"
 	       "ignored. default_permissions is always on. See tinykv(8).\n"
 	       "\n", prog);

@@ -24,13 +24,15 @@ another_store() {
 	local q
 	q=$(free_port_block 1)
 	while [ "$q" -ge "$P" ] && [ "$q" -le $((P + 2)) ]; do q=$(free_port_block 1); done
-	"$TOP/scripts/tinykv-shard" "$BATS_TEST_TMPDIR/$1/shard" "$q" >>"$KV_DIR/$1.log" 2>&1 &
+	"$TOP/scripts/tinykv-shard" --secret-file "$KV_SECRET" "$BATS_TEST_TMPDIR/$1/shard" "$q" \
+		>>"$KV_DIR/$1.log" 2>&1 &
 	record_pid "$1" $!
 	wait_http "http://127.0.0.1:$q/"
 	cat >"$BATS_TEST_TMPDIR/$1.conf" <<CONF
 shards = localhost:$q
 index = $BATS_TEST_TMPDIR/$1/index
 cache = $BATS_TEST_TMPDIR/$1/cache
+shard_secret_file = $KV_SECRET
 CONF
 	OTHER_PORT=$q
 }

@@ -182,6 +182,7 @@ read_once() {	# read_once curl|mount KEYS
 	touch -d '2 hours ago' "$KV_DIR/shard1/stray.txt" "$KV_DIR/shard3/ab/cd/not-a-key" \
 		"$KV_DIR/shard$orphan/$path"
 	echo young >"$KV_DIR/shard1/young.txt"
+	shard_chown 1 2 3
 	run verify
 	assert_failure
 	assert_output --partial "stray (no key lives at this path): http://localhost:$SHARD_PORT_1/stray.txt"
@@ -219,6 +220,7 @@ read_once() {	# read_once curl|mount KEYS
 	mv "$KV_DIR/shard${held[0]}$path" "$KV_DIR/shard$spare$path"
 	rm "$KV_DIR/shard${held[1]}$path"
 	touch -d '2 hours ago' "$KV_DIR/shard$spare$path"
+	shard_chown "$spare"
 	run verify --repair
 	assert_failure
 	assert_output --partial "lost: '$key' has no good copy on"
@@ -229,6 +231,7 @@ read_once() {	# read_once curl|mount KEYS
 	# put it back where its record says: healthy again
 	cp "$KV_DIR/shard$spare$path" "$KV_DIR/shard${held[0]}$path"
 	cp "$KV_DIR/shard$spare$path" "$KV_DIR/shard${held[1]}$path"
+	shard_chown "${held[@]}"
 	run verify --repair -o orphan_grace=0
 	assert_success
 	[ ! -e "$KV_DIR/shard$spare$path" ]

@@ -88,7 +88,7 @@ files_in() { find "$1" -path "$1/.nginx" -prune -o -type f -print | wc -l; }
 start_shard_on() {
 	local port
 	port=$(shard_port "$1")
-	"$TOP/scripts/tinykv-shard" "$2" "$port" >>"$KV_DIR/shard$1.log" 2>&1 &
+	"$TOP/scripts/tinykv-shard" --secret-file "$KV_SECRET" "$2" "$port" >>"$KV_DIR/shard$1.log" 2>&1 &
 	record_pid "shard$1" $!
 	wait_http "http://127.0.0.1:$port/"
 }

@@ -118,7 +118,8 @@ PY
 	mkdir -p "$KV_MNT"
 	echo "$KV_MNT" >>"$KV_DIR/mounts"
 	"$BIN/tinykv" "$KV_DIR/override.conf" "$KV_MNT" \
-		-o "shards=$(shard_name 1);$(shard_name 2),index=$KV_INDEX,replicas=2,cache=$KV_CACHE"
+		-o "shards=$(shard_name 1);$(shard_name 2),index=$KV_INDEX,replicas=2,cache=$KV_CACHE" \
+		-o "shard_secret_file=$KV_SECRET"
 	run cat "$KV_MNT/hello"
 	assert_output "world"
 	echo twice >"$KV_MNT/twice"

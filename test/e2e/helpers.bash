@@ -30,6 +30,16 @@ kv_init() {
 	export KV_MNT=$KV_DIR/mnt
 	export KV_INDEX=$KV_DIR/index
 	export KV_CACHE=$KV_DIR/cache
+	# The cluster's shard secret (tinykv-shard --secret-file, shard_secret_file).
+	export KV_SECRET=$KV_DIR/shard.secret
+	(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$KV_SECRET")
+	# The shards' nginx workers run as an unprivileged user (tinykv-shard), who must be
+	# able to pass through to the shard directories (bats makes its run directory 0700).
+	local d=$KV_DIR
+	while [ "$d" != / ]; do
+		[ -O "$d" ] && chmod o+x "$d"
+		d=$(dirname "$d")
+	done
 }
 
 # A block of N consecutive ports nobody listens on.
@@ -72,10 +82,11 @@ wait_http() {	# wait_http URL: until anything answers (10 s)
 	return 1
 }
 
-start_shard() {	# start_shard I
+start_shard() {	# start_shard I [OPTIONS...]: OPTIONS go to tinykv-shard
 	local i=$1 port
 	port=$(shard_port "$i")
-	"$TOP/scripts/tinykv-shard" "$KV_DIR/shard$i" "$port" >>"$KV_DIR/shard$i.log" 2>&1 &
+	"$TOP/scripts/tinykv-shard" --secret-file "$KV_SECRET" "${@:2}" "$KV_DIR/shard$i" "$port" \
+		>>"$KV_DIR/shard$i.log" 2>&1 &
 	record_pid "shard$i" $!
 	wait_http "http://127.0.0.1:$port/"
 }
@@ -95,6 +106,12 @@ stop_pid() {	# stop_pid PID [SIGNAL]: signal, then wait for it to go (10 s)
 }
 
 stop_shard() { stop_pid "$(pid_of "shard$1")"; }
+# shard_chown I...: what a test put into shard I's directory as root becomes the shard
+# user's (tinykv-shard), as the files the shard writes are: nginx's workers are not root.
+shard_chown() {
+	local i
+	for i in "$@"; do chown -R --reference="$KV_DIR/shard$i" "$KV_DIR/shard$i"; done
+}
 pause_shard() { kill -STOP "$(pid_of "shard$1")"; pkill -STOP -P "$(pid_of "shard$1")" || true; }
 resume_shard() { pkill -CONT -P "$(pid_of "shard$1")" || true; kill -CONT "$(pid_of "shard$1")"; }
 
@@ -110,6 +127,7 @@ cache = $KV_CACHE
 port = $KV_PORT
 replicas = ${KV_REPLICAS:-1}
 timeout = ${KV_TIMEOUT:-5}
+shard_secret_file = $KV_SECRET
 CONF
 }
 

@@ -150,6 +150,7 @@ cache = $KV_DIR/cache-r2
 port = $port
 replicas = 2
 timeout = 5
+shard_secret_file = $KV_SECRET
 CONF
 	start_kvd_as kvd-r2 "$conf"
 	first=$(owner_of twin)

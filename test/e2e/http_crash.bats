@@ -157,7 +157,7 @@ wait_intents() {
 	curl_pid=$!
 	# Wait until the value is streaming into its shard.
 	for i in $(seq 300); do
-		size=$(find "$KV_DIR/shard$owner/.nginx/body" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1)
+		size=$(find "$KV_DIR/shard$owner.nginx/body" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1)
 		[ "${size:-0}" -gt 100000 ] && break
 		sleep 0.1
 	done

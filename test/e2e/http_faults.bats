@@ -64,7 +64,7 @@ wait_for() {
 }
 
 @test "a shard answering 5xx → 503 naming it and the status; the PUT works once it is fixed" {
-	local k body=$KV_DIR/shard1/.nginx/body
+	local k body=$KV_DIR/shard1.nginx/body
 	k=$(key_on 1 err-)
 	# nginx cannot create its temporary file for the request body: it answers 500.
 	mv "$body" "$body.away"
@@ -116,7 +116,7 @@ wait_for() {
 	pid=$!
 	# The shard is receiving: its temporary body file has grown past 8 MiB.
 	big_arriving() {
-		size=$(find "$KV_DIR/shard1/.nginx/body" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1)
+		size=$(find "$KV_DIR/shard1.nginx/body" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1)
 		[ "${size:-0}" -gt $((8 << 20)) ]
 	}
 	wait_for 60 big_arriving
@@ -145,7 +145,7 @@ wait_for() {
 		"http://127.0.0.1:$KV_PORT/$k" 3>&- &
 	pid=$!
 	quit_arriving() {
-		size=$(find "$KV_DIR/shard1/.nginx/body" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1)
+		size=$(find "$KV_DIR/shard1.nginx/body" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1)
 		[ "${size:-0}" -gt $((1 << 20)) ]
 	}
 	wait_for 60 quit_arriving
@@ -199,6 +199,7 @@ cache = $KV_CACHE
 port = $port
 replicas = 2
 timeout = 2
+shard_secret_file = $KV_SECRET
 CONF
 	start_kvd_as kvd-r2 "$conf"
 	k=$(key_on 2 twin-)

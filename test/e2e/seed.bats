@@ -18,9 +18,16 @@ setup_file() {
 	export KV_PORT=3000 SHARD_PORT_1=3001 SHARD_PORT_2=3002
 	local i
 	for i in 1 2; do
-		nsenter -t "$NETNS" -n "$TOP/scripts/tinykv-shard" "$KV_DIR/shard$i" 300$i \
+		nsenter -t "$NETNS" -n "$TOP/scripts/tinykv-shard" --secret-file "$KV_SECRET" \
+			"$KV_DIR/shard$i" 300$i \
 			>>"$KV_DIR/shard$i.log" 2>&1 &
 		record_pid "shard$i" $!
+	done
+	for i in 1 2; do	# the shards answer before tinykvd's first probe
+		for _ in $(seq 200); do
+			in_ns curl -s -o /dev/null "localhost:300$i/" && break
+			sleep 0.05
+		done
 	done
 	write_conf 1 2
 	nsenter -t "$NETNS" -n "$BIN/tinykvd" serve -c "$KV_DIR/kv.conf" >>"$KV_DIR/kvd.log" 2>&1 &

@@ -53,8 +53,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(kv_shards_find(&c.shards, sh->name) == i);
 		}
 	}
+	FUZZ_CHECK(c.sign_reads == 0 || c.sign_reads == 1);
+	FUZZ_CHECK(c.read_link_ttl >= 1 && c.read_link_ttl <= 7 * 86400);
+	check_str(c.shard_secret_file, sizeof(c.shard_secret_file));
 	rc = kv_config_finish(&c, &err);
-	FUZZ_CHECK(rc == 0 || rc == -EINVAL);
+	/* a shard_secret_file adds the errors of reading it (kv_secret_load) */
+	FUZZ_CHECK(rc == 0 || rc == -EINVAL || (c.shard_secret_file[0] != '\0' && err.code == rc));
+	if (rc == 0 && c.shard_secret[0] != '\0')
+		FUZZ_CHECK(strlen(c.shard_secret) >= KV_SECRET_MIN);
 	if (rc == 0)
 		FUZZ_CHECK(c.have_shards && c.replicas <= c.shards.n);
 	return 0;
