@@ -198,9 +198,10 @@ PY
 }
 
 @test "a file created on a read-only descriptor (O_CREAT|O_EXCL|O_RDONLY) is stored" {
-	# what pjdfstest's `create` does; it used to vanish at close, with 0 from open and close
+	# what pjdfstest's `create` does; it used to vanish at close, with 0 from open and close.
+	# Mode 0644: tinykvd's anonymous reader (uid 65534) may list and read it.
 	run python3 -c 'import os, sys
-fd = os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_RDONLY, 0o600)
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_RDONLY, 0o644)
 print(len(os.read(fd, 10)))
 os.close(fd)' "$M/created_ro"
 	assert_success
@@ -210,12 +211,12 @@ os.close(fd)' "$M/created_ro"
 	run kv -L -o /dev/null -w '%{http_code} %{size_download}' created_ro
 	assert_output "200 0"
 	run stat -c '%F %s %a' "$M/created_ro"
-	assert_output "regular empty file 0 600"
+	assert_output "regular empty file 0 644"
 	run ls "$M"
 	assert_line created_ro
 	remount_kv	# from the index, not from what the mount still holds
 	run stat -c '%F %s %a' "$M/created_ro"
-	assert_output "regular empty file 0 600"
+	assert_output "regular empty file 0 644"
 }
 
 @test "mkdir -p makes directories; rmdir removes an empty one, ENOTEMPTY otherwise" {
