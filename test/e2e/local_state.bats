@@ -79,7 +79,7 @@ lock.mdb"
 	echo "$SHM" >"$KV_DIR/shm"	# for teardown_file
 	# data.mdb names a file that does not exist yet: LMDB would make it, 1 GiB long.
 	as_nobody "mkdir -m 0777 '$SHM' && ln -s '$KV_DIR/created' '$SHM/data.mdb' && ln -s '$KV_DIR/victim2' '$SHM/lock.mdb'"
-	"$BIN/tinykvd" serve -s "$(shard_name 1)" -i "$idx" -p "$KV_PORT" >>"$KV_DIR/kvd-shm.log" 2>&1 &
+	"$BIN/tinykvd" serve -s "$(shard_name 1)" -i "$idx" -p "$KV_PORT" -o "shard_secret_file=$KV_SECRET" >>"$KV_DIR/kvd-shm.log" 2>&1 &
 	record_pid kvd-shm $!
 	wait_http "http://127.0.0.1:$KV_PORT/?list&limit=1" || true
 	run kv_status -X PUT -d v shm-key
@@ -253,7 +253,9 @@ def up(c, s, conn):
             continue
         if conn["held"] and mode == "request":
             continue
-        s.sendall(data)
+        # A shard takes a MOVE only to a Destination of its own (host and port).
+        s.sendall(data.replace(b"Destination: http://localhost:%d/" % port,
+                               b"Destination: http://localhost:%d/" % target))
 def down(s, c, conn):
     while True:
         data = s.recv(65536)
@@ -327,6 +329,7 @@ index = $KV_INDEX
 cache = $KV_CACHE
 port = $KV_PORT
 timeout = 60
+shard_secret_file = $KV_SECRET
 CONF
 	mount_kv_fg
 	printf '%s' "$old" >"$KV_MNT/$k"
