@@ -1,0 +1,278 @@
+/* The index's contract (core/index.h): group commit keeps each caller's changes its own
+ * (one failing callback undoes only itself, also when batched with others from several
+ * threads), the byte count of KV_KEYS follows puts, replacements and deletes, cursors
+ * walk in key order from where they are put, and what was committed is there after a
+ * reopen, also read-only, which refuses to write. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "unit.h"
+
+struct put_arg {
+	const char *key;
+	uint64_t size;
+	int fail;		/* put, then fail: the put must not stay */
+};
+
+static int put_one(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct put_arg *a = arg;
+	struct kv_record rec;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.type = KV_TYPE_REG;
+	rec.mode = 0644;
+	rec.size = a->size;
+	rec.gen = kv_new_gen();
+	rc = kv_txn_put(txn, KV_KEYS, a->key, strlen(a->key), &rec, err);
+	if (rc == 0 && a->fail)
+		return kv_err_set(err, -EEXIST, "refused after the put");
+	return rc;
+}
+
+static int del_one(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	const char *key = arg;
+
+	return kv_txn_del(txn, KV_KEYS, key, strlen(key), err);
+}
+
+static int has_prefix(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	int *found = arg;
+
+	(void)err;
+	found[0] = kv_txn_has_prefix(txn, KV_KEYS, "dir/", 4);
+	found[1] = kv_txn_has_prefix(txn, KV_KEYS, "dis", 3);
+	found[2] = kv_txn_has_prefix(txn, KV_KEYS, "zzz", 3);
+	return 0;
+}
+
+static int put_meta(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	return kv_txn_put_bytes(txn, KV_META, "note", 4, arg, strlen(arg), err);
+}
+
+static uint64_t stat_keys(struct kv_index *idx, uint64_t *bytes)
+{
+	uint64_t keys = 0, dirs = 0;
+	struct kv_err err;
+
+	CHECK(kv_index_stats(idx, &keys, &dirs, bytes, &err) == 0);
+	return keys;
+}
+
+static int open_index(const char *dir, int readonly, struct kv_index **idx)
+{
+	struct kv_index_opts o = { (uint64_t)64 << 20, 1, readonly };
+	struct kv_err err;
+
+	return kv_index_open(dir, &o, idx, &err);
+}
+
+static void make_dir(char *dir, size_t cap, char *index)
+{
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(index, cap, "%s/index", dir);
+}
+
+static void remove_dir(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
+UNIT_TEST(index_failed_callback_undoes_only_itself)
+{
+	char dir[64] = "/tmp/kvunit-XXXXXX", path[PATH_MAX];
+	struct put_arg good = { "good", 10, 0 }, bad = { "bad", 1000, 1 };
+	struct kv_index *idx = NULL;
+	struct kv_record rec;
+	struct kv_err err;
+	uint64_t bytes = 0;
+
+	make_dir(dir, sizeof(path), path);
+	CHECK(open_index(path, 0, &idx) == 0);
+	CHECK(kv_index_update(idx, put_one, &good, &err) == 0);
+	CHECK(kv_index_update(idx, put_one, &bad, &err) == -EEXIST);
+	CHECK_STR(err.msg, "refused after the put");
+	CHECK(kv_index_get(idx, KV_KEYS, "good", 4, &rec, &err) == 0 && rec.size == 10);
+	CHECK(kv_index_get(idx, KV_KEYS, "bad", 3, &rec, &err) == -ENOENT);
+	CHECK(stat_keys(idx, &bytes) == 1 && bytes == 10);
+	kv_index_close(idx);
+	remove_dir(dir);
+}
+
+UNIT_TEST(index_bytes_follow_puts_replacements_and_deletes)
+{
+	char dir[64] = "/tmp/kvunit-XXXXXX", path[PATH_MAX];
+	struct put_arg a = { "a", 100, 0 }, b = { "b", 5, 0 }, a2 = { "a", 7, 0 };
+	struct kv_index *idx = NULL;
+	struct kv_err err;
+	uint64_t bytes = 0;
+
+	make_dir(dir, sizeof(path), path);
+	CHECK(open_index(path, 0, &idx) == 0);
+	CHECK(kv_index_update(idx, put_one, &a, &err) == 0);
+	CHECK(kv_index_update(idx, put_one, &b, &err) == 0);
+	CHECK(stat_keys(idx, &bytes) == 2 && bytes == 105);
+	CHECK(kv_index_update(idx, put_one, &a2, &err) == 0);	/* replaced: 100 → 7 */
+	CHECK(stat_keys(idx, &bytes) == 2 && bytes == 12);
+	CHECK(kv_index_update(idx, del_one, "b", &err) == 0);
+	CHECK(stat_keys(idx, &bytes) == 1 && bytes == 7);
+	CHECK(kv_index_update(idx, del_one, "b", &err) == -ENOENT);
+	CHECK(stat_keys(idx, &bytes) == 1 && bytes == 7);
+	kv_index_close(idx);
+	remove_dir(dir);
+}
+
+UNIT_TEST(index_cursor_walks_in_key_order_from_a_seek)
+{
+	static const char *const keys[] = { "dir/b", "a", "dir/a", "c", "dis" };
+	char dir[64] = "/tmp/kvunit-XXXXXX", path[PATH_MAX], seen[64] = "";
+	struct kv_index *idx = NULL;
+	struct kv_cursor *c = NULL;
+	struct kv_record rec;
+	struct kv_err err;
+	const char *k;
+	size_t kl, i;
+	int found[3], rc;
+
+	make_dir(dir, sizeof(path), path);
+	CHECK(open_index(path, 0, &idx) == 0);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct put_arg a = { keys[i], i, 0 };
+
+		CHECK(kv_index_update(idx, put_one, &a, &err) == 0);
+	}
+	CHECK(kv_cursor_open(idx, KV_KEYS, &c, &err) == 0);
+	for (rc = kv_cursor_seek(c, "b", 1, &k, &kl, &rec); rc == 0;
+	     rc = kv_cursor_next(c, &k, &kl, &rec)) {
+		strncat(seen, k, kl);
+		strcat(seen, " ");
+	}
+	CHECK(rc == -ENOENT);
+	CHECK_STR(seen, "c dir/a dir/b dis ");
+	CHECK(kv_cursor_seek(c, "zz", 2, &k, &kl, &rec) == -ENOENT);
+	CHECK(kv_cursor_seek(c, NULL, 0, &k, &kl, &rec) == 0 && kl == 1 && k[0] == 'a');
+	kv_cursor_close(c);
+	CHECK(kv_index_update(idx, has_prefix, found, &err) == 0);
+	CHECK(found[0] == 1 && found[1] == 1 && found[2] == 0);
+	kv_index_close(idx);
+	remove_dir(dir);
+}
+
+UNIT_TEST(index_get_bytes_reports_what_does_not_fit)
+{
+	char dir[64] = "/tmp/kvunit-XXXXXX", path[PATH_MAX], buf[4];
+	struct kv_index *idx = NULL;
+	struct kv_err err;
+	size_t len = 0;
+
+	make_dir(dir, sizeof(path), path);
+	CHECK(open_index(path, 0, &idx) == 0);
+	CHECK(kv_index_get_bytes(idx, KV_META, "note", 4, buf, sizeof(buf), &len, &err) ==
+	      -ENOENT);
+	CHECK(kv_index_update(idx, put_meta, "abc", &err) == 0);
+	CHECK(kv_index_get_bytes(idx, KV_META, "note", 4, buf, sizeof(buf), &len, &err) == 0);
+	CHECK(len == 3 && memcmp(buf, "abc", 3) == 0);
+	CHECK(kv_index_update(idx, put_meta, "longer", &err) == 0);
+	CHECK(kv_index_get_bytes(idx, KV_META, "note", 4, buf, sizeof(buf), &len, &err) ==
+	      -ENOSPC);
+	CHECK(len == 6);
+	kv_index_close(idx);
+	remove_dir(dir);
+}
+
+struct writer {
+	struct kv_index *idx;
+	int id, rc;
+};
+
+enum { WRITERS = 4, PUTS = 50 };
+
+/* Each thread puts its own keys, every third of them failing: batched into shared
+ * commits, the failures must take away exactly their own keys. */
+static void *write_many(void *arg)
+{
+	struct writer *w = arg;
+	struct kv_err err;
+	char key[32];
+	int i;
+
+	for (i = 0; i < PUTS; i++) {
+		struct put_arg a = { key, 1, i % 3 == 0 };
+		int rc;
+
+		snprintf(key, sizeof(key), "t%d/%03d", w->id, i);
+		rc = kv_index_update(w->idx, put_one, &a, &err);
+		if (rc != (a.fail ? -EEXIST : 0))
+			w->rc = rc == 0 ? -1 : rc;
+	}
+	return NULL;
+}
+
+UNIT_TEST(index_group_commit_keeps_each_callers_outcome)
+{
+	char dir[64] = "/tmp/kvunit-XXXXXX", path[PATH_MAX], key[32];
+	struct writer w[WRITERS];
+	pthread_t th[WRITERS];
+	struct kv_index *idx = NULL;
+	struct kv_record rec;
+	struct kv_err err;
+	uint64_t bytes = 0, want = 0;
+	int i, j, bad = 0;
+
+	make_dir(dir, sizeof(path), path);
+	CHECK(open_index(path, 0, &idx) == 0);
+	for (i = 0; i < WRITERS; i++) {
+		w[i] = (struct writer){ idx, i, 0 };
+		CHECK(pthread_create(&th[i], NULL, write_many, &w[i]) == 0);
+	}
+	for (i = 0; i < WRITERS; i++) {
+		CHECK(pthread_join(th[i], NULL) == 0);
+		CHECK(w[i].rc == 0);
+	}
+	for (i = 0; i < WRITERS; i++)
+		for (j = 0; j < PUTS; j++) {
+			int rc;
+
+			snprintf(key, sizeof(key), "t%d/%03d", i, j);
+			rc = kv_index_get(idx, KV_KEYS, key, strlen(key), &rec, &err);
+			bad += rc != (j % 3 == 0 ? -ENOENT : 0);
+			want += j % 3 != 0;
+		}
+	CHECK(bad == 0);
+	CHECK(stat_keys(idx, &bytes) == want && bytes == want);
+	kv_index_close(idx);
+	remove_dir(dir);
+}
+
+UNIT_TEST(index_commits_survive_a_reopen_and_readonly_refuses_writes)
+{
+	char dir[64] = "/tmp/kvunit-XXXXXX", path[PATH_MAX];
+	struct put_arg a = { "kept", 3, 0 }, b = { "never", 1, 0 };
+	struct kv_index *idx = NULL;
+	struct kv_record rec;
+	struct kv_err err;
+
+	make_dir(dir, sizeof(path), path);
+	CHECK(open_index(path, 0, &idx) == 0);
+	CHECK(kv_index_update(idx, put_one, &a, &err) == 0);
+	kv_index_close(idx);
+	idx = NULL;
+	CHECK(open_index(path, 1, &idx) == 0);
+	CHECK(kv_index_get(idx, KV_KEYS, "kept", 4, &rec, &err) == 0 && rec.size == 3);
+	CHECK(kv_index_update(idx, put_one, &b, &err) < 0);
+	CHECK(kv_index_get(idx, KV_KEYS, "never", 5, &rec, &err) == -ENOENT);
+	kv_index_close(idx);
+	remove_dir(dir);
+}
