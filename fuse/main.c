@@ -17,9 +17,9 @@
 
 #include "config.h"
 #include "options.h"
+#include "release.h"
 #include "sys.h"
 
-#define TINYKV_VERSION "0.1.0"
 
 static void usage(const char *prog)
 {

@@ -12,8 +12,8 @@
 #include "config.h"
 #include "http.h"
 #include "store.h"
+#include "release.h"
 
-#define TINYKV_VERSION "0.1.0"
 
 static void usage(FILE *f)
 {

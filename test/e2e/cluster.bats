@@ -527,3 +527,15 @@ kv_at() { curl -s -L --max-time 10 "http://127.0.0.1:$1/$2"; }
 	assert_output --partial "--dir needs a value"
 	[ ! -e "$D" ]
 }
+
+@test "one version: tinykvd --version, tinykv --version and every man page's .Os agree" {
+	local v
+	v=$(sed -n 's/^#define TINYKV_VERSION "\(.*\)"$/\1/p' "$TOP/core/release.h")
+	[ -n "$v" ]
+	run "$BIN/tinykvd" --version
+	assert_output "tinykvd $v"
+	run "$BIN/tinykv" --version
+	assert_output --partial "tinykv $v (libfuse"
+	run grep -h '^\.Os' "$TOP"/man/*.[58]
+	assert_output "$(printf '.Os tinykv %s\n.Os tinykv %s\n.Os tinykv %s' "$v" "$v" "$v")"
+}
