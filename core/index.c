@@ -63,18 +63,22 @@ struct kv_cursor {
 
 static const char bytes_key[] = "bytes";
 
-/* The one place LMDB's error space becomes ours. */
+int kv_lmdb_errno(int rc)
+{
+	switch (rc) {
+	case 0: return 0;
+	case MDB_NOTFOUND: return -ENOENT;
+	case MDB_MAP_FULL: return -ENOSPC;
+	case MDB_READERS_FULL: return -EAGAIN;
+	case MDB_BAD_VALSIZE: return -ENAMETOOLONG;
+	default: return rc > 0 ? -rc : -EIO;
+	}
+}
+
 static int mdb_fail(int rc, struct kv_err *err, const struct kv_index *idx, const char *what)
 {
-	int code;
+	int code = kv_lmdb_errno(rc);
 
-	switch (rc) {
-	case MDB_NOTFOUND: code = -ENOENT; break;
-	case MDB_MAP_FULL: code = -ENOSPC; break;
-	case MDB_READERS_FULL: code = -EAGAIN; break;
-	case MDB_BAD_VALSIZE: code = -ENAMETOOLONG; break;
-	default: code = rc > 0 ? -rc : -EIO; break;
-	}
 	if (rc == MDB_MAP_FULL)
 		return kv_err_set(err, code, "index %s is full: raise map_size in tinykv.conf",
 				  idx->dir);

@@ -116,6 +116,11 @@ int kv_txn_each(struct kv_txn *txn, enum kv_table t, kv_txn_each_fn fn, void *ar
 /* 1 when some key in table starts with prefix (plen > 0), else 0. */
 int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen);
 
+/* The one place LMDB's error space becomes ours (index and intent log): 0 for 0,
+ * MDB_NOTFOUND -ENOENT, MDB_MAP_FULL -ENOSPC, MDB_READERS_FULL -EAGAIN,
+ * MDB_BAD_VALSIZE -ENAMETOOLONG, an errno as its negative, anything else -EIO. */
+int kv_lmdb_errno(int rc);
+
 /* A fresh, non-zero generation number for a record about to be written. */
 uint64_t kv_new_gen(void);
 

@@ -36,10 +36,7 @@ static const char boot_key[] = "intents.boot";
 
 static int fail(int rc, struct kv_err *err, const struct kv_intents *ints, const char *what)
 {
-	int code = rc == MDB_NOTFOUND ? -ENOENT : rc == MDB_MAP_FULL ? -ENOSPC :
-		   rc > 0 ? -rc : -EIO;
-
-	return kv_err_set(err, code, "intent log %s: %s: %s", ints->dir, what,
+	return kv_err_set(err, kv_lmdb_errno(rc), "intent log %s: %s: %s", ints->dir, what,
 			  mdb_strerror(rc));
 }
 
@@ -92,7 +89,7 @@ static int import_one(const char *key, size_t klen, const void *val, size_t len,
 		in->start = 0;
 		v.mv_size = kv_intent_encode(in, buf, KV_INTENT_MAX);
 		rc = v.mv_size > 0 ? mdb_put(r->txn, r->ints->dbi, &k, &v, 0) : 0;
-		rc = rc == 0 ? 0 : rc == MDB_MAP_FULL ? -ENOSPC : rc > 0 ? -rc : -EIO;
+		rc = kv_lmdb_errno(rc);
 	}
 	free(buf);
 	free(in);
