@@ -3,7 +3,7 @@
  * An intent is written before a write touches any shard and dropped once the index holds
  * the outcome. While its owner lives it is a lock: a second writer of the key gets -EBUSY.
  * When the owner has died, whoever meets the intent next takes it over and finishes or
- * undoes the work it describes (store.c: recovery).
+ * undoes the work it describes (write.c: recovery).
  *
  * Where they live. Every intent is in the intent log, a small LMDB environment of its own
  * in INDEX/intents (private like the index: 0700, files 0600), shared by every process

@@ -4,7 +4,7 @@
  * generation number, md5 of the value, the replica shard names (best first) and, for
  * symlinks, the target. An intent is the write-ahead note of an operation in flight on a
  * key: who owns it (pid + process start time), which phase it is in, and exactly what to
- * undo or finish if the owner dies (DESIGN §3; the protocol lives in store.c).
+ * undo or finish if the owner dies (DESIGN §3; the protocol and recovery live in write.c).
  */
 #ifndef KV_RECORD_H
 #define KV_RECORD_H
