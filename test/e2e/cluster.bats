@@ -539,3 +539,25 @@ kv_at() { curl -s -L --max-time 10 "http://127.0.0.1:$1/$2"; }
 	run grep -h '^\.Os' "$TOP"/man/*.[58]
 	assert_output "$(printf '.Os tinykv %s\n.Os tinykv %s\n.Os tinykv %s' "$v" "$v" "$v")"
 }
+
+@test "the README's map names every file of core/, mountd/ and fuse/, and only those" {
+	# A row's first cell names files, the first with its directory: `core/a.h`, `a.c`.
+	run python3 - "$TOP" <<'PY'
+import glob, os, re, sys
+top = sys.argv[1]
+mapped = set()
+for line in open(os.path.join(top, "README.md")):
+    m = re.match(r"\| (`(?:core|mountd|fuse)/[^|]*) \|", line)
+    if not m:
+        continue
+    names = re.findall(r"`([^`]+)`", m.group(1))
+    d = names[0].split("/")[0]
+    mapped.update(n if "/" in n else d + "/" + n for n in names)
+tree = {os.path.relpath(f, top) for d in ("core", "mountd", "fuse")
+        for f in glob.glob(os.path.join(top, d, "*.[ch]"))}
+print("not in the map:", " ".join(sorted(tree - mapped)) or "-")
+print("in the map, not in the tree:", " ".join(sorted(mapped - tree)) or "-")
+PY
+	assert_output "not in the map: -
+in the map, not in the tree: -"
+}
