@@ -236,7 +236,7 @@ int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv
 {
 	char pfx[KV_KEY_MAX + 1];
 	struct kv_dirpos *p = pos != NULL ? pos : calloc(1, sizeof(*p));
-	struct dstream *ks = calloc(2, sizeof(*ks)), *ds = ks + 1;
+	struct dstream *ks = calloc(2, sizeof(*ks)), *ds;	/* keys, explicit directories */
 	size_t plen = 0;
 	int rc = 0, resume;
 
@@ -244,6 +244,7 @@ int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv
 		rc = kv_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
+	ds = ks + 1;
 	resume = p->started;
 	if (dlen > 0) {
 		rc = with_slash(dir, dlen, pfx);
@@ -290,8 +291,8 @@ int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv
 	p->done = rc == 0 && !ks->valid && !ds->valid;
 out:
 	if (ks != NULL) {
-		kv_cursor_close(ks->c);
-		kv_cursor_close(ds->c);
+		kv_cursor_close(ks[0].c);
+		kv_cursor_close(ks[1].c);
 	}
 	free(ks);
 	if (p != pos)
