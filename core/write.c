@@ -350,6 +350,14 @@ static int put_urls(struct kv_put *p, struct kv_err *err)
 	return rc;
 }
 
+/* A new key must not hide a directory or sit below a file (kv__file_fits). */
+static int put_fits(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct kv_put *p = arg;
+
+	return kv__file_fits(txn, p->key, p->klen, err);
+}
+
 int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 		 unsigned flags, const struct kv_meta *meta, struct kv_put **out,
 		 struct kv_err *err)
@@ -359,7 +367,7 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 	struct kv_put *p;
 
 	*out = NULL;
-	rc = kv_key_check(key, klen, err);
+	rc = kv_key_check_new(key, klen, err);
 	if (rc < 0)
 		return rc;
 	p = calloc(1, sizeof(*p));
@@ -393,7 +401,8 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 		(void)put_prepare_intent(p, order);
 		rc = kv_intents_update(s->ints, key, klen, p->in, err);
 	} else if (rc == -ENOENT) {
-		rc = 0;
+		/* Fail before any byte is sent; put_new_record checks again at commit. */
+		rc = kv_index_view(s->idx, put_fits, p, err);
 	}
 	if (rc == 0)
 		rc = put_urls(p, err);
@@ -434,8 +443,9 @@ int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *e
 static int put_new_record(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct kv_put *p = arg;
+	int rc = put_fits(txn, p, err);	/* a mkdir or a put of a parent meanwhile */
 
-	return kv_txn_put(txn, KV_KEYS, p->key, p->klen, &p->rec, err);
+	return rc < 0 ? rc : kv_txn_put(txn, KV_KEYS, p->key, p->klen, &p->rec, err);
 }
 
 /* Replacement: MOVE the temporary uploads into place through a COMMIT intent. */
