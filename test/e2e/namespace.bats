@@ -148,6 +148,21 @@ slow_put() {
 	[ "$(cat "$M/dots/.hidden/..x/x..")" = v ]
 }
 
+# close_errno PATH: write a new file at PATH; print the errno name close() fails with,
+# or "stored".
+close_errno() {
+	python3 - "$1" <<'PY'
+import errno, sys
+f = open(sys.argv[1], "w")
+f.write("x")
+try:
+    f.close()
+    print("stored")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+PY
+}
+
 @test "in the mount: below a file → ENOTDIR, mkdir over one → EEXIST, stale caches too" {
 	echo plain >"$M/reg"
 	run touch "$M/reg/b"
@@ -190,9 +205,27 @@ slow_put() {
 	run ln -s target "$m2/stale/lnk"
 	assert_failure
 	assert_output --partial "Not a directory"
-	sh -c "echo x >'$m2/stale/new'" 2>/dev/null || true
+	run close_errno "$m2/stale/new"
+	assert_output ENOTDIR
 	run keys_under stale
 	assert_output stale
+	# a new file whose name curl makes a directory before the file is stored
+	run python3 - "$M/late" "$KV_PORT" <<'PY'
+import errno, sys, urllib.request
+f = open(sys.argv[1], "w")
+f.write("late")
+f.flush()
+urllib.request.urlopen(urllib.request.Request(
+    "http://127.0.0.1:%s/late/x" % sys.argv[2], data=b"x", method="PUT"))
+try:
+    f.close()
+    print("stored")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+PY
+	assert_output EISDIR
+	run keys_under late
+	assert_output late/x
 	[ "$(cat "$M/stale")" = now-a-file ]
 	umount "$m2"
 	wait_unmounted "$m2"
