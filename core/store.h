@@ -194,7 +194,8 @@ int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const ch
 
 enum { KV_RENAME_NOREPLACE = 1 };
 /* Rename a key, or a directory with everything beneath it, replacing an existing
- * destination file unless KV_RENAME_NOREPLACE. */
+ * destination file unless KV_RENAME_NOREPLACE. A key's new name must fit the tree as
+ * kv_put_begin's does (-EISDIR, -ENOTDIR; checked in the transaction that moves it). */
 int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to,
 		    size_t tlen, unsigned flags, struct kv_err *err);
 

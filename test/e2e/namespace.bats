@@ -193,12 +193,28 @@ PY
 	record_pid tinykv2 $!
 	wait_mounted "$m2"
 	kv -X PUT -d x stale/x >/dev/null
-	[ -d "$m2/stale" ]
+	kv -X PUT -d moving mvsrc >/dev/null
+	[ -d "$m2/stale" ] && [ -f "$m2/mvsrc" ]
 	ls "$m2/stale" >/dev/null
 	run kv_status -X DELETE stale/x
 	assert_output 200
 	run kv_status -X PUT -d now-a-file stale
 	assert_output 201
+	# a rename into it: refused in the transaction that would store the new name; the
+	# copy it made for the new name is gone again
+	run python3 -c 'import errno, os, sys
+try:
+    os.rename(sys.argv[1], sys.argv[2])
+    print("renamed")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$m2/mvsrc" "$m2/stale/moved"
+	assert_output ENOTDIR
+	run keys_under mvsrc
+	assert_output mvsrc
+	run keys_under stale
+	assert_output stale
+	[ -z "$(find "$KV_DIR/shard1" "$KV_DIR/shard2" -type f -name "$(printf stale/moved | base64 -w0 | tr '+/' '-_')*")" ]
+	[ "$(intent_count)" -eq 0 ]
 	run mkdir "$m2/stale/sub"
 	assert_failure
 	assert_output --partial "Not a directory"
