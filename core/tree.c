@@ -176,13 +176,48 @@ static int rmdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return kv_txn_del(txn, KV_DIRS, a->path, a->plen, err);
 }
 
+static int stop_at_first(const char *name, size_t nlen, const struct kv_record *rec, void *arg)
+{
+	(void)name;
+	(void)nlen;
+	(void)rec;
+	*(int *)arg = 1;
+	return 1;
+}
+
+/* rmdir found path not empty, yet a listing may show nothing: only keys an older version
+ * stored against kv_key_check_new ("dir/", "dir//x") are there. Say so, naming one. */
+static void explain_hidden(struct kv_store *s, const char *path, size_t plen,
+			   struct kv_err *err)
+{
+	char prefix[KV_KEY_MAX + 1];
+	struct kv_cursor *c;
+	const char *k;
+	size_t kl;
+	int n = with_slash(path, plen, prefix), shown = 0;
+
+	if (n < 0 || kv_store_readdir(s, path, plen, NULL, stop_at_first, &shown, NULL) < 0 ||
+	    shown || kv_cursor_open(s->idx, KV_KEYS, &c, NULL) < 0)
+		return;
+	if (kv_cursor_seek(c, prefix, (size_t)n, &k, &kl, NULL) == 0 && kl >= (size_t)n &&
+	    memcmp(k, prefix, (size_t)n) == 0)
+		(void)kv_err_set(err, -ENOTEMPTY, "'%.*s' holds keys the mount cannot show, such as "
+				 "'%.*s': list them with GET /%.*s/?list and delete them over HTTP",
+				 (int)plen, path, (int)kl, k, (int)plen, path);
+	kv_cursor_close(c);
+}
+
 int kv_store_rmdir(struct kv_store *s, const char *path, size_t plen, struct kv_err *err)
 {
 	struct mkdir_arg a = { path, plen, { 0 } };
+	int rc;
 
 	if (plen == 0)
 		return kv_err_set(err, -EBUSY, "cannot remove the root");
-	return kv_index_update(s->idx, rmdir_txn, &a, err);
+	rc = kv_index_update(s->idx, rmdir_txn, &a, err);
+	if (rc == -ENOTEMPTY)
+		explain_hidden(s, path, plen, err);
+	return rc;
 }
 
 /* --- readdir: two ordered streams (keys, directories) merged by entry name --- */

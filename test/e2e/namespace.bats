@@ -343,6 +343,18 @@ plant() {
 	run rmdir "$M/old"
 	assert_failure
 	assert_output --partial "Directory not empty"
+	# a mount run with -d says why
+	local m3=$KV_DIR/mnt-debug
+	mkdir -p "$m3"
+	echo "$m3" >>"$KV_DIR/mounts"
+	"$BIN/tinykv" "$KV_DIR/kv.conf" "$m3" -d 2>>"$KV_DIR/mount3.log" &
+	record_pid tinykv3 $!
+	wait_mounted "$m3"
+	run rmdir "$m3/old"
+	assert_failure
+	umount "$m3"
+	wait_unmounted "$m3"
+	grep -F "tinykv: rmdir /old: 'old' holds keys the mount cannot show, such as 'old/': list them with GET /old/?list and delete them over HTTP" "$KV_DIR/mount3.log"
 	# the rules hold around them: nothing new below the file, no new file over the dir
 	run kv_status -X PUT -d x clash/new
 	assert_output 409
