@@ -87,8 +87,10 @@ static int file_above(struct kv_txn *txn, const char *path, size_t plen, struct 
 			continue;
 		if (rc < 0 && rc != -KV_ECORRUPT)
 			return rc;
-		return kv_err_set(err, -ENOTDIR, "key '%.*s' is a file, so there can be no key "
-				  "'%.*s' below it", (int)i, path, (int)plen, path);
+		return kv_err_set(err, -ENOTDIR,
+				  "key '%.*s' is a file, so there can be no key "
+				  "'%.*s' below it",
+				  (int)i, path, (int)plen, path);
 	}
 	return 0;
 }
@@ -103,16 +105,19 @@ int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_er
 		return rc;
 	rc = kv_txn_get(txn, KV_DIRS, key, klen, &r, err);
 	if (rc == 0 || rc == -KV_ECORRUPT)
-		return kv_err_set(err, -EISDIR, "'%.*s' is a directory (made in the mount), so "
-				  "it cannot be a key too", (int)klen, key);
+		return kv_err_set(err, -EISDIR,
+				  "'%.*s' is a directory (made in the mount), so "
+				  "it cannot be a key too",
+				  (int)klen, key);
 	if (rc != -ENOENT)
 		return rc;
 	n = with_slash(key, klen, prefix);
 	if (n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
 		      kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n)))
-		return kv_err_set(err, -EISDIR, "'%.*s' is a directory (there are keys below it, "
-				  "starting with '%.*s/'), so it cannot be a key too", (int)klen,
-				  key, (int)klen, key);
+		return kv_err_set(err, -EISDIR,
+				  "'%.*s' is a directory (there are keys below it, "
+				  "starting with '%.*s/'), so it cannot be a key too",
+				  (int)klen, key, (int)klen, key);
 	return 0;
 }
 
@@ -187,8 +192,7 @@ static int stop_at_first(const char *name, size_t nlen, const struct kv_record *
 
 /* rmdir found path not empty, yet a listing may show nothing: only keys an older version
  * stored against kv_key_check_new ("dir/", "dir//x") are there. Say so, naming one. */
-static void explain_hidden(struct kv_store *s, const char *path, size_t plen,
-			   struct kv_err *err)
+static void explain_hidden(struct kv_store *s, const char *path, size_t plen, struct kv_err *err)
 {
 	char prefix[KV_KEY_MAX + 1];
 	struct kv_cursor *c;
@@ -201,7 +205,8 @@ static void explain_hidden(struct kv_store *s, const char *path, size_t plen,
 		return;
 	if (kv_cursor_seek(c, prefix, (size_t)n, &k, &kl, NULL) == 0 && kl >= (size_t)n &&
 	    memcmp(k, prefix, (size_t)n) == 0)
-		(void)kv_err_set(err, -ENOTEMPTY, "'%.*s' holds keys the mount cannot show, such as "
+		(void)kv_err_set(err, -ENOTEMPTY,
+				 "'%.*s' holds keys the mount cannot show, such as "
 				 "'%.*s': list them with GET /%.*s/?list and delete them over HTTP",
 				 (int)plen, path, (int)kl, k, (int)plen, path);
 	kv_cursor_close(c);

@@ -467,7 +467,7 @@ int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *e
 static int put_new_record(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct kv_put *p = arg;
-	int rc = put_fits(txn, p, err);	/* a mkdir or a put of a parent meanwhile */
+	int rc = put_fits(txn, p, err); /* a mkdir or a put of a parent meanwhile */
 
 	return rc < 0 ? rc : kv_txn_put(txn, KV_KEYS, p->key, p->klen, &p->rec, err);
 }

@@ -118,7 +118,7 @@ unsigned http_failure(const struct req *r, int rc, const struct kv_err *err, cha
 		n = snprintf(out, cap, "Key '%.*s' already exists.\n", (int)r->klen, r->key);
 	else if (status == MHD_HTTP_BAD_REQUEST || status == MHD_HTTP_URI_TOO_LONG)
 		n = snprintf(out, cap, "Bad key: %s.\n", err->msg);
-	else if (rc == -EISDIR || rc == -ENOTDIR)	/* the key and the mount's tree */
+	else if (rc == -EISDIR || rc == -ENOTDIR) /* the key and the mount's tree */
 		n = snprintf(out, cap, "Conflict: %s.\n", err->msg);
 	else if (rc == -EBUSY)
 		n = snprintf(out, cap, "Key '%.*s' is being written by another request; "
