@@ -19,6 +19,34 @@ int kv_key_check(const char *key, size_t len, struct kv_err *err)
 	return 0;
 }
 
+#define KEY_RULE "(a key is names joined by single '/'s, none of them empty, '.' or '..')"
+
+int kv_key_check_new(const char *key, size_t len, struct kv_err *err)
+{
+	size_t start, end;
+	int rc = kv_key_check(key, len, err);
+
+	if (rc < 0)
+		return rc;
+	if (key[0] == '/')
+		return kv_err_set(err, -EINVAL, "key starts with '/' " KEY_RULE);
+	if (key[len - 1] == '/')
+		return kv_err_set(err, -EINVAL, "key ends with '/' " KEY_RULE);
+	for (start = 0; start < len; start = end + 1) {
+		const char *slash = memchr(key + start, '/', len - start);
+		size_t n;
+
+		end = slash != NULL ? (size_t)(slash - key) : len;
+		n = end - start;
+		if (n == 0)
+			return kv_err_set(err, -EINVAL, "key has an empty name ('//') " KEY_RULE);
+		if ((n == 1 || n == 2) && memcmp(key + start, "..", n) == 0)
+			return kv_err_set(err, -EINVAL, "key has a '%.*s' name " KEY_RULE, (int)n,
+					  key + start);
+	}
+	return 0;
+}
+
 static int hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')

@@ -22,6 +22,15 @@
 int kv_key_check(const char *key, size_t len, struct kv_err *err);
 
 /*
+ * kv_key_check, plus the rule for a key that may be newly stored: it must be a path the
+ * mount can show, one or more names joined by single '/', none of them empty, "." or
+ * "..". So no leading or trailing '/', and no "//". Returns 0, or -EINVAL with err
+ * stating which part breaks the rule and the rule itself; -ENAMETOOLONG as kv_key_check.
+ * Reading and deleting take any key kv_key_check allows (keys stored by older versions).
+ */
+int kv_key_check_new(const char *key, size_t len, struct kv_err *err);
+
+/*
  * Percent-decode raw[0..rawlen) into out (capacity cap, not NUL-terminated; *outlen set)
  * and check the result is a valid key. Returns 0; -EILSEQ for a malformed escape ('%'
  * not followed by two hex digits); -EINVAL for an empty key or a NUL byte;

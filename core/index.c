@@ -369,6 +369,18 @@ void kv_cursor_close(struct kv_cursor *c)
 	free(c);
 }
 
+int kv_index_view(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err)
+{
+	struct kv_txn txn = { idx, NULL };
+	int rc = txn_begin(idx, NULL, MDB_RDONLY, &txn.txn, err);
+
+	if (rc < 0)
+		return rc;
+	rc = fn(&txn, arg, err);
+	mdb_txn_abort(txn.txn);
+	return rc;
+}
+
 int kv_txn_get(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       struct kv_record *rec, struct kv_err *err)
 {

@@ -92,6 +92,10 @@ struct kv_txn;
 typedef int (*kv_txn_fn)(struct kv_txn *txn, void *arg, struct kv_err *err);
 int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err);
 
+/* Run fn(txn, arg, err) in a read-only transaction: one consistent snapshot for several
+ * reads (the kv_txn_get family; writes fail). Returns fn's result. */
+int kv_index_view(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err);
+
 int kv_txn_get(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       struct kv_record *rec, struct kv_err *err);
 /* Store rec under key (replacing). Keeps the byte count of KV_KEYS current. */

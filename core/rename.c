@@ -311,7 +311,7 @@ int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const cha
 	int rc = kv_key_check(from, flen, err);
 
 	if (rc == 0)
-		rc = kv_key_check(to, tlen, err);
+		rc = kv_key_check_new(to, tlen, err); /* a new name: one the mount can show */
 	if (rc < 0)
 		return rc;
 	if (flen == tlen && memcmp(from, to, flen) == 0)

@@ -76,6 +76,9 @@ void kv_meta_apply(struct kv_record *rec, const struct kv_meta *meta);
  * size is the total length or -1 when unknown. Replacing an existing value (no KV_PUT_EXCL)
  * is atomic: until commit returns, readers get the old value, and a failure keeps it.
  * kv_put_free releases everything; if commit did not succeed, the partial value is removed.
+ * A new key must follow kv_key_check_new (else -EINVAL) and fit the tree: -EISDIR where a
+ * directory is, -ENOTDIR below a file or symlink (checked at begin, and again in the
+ * commit's transaction, so a concurrent mkdir or put of a parent cannot slip in).
  */
 struct kv_put;
 int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
@@ -154,6 +157,8 @@ int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const cha
  * apart by it). */
 int kv_store_dir_get(struct kv_store *s, const char *path, size_t plen, struct kv_record *rec,
 		     struct kv_err *err);
+/* mkdir: -EEXIST when path is a key or a directory, -ENOTDIR below a file or symlink,
+ * -EINVAL for a name kv_key_check_new refuses. */
 int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
 		   const struct kv_meta *meta, struct kv_err *err);
 int kv_store_rmdir(struct kv_store *s, const char *path, size_t plen, struct kv_err *err);
@@ -182,13 +187,15 @@ int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv
 int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen,
 		     const struct kv_meta *meta, struct kv_err *err);
 
-/* Create a symlink key holding target. -EEXIST when path exists. */
+/* Create a symlink key holding target. -EEXIST when path exists, -ENOTDIR below a file or
+ * symlink, -EINVAL for a name kv_key_check_new refuses. */
 int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const char *target,
 		     const struct kv_meta *meta, struct kv_err *err);
 
 enum { KV_RENAME_NOREPLACE = 1 };
 /* Rename a key, or a directory with everything beneath it, replacing an existing
- * destination file unless KV_RENAME_NOREPLACE. */
+ * destination file unless KV_RENAME_NOREPLACE. A key's new name must fit the tree as
+ * kv_put_begin's does (-EISDIR, -ENOTDIR; checked in the transaction that moves it). */
 int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to,
 		    size_t tlen, unsigned flags, struct kv_err *err);
 

@@ -84,6 +84,15 @@ int kv__finish_deferred(struct kv_store *s, const char *key, size_t klen, struct
 int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got,
 		  struct kv_err *err);
 
+/*
+ * May a new file or symlink be stored as key without hiding part of the tree? Not where a
+ * directory is (made by mkdir, or implied by keys below it): -EISDIR; not below a file or
+ * symlink ("a/b" when "a" is one): -ENOTDIR; err names the clash. Called in the
+ * transaction that stores the key (and may be called earlier in a kv_index_view to fail
+ * fast), so that no concurrent mkdir or put can slip in between the check and the store.
+ */
+int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err);
+
 /* Report a shard failure (by shard name) to the health view. */
 void kv__shard_failed(struct kv_store *s, const char *name);
 

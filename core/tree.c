@@ -71,6 +71,56 @@ int kv_store_dir_get(struct kv_store *s, const char *path, size_t plen, struct k
 	return kv_err_set(err, -ENOENT, "no directory '%.*s'", (int)plen, path);
 }
 
+/* -ENOTDIR when an ancestor of path ("a", then "a/b", of "a/b/c") is a file or symlink:
+ * nothing can be stored below it. */
+static int file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
+{
+	struct kv_record r;
+	size_t i;
+	int rc;
+
+	for (i = 1; i < plen; i++) {
+		if (path[i] != '/')
+			continue;
+		rc = kv_txn_get(txn, KV_KEYS, path, i, &r, err);
+		if (rc == -ENOENT)
+			continue;
+		if (rc < 0 && rc != -KV_ECORRUPT)
+			return rc;
+		return kv_err_set(err, -ENOTDIR,
+				  "key '%.*s' is a file, so there can be no key "
+				  "'%.*s' below it",
+				  (int)i, path, (int)plen, path);
+	}
+	return 0;
+}
+
+int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err)
+{
+	char prefix[KV_KEY_MAX + 1];
+	struct kv_record r;
+	int n, rc = file_above(txn, key, klen, err);
+
+	if (rc < 0)
+		return rc;
+	rc = kv_txn_get(txn, KV_DIRS, key, klen, &r, err);
+	if (rc == 0 || rc == -KV_ECORRUPT)
+		return kv_err_set(err, -EISDIR,
+				  "'%.*s' is a directory (made in the mount), so "
+				  "it cannot be a key too",
+				  (int)klen, key);
+	if (rc != -ENOENT)
+		return rc;
+	n = with_slash(key, klen, prefix);
+	if (n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
+		      kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n)))
+		return kv_err_set(err, -EISDIR,
+				  "'%.*s' is a directory (there are keys below it, "
+				  "starting with '%.*s/'), so it cannot be a key too",
+				  (int)klen, key, (int)klen, key);
+	return 0;
+}
+
 struct mkdir_arg {
 	const char *path;
 	size_t plen;
@@ -93,7 +143,10 @@ static int exists_in_txn(struct kv_txn *txn, const char *path, size_t plen)
 static int mkdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct mkdir_arg *a = arg;
+	int rc = file_above(txn, a->path, a->plen, err);
 
+	if (rc < 0)
+		return rc;
 	if (exists_in_txn(txn, a->path, a->plen))
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
 	return kv_txn_put(txn, KV_DIRS, a->path, a->plen, &a->rec, err);
@@ -103,7 +156,7 @@ int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
 		   const struct kv_meta *meta, struct kv_err *err)
 {
 	struct mkdir_arg a = { path, plen, { 0 } };
-	int rc = kv_key_check(path, plen, err);
+	int rc = kv_key_check_new(path, plen, err);
 
 	if (rc < 0)
 		return rc;
@@ -128,13 +181,48 @@ static int rmdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return kv_txn_del(txn, KV_DIRS, a->path, a->plen, err);
 }
 
+static int stop_at_first(const char *name, size_t nlen, const struct kv_record *rec, void *arg)
+{
+	(void)name;
+	(void)nlen;
+	(void)rec;
+	*(int *)arg = 1;
+	return 1;
+}
+
+/* rmdir found path not empty, yet a listing may show nothing: only keys an older version
+ * stored against kv_key_check_new ("dir/", "dir//x") are there. Say so, naming one. */
+static void explain_hidden(struct kv_store *s, const char *path, size_t plen, struct kv_err *err)
+{
+	char prefix[KV_KEY_MAX + 1];
+	struct kv_cursor *c;
+	const char *k;
+	size_t kl;
+	int n = with_slash(path, plen, prefix), shown = 0;
+
+	if (n < 0 || kv_store_readdir(s, path, plen, NULL, stop_at_first, &shown, NULL) < 0 ||
+	    shown || kv_cursor_open(s->idx, KV_KEYS, &c, NULL) < 0)
+		return;
+	if (kv_cursor_seek(c, prefix, (size_t)n, &k, &kl, NULL) == 0 && kl >= (size_t)n &&
+	    memcmp(k, prefix, (size_t)n) == 0)
+		(void)kv_err_set(err, -ENOTEMPTY,
+				 "'%.*s' holds keys the mount cannot show, such as "
+				 "'%.*s': list them with GET /%.*s/?list and delete them over HTTP",
+				 (int)plen, path, (int)kl, k, (int)plen, path);
+	kv_cursor_close(c);
+}
+
 int kv_store_rmdir(struct kv_store *s, const char *path, size_t plen, struct kv_err *err)
 {
 	struct mkdir_arg a = { path, plen, { 0 } };
+	int rc;
 
 	if (plen == 0)
 		return kv_err_set(err, -EBUSY, "cannot remove the root");
-	return kv_index_update(s->idx, rmdir_txn, &a, err);
+	rc = kv_index_update(s->idx, rmdir_txn, &a, err);
+	if (rc == -ENOTEMPTY)
+		explain_hidden(s, path, plen, err);
+	return rc;
 }
 
 /* --- readdir: two ordered streams (keys, directories) merged by entry name --- */
@@ -371,7 +459,10 @@ struct symlink_arg {
 static int symlink_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct symlink_arg *a = arg;
+	int rc = file_above(txn, a->path, a->plen, err);
 
+	if (rc < 0)
+		return rc;
 	if (exists_in_txn(txn, a->path, a->plen))
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
 	return kv_txn_put(txn, KV_KEYS, a->path, a->plen, &a->rec, err);
@@ -383,7 +474,7 @@ int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const ch
 	struct symlink_arg *a = calloc(1, sizeof(*a));
 	size_t tlen = strlen(target);
 	struct kv_intent in;
-	int rc = kv_key_check(path, plen, err);
+	int rc = kv_key_check_new(path, plen, err);
 
 	if (a == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");

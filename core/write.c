@@ -13,6 +13,12 @@
  *   5. files no longer referenced deleted; intent dropped
  * A file is only ever deleted when the index does not point at it, so a crash anywhere
  * leaves at worst an orphan file (found by verify), never a record without its file.
+ *
+ * A new name (a put of a new key, a rename's destination) must fit the tree: not a
+ * directory, not below a file (kv__file_fits). That is checked in the index transaction
+ * of step 4 itself, as mkdir and symlink check theirs; LMDB runs those one at a time,
+ * so of two that clash (a put and a mkdir of one name, a put below a key and a put of
+ * the key) the later fails and its uploads are removed as for any failed commit.
  */
 #include "store_int.h"
 
@@ -209,6 +215,11 @@ static int apply_recops(struct kv_txn *txn, void *arg, struct kv_err *err)
 			return rc;
 		if (op->expect_gen == 0 ? rc == 0 : rc < 0 || cur.gen != op->expect_gen)
 			continue;	/* changed since: another writer's outcome stands */
+		/* A new name (a rename's destination) must fit the tree as it is now; if it
+		 * does not, nothing of the operation applies. */
+		if (op->expect_gen == 0 && !op->remove &&
+		    (rc = kv__file_fits(txn, op->key, op->klen, err)) < 0)
+			return rc;
 		if (op->remove)
 			rc = rc == 0 ? kv_txn_del(txn, KV_KEYS, op->key, op->klen, err) : 0;
 		else
@@ -272,6 +283,17 @@ static int do_moves(struct kv_store *s, struct kv_intent *in, int *first_err,
 	return moved;
 }
 
+/* The record change was refused: what the moves put at final paths is unreferenced
+ * unless the old record points there too (delete_unreferenced checks). */
+static void add_moved_to_cleanup(struct kv_intent *in)
+{
+	int i;
+
+	for (i = 0; i < in->nmoves; i++)
+		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES,
+				     in->moves[i].shard, in->moves[i].key, in->moves[i].klen, 0);
+}
+
 int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
 		    struct kv_err *err)
 {
@@ -285,6 +307,8 @@ int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_
 	} else if (in->nrecops > 0) {
 		/* The outcome, and the end of the intent's durable copy, in one commit. */
 		rc = kv_intents_commit(s->ints, key, klen, apply_recops, in, err);
+		if (rc < 0)
+			add_moved_to_cleanup(in);
 	}
 	(void)delete_unreferenced(s, in->cleanup, in->ncleanup);
 	(void)kv_intents_release(s->ints, key, klen, NULL);
@@ -350,6 +374,14 @@ static int put_urls(struct kv_put *p, struct kv_err *err)
 	return rc;
 }
 
+/* A new key must not hide a directory or sit below a file (kv__file_fits). */
+static int put_fits(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct kv_put *p = arg;
+
+	return kv__file_fits(txn, p->key, p->klen, err);
+}
+
 int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 		 unsigned flags, const struct kv_meta *meta, struct kv_put **out,
 		 struct kv_err *err)
@@ -359,7 +391,7 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 	struct kv_put *p;
 
 	*out = NULL;
-	rc = kv_key_check(key, klen, err);
+	rc = kv_key_check_new(key, klen, err);
 	if (rc < 0)
 		return rc;
 	p = calloc(1, sizeof(*p));
@@ -393,7 +425,8 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 		(void)put_prepare_intent(p, order);
 		rc = kv_intents_update(s->ints, key, klen, p->in, err);
 	} else if (rc == -ENOENT) {
-		rc = 0;
+		/* Fail before any byte is sent; put_new_record checks again at commit. */
+		rc = kv_index_view(s->idx, put_fits, p, err);
 	}
 	if (rc == 0)
 		rc = put_urls(p, err);
@@ -434,8 +467,9 @@ int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *e
 static int put_new_record(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct kv_put *p = arg;
+	int rc = put_fits(txn, p, err); /* a mkdir or a put of a parent meanwhile */
 
-	return kv_txn_put(txn, KV_KEYS, p->key, p->klen, &p->rec, err);
+	return rc < 0 ? rc : kv_txn_put(txn, KV_KEYS, p->key, p->klen, &p->rec, err);
 }
 
 /* Replacement: MOVE the temporary uploads into place through a COMMIT intent. */

@@ -96,6 +96,8 @@ static unsigned status_of(int rc)
 	switch (rc) {
 	case -ENOENT: return MHD_HTTP_NOT_FOUND;
 	case -EEXIST:
+	case -EISDIR:
+	case -ENOTDIR:
 	case -EBUSY: return MHD_HTTP_CONFLICT;
 	case -EILSEQ:
 	case -EINVAL: return MHD_HTTP_BAD_REQUEST;
@@ -116,6 +118,8 @@ unsigned http_failure(const struct req *r, int rc, const struct kv_err *err, cha
 		n = snprintf(out, cap, "Key '%.*s' already exists.\n", (int)r->klen, r->key);
 	else if (status == MHD_HTTP_BAD_REQUEST || status == MHD_HTTP_URI_TOO_LONG)
 		n = snprintf(out, cap, "Bad key: %s.\n", err->msg);
+	else if (rc == -EISDIR || rc == -ENOTDIR) /* the key and the mount's tree */
+		n = snprintf(out, cap, "Conflict: %s.\n", err->msg);
 	else if (rc == -EBUSY)
 		n = snprintf(out, cap, "Key '%.*s' is being written by another request; "
 			     "try again.\n", (int)r->klen, r->key);

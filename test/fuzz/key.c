@@ -1,5 +1,6 @@
 /* key.c — fuzzes the key checks and percent-decoding of request paths and query values
- * (core/codec.c: kv_key_check, kv_key_decode, kv_url_decode), with output buffers of
+ * (core/codec.c: kv_key_check, kv_key_check_new against a plain reference of the rule,
+ * kv_key_decode, kv_url_decode), with output buffers of
  * every small size, and the shard path of every key they accept (kv_key_path, then
  * kv_path_key back to the same key).
  *
@@ -44,6 +45,23 @@ static void key_path_round_trip(const char *key, size_t len)
 	FUZZ_CHECK(memcmp(back, key, len) == 0);
 }
 
+/* The rule of kv_key_check_new, spelled plainly: split at every '/', and no part may be
+ * "", "." or "..". */
+static int follows_rule(const char *key, size_t len)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i <= len; i++) {
+		if (i < len && key[i] != '/')
+			continue;
+		if (i - start == 0 || (i - start == 1 && key[start] == '.') ||
+		    (i - start == 2 && key[start] == '.' && key[start + 1] == '.'))
+			return 0;
+		start = i + 1;
+	}
+	return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct kv_err err;
@@ -67,6 +85,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     err.code == rc && memchr(err.msg, 0, sizeof(err.msg)) != NULL);
 	if (rc == 0)
 		key_path_round_trip(raw, rawlen);
+	/* ... and as a new key */
+	if (rc == 0 && !follows_rule(raw, rawlen))
+		rc = -EINVAL;
+	FUZZ_CHECK(kv_key_check_new(raw, rawlen, &err) == rc);
 
 	/* a request path */
 	rc = kv_key_decode(raw, rawlen, out, cap, &n, &err);
