@@ -3,8 +3,10 @@
  *
  * Threads: libmicrohttpd runs an epoll loop per CPU; those threads must never wait on a
  * shard, so GET, HEAD and listings (index reads only) are answered right there, while
- * PUT and DELETE are handed to worker threads (writes.c). The in-flight counter (atomic)
- * is what a graceful stop waits on.
+ * PUT and DELETE are handed to worker threads (writes.c), never waiting for one. The
+ * busy counter (atomic: requests a worker holds) is what a graceful stop waits on; a
+ * request whose body is still arriving is not waited for. What one client may hold
+ * (connections, idle time, body time, value size) is set in tinykv.conf(5).
  */
 #include "http.h"
 
@@ -20,11 +22,10 @@
 #include <unistd.h>
 
 #include "http_int.h"
+#include "escape.h"
 #include "json.h"
 #include "listargs.h"
 #include "sys.h"
-
-#define WORKERS 64		/* PUTs and DELETEs at once; more wait their turn */
 
 /* Queue the answer. mode says who owns body: MHD_RESPMEM_MUST_COPY (the caller keeps it)
  * or MHD_RESPMEM_MUST_FREE (a malloc'd body handed over, freed even on failure). */
@@ -44,6 +45,8 @@ static enum MHD_Result respond_mode(struct req *r, struct MHD_Connection *c, uns
 	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (location != NULL)
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)	/* busy, or a shard failed */
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					      "GET, HEAD, PUT, DELETE");
@@ -262,6 +265,23 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, const
 	return http_respond(r, c, MHD_HTTP_FOUND, "text/plain; charset=utf-8", "", 0, location);
 }
 
+/* A request other than PUT: its body means nothing, but a framing that two parsers may
+ * read differently is refused all the same (RFC 9112 §6.3), before the body is read. */
+static enum MHD_Result check_framing(struct req *r, struct MHD_Connection *c)
+{
+	const char *why;
+	int64_t size;
+	int rc = writes_body_length(c, &size, &why);
+
+	if (rc == -EINVAL)
+		return http_respond(r, c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8", why,
+				    strlen(why), NULL);
+	if (rc == -ENOSYS)
+		return http_respond(r, c, MHD_HTTP_NOT_IMPLEMENTED, "text/plain; charset=utf-8",
+				    why, strlen(why), NULL);
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *data_size, void **con_cls)
@@ -283,6 +303,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->c = c;
 		if ((rc = auth_identify(r->h->auth, c, version, &r->who, &err)) < 0)
 			return http_deny(r, c, rc, &err);
+		if (strcmp(method, MHD_HTTP_METHOD_PUT) != 0)
+			return check_framing(r, c);
 		return !strcmp(method, MHD_HTTP_METHOD_PUT) ? writes_put_start(r, c, url) :
 							     MHD_YES;
 	}
@@ -313,7 +335,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	r->uri = strdup(uri);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->more, NULL);
-	atomic_fetch_add(&h->inflight, 1);
 	return r;
 }
 
@@ -321,7 +342,9 @@ static void access_log(struct req *r, struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char addr[INET6_ADDRSTRLEN] = "-", when[64], line[1024];
+	char addr[INET6_ADDRSTRLEN] = "-", when[64], line[3072];
+	char target[KV_ESCAPE_CAP(600)], method[KV_ESCAPE_CAP(sizeof(r->method))];
+	char version[KV_ESCAPE_CAP(sizeof(r->version))];
 	struct tm tm;
 	time_t now = time(NULL);
 	int n;
@@ -338,9 +361,16 @@ static void access_log(struct req *r, struct MHD_Connection *c)
 	}
 	(void)localtime_r(&now, &tm);
 	(void)strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
-	n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %.600s %s\" %d %zu\n", addr, when,
-		     r->method, r->uri != NULL ? r->uri : "-", r->version, r->status,
-		     r->resp_len);
+	/* What the client sent is escaped: no control byte reaches a terminal or a log
+	 * parser, and '"' cannot end the quoted request early. */
+	(void)kv_escape(target, sizeof(target), r->uri != NULL ? r->uri : "-",
+			r->uri != NULL ? strnlen(r->uri, 600) : 1, '"', KV_ESC_BACKSLASH);
+	(void)kv_escape(method, sizeof(method), r->method, strlen(r->method), '"',
+			KV_ESC_BACKSLASH);
+	(void)kv_escape(version, sizeof(version), r->version, strlen(r->version), '"',
+			KV_ESC_BACKSLASH);
+	n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %zu\n", addr, when,
+		     method, target, version, r->status, r->resp_len);
 	if (n > 0)
 		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n :
 			     sizeof(line) - 1);
@@ -360,7 +390,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (writes_release(r))	/* else its worker frees it, undoing a PUT cut short */
 		req_free(r);
 	*con_cls = NULL;
-	atomic_fetch_sub(&h->inflight, 1);
 }
 
 /* Keep the path as sent: the handlers percent-decode keys themselves, so that a bad
@@ -401,6 +430,7 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 {
 	struct sockaddr_storage ss;
 	struct http_server *h;
+	const struct kv_config *cfg = kv_store_config(s);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -417,8 +447,16 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 	h->s = s;
 	h->quiet = quiet;
 	h->auth = auth;
-	h->workers = kv_pool_new(WORKERS, writes_work, h);
+	h->body_timeout = cfg->body_timeout;
+	h->idle_timeout = cfg->idle_timeout;
+	h->max_value_size = cfg->max_value_size;
+	h->workers = kv_pool_new(cfg->workers, writes_work, h);
 	if (h->workers == NULL) {
+		free(h);
+		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
+	}
+	if (writes_init(h) < 0) {
+		kv_pool_finish(h->workers);
 		free(h);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	}
@@ -427,14 +465,17 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 				MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				(unsigned)cfg->max_client_connections,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 				MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cpus > 1 ? cpus : 1),
 				MHD_OPTION_END);
 	if (h->d == NULL) {
 		kv_pool_finish(h->workers);
+		writes_fini(h);
 		free(h);
 		return kv_err_set(err, -EADDRINUSE, "cannot listen on %s:%d (in use, or not "
 				  "an address of this host)", addr, port);
@@ -453,9 +494,12 @@ void http_stop(struct http_server *h, int grace_s)
 	listen_fd = MHD_quiesce_daemon(h->d);
 	if (listen_fd != MHD_INVALID_SOCKET)
 		(void)close(listen_fd);
-	while (atomic_load(&h->inflight) > 0 && kv_mono_ms() < deadline)
+	/* Requests a worker holds finish; uploads whose body is still arriving do not hold
+	 * the stop: stopping the daemon ends their connections, and the reaper undoes them. */
+	while (atomic_load(&h->busy) > 0 && kv_mono_ms() < deadline)
 		(void)usleep(20 * 1000);
 	MHD_stop_daemon(h->d);
 	kv_pool_finish(h->workers);	/* writes of clients that went away finish undoing */
+	writes_fini(h);
 	free(h);
 }

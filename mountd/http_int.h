@@ -20,9 +20,17 @@ struct http_server {
 	struct MHD_Daemon *d;
 	struct kv_store *s;
 	struct kv_pool *workers;	/* PUT and DELETE: they wait on shards */
-	atomic_int inflight;
+	atomic_int busy;		/* requests a worker or the reaper holds */
 	int quiet;
 	struct auth *auth;		/* who may ask what (auth.c) */
+	int body_timeout, idle_timeout;	/* seconds (tinykv.conf) */
+	uint64_t max_value_size;
+	/* The reaper (writes.c): reap_lock guards the list and reap_stop. */
+	pthread_t reaper;
+	pthread_mutex_t reap_lock;
+	pthread_cond_t reap_more;
+	struct req *reap_list;
+	int reap_stop;
 };
 
 /*
@@ -55,6 +63,11 @@ struct req {
 	int worker;		/* a worker is using this request */
 	int done;		/* the worker's answer is ready */
 	int gone;		/* the connection ended: the worker frees the request */
+	int body_ended;		/* the connection's idle timeout is back */
+	struct kv_put *put;	/* streamed PUT: begun by its first worker; the holder's */
+	unsigned cancel;	/* give up the put, answer this status with cancel_text */
+	char cancel_text[256];
+	struct req *reap_next;	/* in h->reap_list */
 	unsigned answer_status;
 	char *answer;		/* malloc'd text */
 	size_t answer_len;
@@ -79,6 +92,14 @@ enum MHD_Result http_respond(struct req *r, struct MHD_Connection *c, unsigned s
 
 /* writes.c */
 void writes_work(const char *item, size_t len, void *arg);	/* the workers' function */
+/* Start (0, or -EAGAIN) and stop the reaper of h. */
+int writes_init(struct http_server *h);
+void writes_fini(struct http_server *h);
+/* The length of the request's body (RFC 9112 §6.3) into *size: -1 when chunked. 0; or
+ * -ENODATA when the request says nothing of a body; -EINVAL for Content-Length with
+ * Transfer-Encoding, two different lengths or a bad one; -ENOSYS for a transfer coding
+ * other than chunked; *why then says so, as an answer's text. */
+int writes_body_length(struct MHD_Connection *c, int64_t *size, const char **why);
 enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const char *url);
 enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const char *data,
 				size_t *size);
