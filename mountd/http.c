@@ -27,6 +27,8 @@
 #include "listargs.h"
 #include "sys.h"
 
+#define LISTERS 2		/* listings at once; 8 more may wait, then 503 */
+
 /* Queue the answer. mode says who owns body: MHD_RESPMEM_MUST_COPY (the caller keeps it)
  * or MHD_RESPMEM_MUST_FREE (a malloc'd body handed over, freed even on failure). */
 static enum MHD_Result respond_mode(struct req *r, struct MHD_Connection *c, unsigned status,
@@ -196,27 +198,33 @@ static const char *query_raw(struct MHD_Connection *c, const char *name, size_t 
 	return v != NULL ? v : "";
 }
 
-static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, const char *url)
+#define BUSY_LISTING "Service unavailable: every listing thread is busy; try again shortly."
+
+/* A lister thread: the keys of r->list into JSON, the answer handed back (req_finish). */
+static void list_work(const char *item, size_t len, void *arg)
 {
-	char next[KV_KEY_MAX + 1];
-	size_t nextlen = 0, slen, llen;
+	char next[KV_KEY_MAX + 1], msg[KV_ERR_MSG_MAX + 64];
+	size_t nextlen = 0;
 	struct sbuf b = { 0 }, keys = { 0 };
-	struct list_ctx l = { &keys, 0, r, { 0 } };
-	struct listargs a;
+	struct req *r;
+	struct list_ctx l = { &keys, 0, NULL, { 0 } };
+	const struct listargs *a;
 	struct kv_err err;
-	const char *start = query_raw(c, "start", &slen), *limit = query_raw(c, "limit", &llen);
 	int rc;
 
-	if (listargs_parse(url, start, slen, limit, llen, &a, &err) < 0)
-		return text(r, c, MHD_HTTP_BAD_REQUEST, "%s.", err.msg);
-	if ((rc = auth_list_prefix(&r->who, a.prefix, &a.plen, &err)) < 0)
-		return http_deny(r, c, rc, &err);
-	rc = kv_store_list(r->h->s, a.prefix, a.plen, a.slen > 0 ? a.start : NULL, a.slen,
-			   a.limit, list_one, &l, next, &nextlen, &err);
+	(void)arg;
+	if (len != sizeof(r))
+		return;
+	memcpy(&r, item, sizeof(r));
+	l.r = r;
+	a = r->list;
+	rc = kv_store_list(r->h->s, a->prefix, a->plen, a->slen > 0 ? a->start : NULL, a->slen,
+			   a->limit, list_one, &l, next, &nextlen, &err);
 	if (rc < 0) {
 		sbuf_free(&keys);
-		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
-			    err.msg);
+		(void)snprintf(msg, sizeof(msg), "Service unavailable: %s\n", err.msg);
+		req_finish(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, strdup(msg), strlen(msg));
+		return;
 	}
 	/* DESIGN §4 puts "next" first, but it is known only once the keys are listed. */
 	sbuf_puts(&b, "{\"next\": ");
@@ -228,11 +236,39 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 	sbuf_free(&keys);
 	if (b.oom) {
 		sbuf_free(&b);
-		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
-			    "Service unavailable: out of memory");
+		(void)snprintf(msg, sizeof(msg), "Service unavailable: out of memory\n");
+		req_finish(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, strdup(msg), strlen(msg));
+		return;
 	}
-	return respond_mode(r, c, MHD_HTTP_OK, "application/json", b.p, b.len, NULL,
-			    MHD_RESPMEM_MUST_FREE);
+	req_finish(r, MHD_HTTP_OK, "application/json", b.p, b.len);
+}
+
+/* The checks here; the listing itself on a lister thread (10,000 keys of 511 bytes are
+ * 30 MB of JSON: no event loop builds that). */
+static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, const char *url)
+{
+	size_t slen, llen;
+	struct listargs a;
+	struct kv_err err;
+	const char *start = query_raw(c, "start", &slen), *limit = query_raw(c, "limit", &llen);
+	int rc;
+
+	if (listargs_parse(url, start, slen, limit, llen, &a, &err) < 0)
+		return text(r, c, MHD_HTTP_BAD_REQUEST, "%s.", err.msg);
+	if ((rc = auth_list_prefix(&r->who, a.prefix, &a.plen, &err)) < 0)
+		return http_deny(r, c, rc, &err);
+	r->list = malloc(sizeof(*r->list));
+	if (r->list == NULL)
+		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory");
+	*r->list = a;
+	pthread_mutex_lock(&r->lock);
+	if (req_hand_over(r, r->h->listers, &r, sizeof(r)) < 0) {
+		pthread_mutex_unlock(&r->lock);
+		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_LISTING);
+	}
+	req_suspend(r);
+	pthread_mutex_unlock(&r->lock);
+	return MHD_YES;
 }
 
 /* --- GET, HEAD --- */
@@ -314,6 +350,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*data_size = 0;		/* a body on other methods means nothing */
 		return MHD_YES;
 	}
+	if (r->done)	/* a thread of a pool has answered (set before it resumed us) */
+		return req_answer(r, c);
 	if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return handle_get(r, c, url);
 	if (!strcmp(method, MHD_HTTP_METHOD_DELETE))
@@ -455,7 +493,14 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 		free(h);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	}
+	h->listers = kv_pool_new(LISTERS, list_work, h);
+	if (h->listers == NULL) {
+		kv_pool_finish(h->workers);
+		free(h);
+		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
+	}
 	if (writes_init(h) < 0) {
+		kv_pool_finish(h->listers);
 		kv_pool_finish(h->workers);
 		free(h);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
@@ -474,6 +519,7 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cpus > 1 ? cpus : 1),
 				MHD_OPTION_END);
 	if (h->d == NULL) {
+		kv_pool_finish(h->listers);
 		kv_pool_finish(h->workers);
 		writes_fini(h);
 		free(h);
@@ -499,6 +545,7 @@ void http_stop(struct http_server *h, int grace_s)
 	while (atomic_load(&h->busy) > 0 && kv_mono_ms() < deadline)
 		(void)usleep(20 * 1000);
 	MHD_stop_daemon(h->d);
+	kv_pool_finish(h->listers);
 	kv_pool_finish(h->workers);	/* writes of clients that went away finish undoing */
 	writes_fini(h);
 	free(h);

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "codec.h"
 #include "err.h"
+#include "listargs.h"
 #include "pool.h"
 #include "store.h"
 
@@ -20,6 +21,7 @@ struct http_server {
 	struct MHD_Daemon *d;
 	struct kv_store *s;
 	struct kv_pool *workers;	/* PUT and DELETE: they wait on shards */
+	struct kv_pool *listers;	/* ?list: a long listing is built there */
 	atomic_int busy;		/* requests a worker or the reaper holds */
 	int quiet;
 	struct auth *auth;		/* who may ask what (auth.c) */
@@ -68,7 +70,9 @@ struct req {
 	unsigned cancel;	/* give up the put, answer this status with cancel_text */
 	char cancel_text[256];
 	struct req *reap_next;	/* in h->reap_list */
+	struct listargs *list;	/* ?list: what to list (malloc'd) */
 	unsigned answer_status;
+	const char *answer_type;	/* static; NULL: text/plain */
 	char *answer;		/* malloc'd text */
 	size_t answer_len;
 	struct auth_who who;	/* who asks: set when the headers are in */
@@ -107,5 +111,16 @@ enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const cha
 /* The connection ended. Returns 1 when the caller may free r, 0 when a worker will. */
 int writes_release(struct req *r);
 void req_free(struct req *r);
+
+/* Handing a request to a thread of a pool and back (writes.c; the rules there):
+ * req_hand_over submits item (never waiting; -EAGAIN when pool is full) for a thread that
+ * takes r; caller holds r->lock, then suspends the connection with req_suspend before
+ * letting go of the lock. That thread ends with req_finish (body malloc'd or NULL, taken
+ * over; type static or NULL for text/plain), which resumes the connection or frees r if
+ * it is gone; then the loop thread sends the answer with req_answer (r->done is set). */
+int req_hand_over(struct req *r, struct kv_pool *pool, const void *item, size_t len);
+void req_suspend(struct req *r);
+void req_finish(struct req *r, unsigned status, const char *type, char *body, size_t len);
+enum MHD_Result req_answer(struct req *r, struct MHD_Connection *c);
 
 #endif

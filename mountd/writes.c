@@ -46,13 +46,13 @@ void req_free(struct req *r)
 	pthread_cond_destroy(&r->more);
 	pthread_mutex_destroy(&r->lock);
 	free(r->buf);
+	free(r->list);
 	free(r->answer);
 	free(r->uri);
 	free(r);
 }
 
-/* Caller holds r->lock. */
-static void suspend(struct req *r)
+void req_suspend(struct req *r)
 {
 	r->suspended = 1;
 	MHD_suspend_connection(r->c);
@@ -83,14 +83,14 @@ static void let_go(struct req *r)
 	atomic_fetch_sub(&r->h->busy, 1);
 }
 
-/* The worker is done with r: hand over the answer (text, malloc'd; may be NULL). */
-static void finish(struct req *r, unsigned status, char *text, size_t len)
+void req_finish(struct req *r, unsigned status, const char *type, char *body, size_t len)
 {
 	int gone;
 
 	pthread_mutex_lock(&r->lock);
 	r->answer_status = status;
-	r->answer = text;
+	r->answer_type = type;
+	r->answer = body;
 	r->answer_len = len;
 	r->done = 1;
 	let_go(r);
@@ -98,6 +98,12 @@ static void finish(struct req *r, unsigned status, char *text, size_t len)
 	unlock_and_wake(r);
 	if (gone)
 		req_free(r);
+}
+
+/* The worker is done with r: hand over the answer (text, malloc'd; may be NULL). */
+static void finish(struct req *r, unsigned status, char *text, size_t len)
+{
+	req_finish(r, status, NULL, text, len);
 }
 
 static void finish_text(struct req *r, unsigned status, const char *msg)
@@ -125,10 +131,11 @@ static void refuse_locked(struct req *r, unsigned status, const char *msg)
 	r->done = 1;
 }
 
-/* Send the worker's answer. Loop thread. */
-static enum MHD_Result answer(struct req *r, struct MHD_Connection *c)
+enum MHD_Result req_answer(struct req *r, struct MHD_Connection *c)
 {
-	enum MHD_Result ok = http_respond(r, c, r->answer_status, "text/plain; charset=utf-8",
+	enum MHD_Result ok = http_respond(r, c, r->answer_status,
+					  r->answer_type != NULL ? r->answer_type :
+					  "text/plain; charset=utf-8",
 					  r->answer != NULL ? r->answer : "", r->answer_len,
 					  NULL);
 
@@ -319,18 +326,22 @@ void writes_work(const char *item, size_t len, void *arg)
 		delete_work(j.r);
 }
 
-/* Hand r to a worker, never waiting. Caller holds r->lock and r has no worker. Returns 0,
- * or -EAGAIN when the pool is full (then r is as before). */
-static int submit(struct req *r, enum job_kind kind)
+int req_hand_over(struct req *r, struct kv_pool *pool, const void *item, size_t len)
 {
-	struct job j = { r, kind };
 	int rc;
 
 	hold(r);
-	rc = kv_pool_try_submit(r->h->workers, (const char *)&j, sizeof(j));
+	rc = kv_pool_try_submit(pool, item, len);
 	if (rc < 0)
 		let_go(r);
 	return rc;
+}
+
+static int submit(struct req *r, enum job_kind kind)
+{
+	struct job j = { r, kind };
+
+	return req_hand_over(r, r->h->workers, &j, sizeof(j));
 }
 
 /* --- the reaper: undoes puts whose connection ended while no worker held them --- */
@@ -453,9 +464,9 @@ static enum MHD_Result small_data(struct req *r, struct MHD_Connection *c, const
 		refuse_locked(r, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 	if (r->done) {
 		pthread_mutex_unlock(&r->lock);
-		return answer(r, c);
+		return req_answer(r, c);
 	}
-	suspend(r);
+	req_suspend(r);
 	pthread_mutex_unlock(&r->lock);
 	return MHD_YES;
 }
@@ -604,13 +615,13 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 			return MHD_YES;
 		}
 		if (done)
-			return answer(r, c);
+			return req_answer(r, c);
 		pthread_mutex_lock(&r->lock);
 		if (!r->done)
-			suspend(r);	/* until the worker has undone the put */
+			req_suspend(r);	/* until the worker has undone the put */
 		done = r->done;
 		pthread_mutex_unlock(&r->lock);
-		return done ? answer(r, c) : MHD_YES;
+		return done ? req_answer(r, c) : MHD_YES;
 	}
 	if (*size == 0) {
 		r->eof = 1;
@@ -621,11 +632,11 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 			} else {
 				refuse_locked(r, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 				pthread_mutex_unlock(&r->lock);
-				return answer(r, c);
+				return req_answer(r, c);
 			}
 		}
 		pthread_cond_signal(&r->more);
-		suspend(r);	/* until the answer is ready */
+		req_suspend(r);	/* until the answer is ready */
 		pthread_mutex_unlock(&r->lock);
 		return MHD_YES;
 	}
@@ -664,7 +675,7 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 	}
 	pthread_cond_signal(&r->more);
 	if (*size > 0)
-		suspend(r);	/* the ring is full: until the worker makes room */
+		req_suspend(r);	/* the ring is full: until the worker makes room */
 	pthread_mutex_unlock(&r->lock);
 	return MHD_YES;
 }
@@ -693,7 +704,7 @@ enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const cha
 	pthread_mutex_lock(&r->lock);
 	if (r->done) {
 		pthread_mutex_unlock(&r->lock);
-		return answer(r, c);
+		return req_answer(r, c);
 	}
 	if (!r->worker) {
 		rc = http_parse_key(r, url, &err);
@@ -712,7 +723,7 @@ enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const cha
 			return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 		}
 	}
-	suspend(r);
+	req_suspend(r);
 	pthread_mutex_unlock(&r->lock);
 	return MHD_YES;
 }

@@ -6,10 +6,11 @@
       byte and then nothing (stall), N connections that send nothing (idle). Prints
       "ready" once all are open, then "closed N" each time the server has closed more of
       them; runs until killed.
-  cycles PORT CLIENTS CYCLES [--big BYTES]
+  cycles PORT CLIENTS CYCLES [--big BYTES] [--deadline SECONDS]
       CLIENTS threads each do CYCLES rounds of PUT (201), GET (302), DELETE (200) of its
       own keys (every third PUT is BYTES long, streamed); prints what it measured and exits
-      1 when any request failed or took longer than 60 s.
+      1 when any request failed, took longer than 60 s, or was not sent before the
+      deadline (default 180 s).
   send PORT [--wait SECONDS] [--close-write]
       Send stdin as it is, print the server's answer (what came within SECONDS).
 """
@@ -73,15 +74,20 @@ def hold(a):
 
 def cycles(a):
     fails, times, lock = [], [], threading.Lock()
+    t0 = time.monotonic()
 
     def one(c):
         conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
         for i in range(a.cycles):
+            if time.monotonic() - t0 > a.deadline:
+                with lock:
+                    fails.append(f"cycles {i}.. of client {c}: not run by the deadline")
+                break
             key = f"/cycle-{c}-{i}"
             body = b"v" * a.big if i % 3 == 2 else f"value {c} {i}".encode()
             for method, want, data in (("PUT", 201, body), ("GET", 302, None),
                                        ("DELETE", 200, None)):
-                t0 = time.monotonic()
+                t1 = time.monotonic()
                 try:
                     conn.request(method, key, body=data)
                     r = conn.getresponse()
@@ -92,12 +98,11 @@ def cycles(a):
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
                 with lock:
-                    times.append(time.monotonic() - t0)
+                    times.append(time.monotonic() - t1)
                     if status != want:
                         fails.append(f"{method} {key}: {status}")
         conn.close()
 
-    t0 = time.monotonic()
     ts = [threading.Thread(target=one, args=(c,)) for c in range(a.clients)]
     for t in ts:
         t.start()
@@ -149,6 +154,7 @@ def main():
     c.add_argument("clients", type=int)
     c.add_argument("cycles", type=int)
     c.add_argument("--big", type=int, default=200000)
+    c.add_argument("--deadline", type=float, default=180)
     s = sub.add_parser("send")
     s.add_argument("port", type=int)
     s.add_argument("--wait", type=float, default=10)

@@ -66,7 +66,7 @@ no_intents() { [ "$(intent_count)" = 0 ]; }
 	hold "$KV_PORT" --trickle 100 --idle 200 --prefix held-
 	# Every trickling upload has begun its put (an intent each) and goes on.
 	wait_for 60 eval '[ "$(intent_count)" -ge 100 ]'
-	run "${BAD[@]}" cycles "$KV_PORT" 16 12
+	run "${BAD[@]}" cycles "$KV_PORT" 16 12 --deadline 90
 	echo "# while 100 trickle and 200 idle: $output" >&3
 	assert_success
 	pid=$(pid_of kvd)

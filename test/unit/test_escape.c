@@ -1,6 +1,7 @@
 /* kv_escape: what reaches a log line or a terminal from a stranger. */
 #include <string.h>
 
+#include "admin_int.h"
 #include "escape.h"
 #include "unit.h"
 
@@ -42,4 +43,13 @@ UNIT_TEST(escape_never_cuts_an_escape)
 	CHECK(kv_escape(b, sizeof(b), "\xe2\x82\xac\xe2\x82\xac", 6, 0, 0) == 3);
 	CHECK_STR(b, "\xe2\x82\xac");
 	CHECK(kv_escape(b, 1, "abc", 3, 0, 0) == 0 && b[0] == '\0');
+}
+
+/* Reports (verify, rebalance) show keys through the same escaper. */
+UNIT_TEST(escape_admin_key)
+{
+	char b[ADMIN_KEY_MAX];
+
+	CHECK_STR(admin_key(b, sizeof(b), "it's\033\xff", 6), "'it\\'s\\x1b\\xff'");
+	CHECK_STR(admin_key(b, 4, "abc", 3), "'a'");
 }
