@@ -128,14 +128,19 @@ int kv_pool_try_submit(struct kv_pool *p, const char *item, size_t len)
 	return rc;
 }
 
-int kv_pool_free(struct kv_pool *p)
+int kv_pool_backlog(struct kv_pool *p)
 {
 	int n;
 
 	pthread_mutex_lock(&p->lock);
-	n = p->idle - (int)p->count;
+	n = (int)p->count - p->idle;
 	pthread_mutex_unlock(&p->lock);
 	return n > 0 ? n : 0;
+}
+
+int kv_pool_threads(const struct kv_pool *p)
+{
+	return p->nthreads;	/* set before kv_pool_new returns, then constant */
 }
 
 void kv_pool_finish(struct kv_pool *p)

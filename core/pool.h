@@ -21,9 +21,12 @@ int kv_pool_submit(struct kv_pool *p, const char *item, size_t len);
  * items per thread), -EINVAL when len > 1024. Any thread. */
 int kv_pool_try_submit(struct kv_pool *p, const char *item, size_t len);
 
-/* How many items submitted now would start at once: idle threads minus queued items
- * (0 when none). A snapshot; any thread. */
-int kv_pool_free(struct kv_pool *p);
+/* Queued items that no idle thread is about to take (0 when every item has a thread):
+ * how much work waits for a thread to come free. A snapshot; any thread. */
+int kv_pool_backlog(struct kv_pool *p);
+
+/* The number of threads. Any thread. */
+int kv_pool_threads(const struct kv_pool *p);
 
 /* Wait until every item is done, stop the threads and free the pool. */
 void kv_pool_finish(struct kv_pool *p);

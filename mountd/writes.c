@@ -310,6 +310,17 @@ static void delete_work(struct req *r)
 		finish_text(r, MHD_HTTP_OK, "Delete succeeded.\n");
 }
 
+/* Has the client gone while the job waited in the queue? Then nobody is left to answer. */
+static int gone_before_start(struct req *r)
+{
+	int gone;
+
+	pthread_mutex_lock(&r->lock);
+	gone = r->gone;
+	pthread_mutex_unlock(&r->lock);
+	return gone;
+}
+
 void writes_work(const char *item, size_t len, void *arg)
 {
 	struct job j;
@@ -318,7 +329,9 @@ void writes_work(const char *item, size_t len, void *arg)
 	if (len != sizeof(j))
 		return;
 	memcpy(&j, item, sizeof(j));
-	if (j.kind == JOB_STREAM)
+	if (j.kind != JOB_STREAM && gone_before_start(j.r))
+		finish(j.r, 0, NULL, 0);
+	else if (j.kind == JOB_STREAM)
 		put_work(j.r);
 	else if (j.kind == JOB_SMALL)
 		small_work(j.r);
@@ -404,6 +417,13 @@ void writes_fini(struct http_server *h)
 }
 
 /* --- the loop thread's side --- */
+
+/* New work is refused at once, before any byte of its body, when every worker is taken
+ * and as many jobs again wait for one: saturated, not just busy for a moment. */
+static int saturated(struct http_server *h)
+{
+	return kv_pool_backlog(h->workers) >= kv_pool_threads(h->workers);
+}
 
 static enum MHD_Result early(struct req *r, struct MHD_Connection *c, unsigned status,
 			     const char *msg)
@@ -558,8 +578,7 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 			       (long long)r->size, (unsigned long long)r->h->max_value_size);
 		return early(r, c, MHD_HTTP_CONTENT_TOO_LARGE, text);
 	}
-	/* New work is refused at once when no worker is free, before any byte of the body. */
-	if (kv_pool_free(r->h->workers) == 0)
+	if (saturated(r->h))
 		return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 	(void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
 					(unsigned)r->h->body_timeout);
@@ -718,7 +737,7 @@ enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const cha
 			pthread_mutex_unlock(&r->lock);
 			return http_deny(r, c, rc, &err);
 		}
-		if (kv_pool_free(r->h->workers) == 0 || submit(r, JOB_DELETE) < 0) {
+		if (saturated(r->h) || submit(r, JOB_DELETE) < 0) {
 			pthread_mutex_unlock(&r->lock);
 			return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 		}

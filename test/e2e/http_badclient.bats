@@ -27,6 +27,11 @@ teardown() {
 	local pid
 	for pid in ${HOLDERS:-}; do stop_pid "$pid"; done
 	HOLDERS=
+	if [ -e "$KV_DIR/paused" ]; then	# a test that paused the shards failed
+		resume_shard 1
+		resume_shard 2
+		rm -f "$KV_DIR/paused"
+	fi
 }
 
 # hold ARGS...: badclient.py hold in the background, until it has opened everything.
@@ -65,7 +70,7 @@ no_intents() { [ "$(intent_count)" = 0 ]; }
 	local pid start
 	hold "$KV_PORT" --trickle 100 --idle 200 --prefix held-
 	# Every trickling upload has begun its put (an intent each) and goes on.
-	wait_for 60 eval '[ "$(intent_count)" -ge 100 ]'
+	wait_for 60 eval '[ "$(intent_count)" -ge 100 ]' || { echo "intents: $(intent_count)"; cat "$KV_DIR/hold.out"; tail -5 "$KV_DIR/kvd.log"; false; }
 	run "${BAD[@]}" cycles "$KV_PORT" 16 12 --deadline 90
 	echo "# while 100 trickle and 200 idle: $output" >&3
 	assert_success
@@ -173,31 +178,38 @@ start_small() {
 	start_small
 	SMALL_PORT=$(cat "$KV_DIR/small.port")
 	curl -s -X PUT -d there "http://127.0.0.1:$SMALL_PORT/present" >/dev/null
+	touch "$KV_DIR/paused"
 	pause_shard 1
 	pause_shard 2
-	# Two PUTs wait on the silent shards (timeout = 30 s), one per worker.
-	curl -s --max-time 60 -X PUT -d a "http://127.0.0.1:$SMALL_PORT/stuck-a" >/dev/null &
+	# Two PUTs wait on the silent shards (timeout = 30 s), one per worker; two more may
+	# wait in the queue (they give up after 5 s); then the answer is 503 at once.
+	# (From other addresses: this daemon takes 4 connections from one.)
+	curl -s --max-time 60 --interface 127.0.0.2 -X PUT -d a "http://127.0.0.1:$SMALL_PORT/stuck-a" >/dev/null &
 	p1=$!
-	curl -s --max-time 60 -X PUT -d b "http://127.0.0.1:$SMALL_PORT/stuck-b" >/dev/null &
+	curl -s --max-time 60 --interface 127.0.0.3 -X PUT -d b "http://127.0.0.1:$SMALL_PORT/stuck-b" >/dev/null &
 	p2=$!
 	for i in $(seq 100); do
 		code=$(curl -s --max-time 5 -o "$KV_DIR/busy.body" -D "$KV_DIR/busy.head" \
-			-w '%{http_code}' -X PUT -d c "http://127.0.0.1:$SMALL_PORT/third")
+			-w '%{http_code}' -X PUT -d c "http://127.0.0.1:$SMALL_PORT/more-$i" || true)
 		[ "$code" = 503 ] && break
 		sleep 0.1
 	done
 	run cat "$KV_DIR/busy.body"
+	[ "$code" = 503 ] || { echo "last: $code; log:"; tail -20 "$KV_DIR/small.log"; }
+	echo "# 503 at attempt $i" >&3
 	assert_output --partial "every worker is busy"
 	run grep -i '^Retry-After: ' "$KV_DIR/busy.head"
 	assert_success
 	run curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$SMALL_PORT/present"
 	assert_output 503
-	run curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SMALL_PORT/present"
-	assert_output 302
+	# (GET of a key it holds is 503 now: the probe has marked the silent shards down.)
+	run curl -s --max-time 5 "http://127.0.0.1:$SMALL_PORT/pres?list"
+	assert_output '{"next": "", "keys": ["present"]}'
 	run curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SMALL_PORT/absent"
 	assert_output 404
 	resume_shard 1
 	resume_shard 2
+	rm -f "$KV_DIR/paused"
 	wait "$p1" "$p2" || true
 }
 
