@@ -4,8 +4,8 @@
  * Threads: libmicrohttpd runs an epoll loop per CPU; those threads must never wait on a
  * shard, so GET, HEAD and listings (index reads only) are answered right there, while
  * PUT and DELETE are handed to worker threads (writes.c), never waiting for one. The
- * busy counter (atomic: requests a worker holds) is what a graceful stop waits on; a
- * request whose body is still arriving is not waited for. What one client may hold
+ * busy counter (atomic: requests a worker holds) and the flow of body bytes are what a
+ * graceful stop waits on; uploads that trickle or stall are not waited for. What one client may hold
  * (connections, idle time, body time, value size) is set in tinykv.conf(5).
  */
 #include "http.h"
@@ -28,6 +28,9 @@
 #include "sys.h"
 
 #define LISTERS 2		/* listings at once; 8 more may wait, then 503 */
+/* A stop waits for uploads while their bodies arrive at 16 KiB/s or more in all. */
+#define STOP_WINDOW_MS 500
+#define STOP_FLOW_BYTES (8 * 1024)
 
 /* Queue the answer. mode says who owns body: MHD_RESPMEM_MUST_COPY (the caller keeps it)
  * or MHD_RESPMEM_MUST_FREE (a malloc'd body handed over, freed even on failure). */
@@ -530,9 +533,33 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 	return 0;
 }
 
+/* Wait, until the deadline, while a worker holds a request or bodies arrive (at
+ * STOP_FLOW_BYTES per STOP_WINDOW_MS or more, in all: a slow upload finishes, a hundred
+ * that trickle a byte a second do not hold the stop). */
+static void wait_in_flight(struct http_server *h, int64_t deadline)
+{
+	uint64_t seen = atomic_load(&h->body_bytes), now_bytes;
+	int64_t sampled = kv_mono_ms(), now;
+	int flowing = 1;	/* until the first window says otherwise */
+
+	for (;;) {
+		now = kv_mono_ms();
+		if (now >= deadline)
+			return;
+		if (now - sampled >= STOP_WINDOW_MS) {
+			now_bytes = atomic_load(&h->body_bytes);
+			flowing = now_bytes - seen >= STOP_FLOW_BYTES;
+			seen = now_bytes;
+			sampled = now;
+		}
+		if (atomic_load(&h->busy) == 0 && !flowing)
+			return;
+		(void)usleep(20 * 1000);
+	}
+}
+
 void http_stop(struct http_server *h, int grace_s)
 {
-	int64_t deadline = kv_mono_ms() + (int64_t)grace_s * 1000;
 	MHD_socket listen_fd;
 
 	if (h == NULL)
@@ -540,10 +567,9 @@ void http_stop(struct http_server *h, int grace_s)
 	listen_fd = MHD_quiesce_daemon(h->d);
 	if (listen_fd != MHD_INVALID_SOCKET)
 		(void)close(listen_fd);
-	/* Requests a worker holds finish; uploads whose body is still arriving do not hold
-	 * the stop: stopping the daemon ends their connections, and the reaper undoes them. */
-	while (atomic_load(&h->busy) > 0 && kv_mono_ms() < deadline)
-		(void)usleep(20 * 1000);
+	/* Uploads whose body is still arriving, slowly or not at all, do not hold the stop
+	 * past that: stopping the daemon ends their connections, the reaper undoes them. */
+	wait_in_flight(h, kv_mono_ms() + (int64_t)grace_s * 1000);
 	MHD_stop_daemon(h->d);
 	kv_pool_finish(h->listers);
 	kv_pool_finish(h->workers);	/* writes of clients that went away finish undoing */

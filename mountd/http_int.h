@@ -23,6 +23,7 @@ struct http_server {
 	struct kv_pool *workers;	/* PUT and DELETE: they wait on shards */
 	struct kv_pool *listers;	/* ?list: a long listing is built there */
 	atomic_int busy;		/* requests a worker or the reaper holds */
+	atomic_uint_fast64_t body_bytes;	/* PUT body bytes received, all requests */
 	int quiet;
 	struct auth *auth;		/* who may ask what (auth.c) */
 	int body_timeout, idle_timeout;	/* seconds (tinykv.conf) */

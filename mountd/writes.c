@@ -470,6 +470,7 @@ static enum MHD_Result small_data(struct req *r, struct MHD_Connection *c, const
 	size_t n = *size < r->cap - r->len ? *size : r->cap - r->len;
 
 	if (*size > 0) {
+		atomic_fetch_add(&r->h->body_bytes, *size);
 		memcpy(r->buf + r->len, data, n);
 		r->len += n;
 		r->received = r->len;
@@ -624,6 +625,8 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 		return small_data(r, c, data, size);
 	if (*size == 0)
 		body_ended(r, c);
+	else
+		atomic_fetch_add(&r->h->body_bytes, *size);
 	pthread_mutex_lock(&r->lock);
 	if (r->done || r->cancel) {
 		int done = r->done;
