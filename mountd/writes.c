@@ -33,11 +33,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 
 #define RING (128 * 1024)
 #define SMALL (64 * 1024)	/* bodies up to this are collected, then written at once */
+#define LINGER_MS 5		/* a streaming worker waits this long for the next piece */
 
 #define BUSY_TEXT "Service unavailable: every worker is busy; try again shortly.\n"
 
@@ -210,6 +212,26 @@ static void put_cancel(struct req *r, unsigned status, const char *msg)
 		finish_text(r, status, msg);
 }
 
+/* A body that flows fast comes in pieces a moment apart: wait that moment (LINGER_MS)
+ * for the next one rather than hand the request back and forth; one that trickles is
+ * let go. Caller holds r->lock. Returns whether bytes (or the end, or a reason to stop)
+ * came. */
+static int linger(struct req *r)
+{
+	struct timespec until;
+
+	(void)clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += LINGER_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (r->len == 0 && !r->eof && !r->gone && !r->cancel)
+		if (pthread_cond_timedwait(&r->more, &r->lock, &until) != 0)
+			break;
+	return r->len > 0 || r->eof || r->gone || r->cancel;
+}
+
 /* The worker's side of a streamed PUT: take what the ring holds to the shards; at the
  * end of the body commit; when the ring is empty before that, let go of the request. */
 static void put_work(struct req *r)
@@ -230,10 +252,14 @@ static void put_work(struct req *r)
 			put_cancel(r, status, r->cancel_text);
 			return;
 		}
-		if (r->len == 0 && !r->eof) {
+		if (r->len == 0 && !r->eof && !linger(r)) {
 			let_go(r);	/* parked: the next bytes hand it to a worker again */
 			pthread_mutex_unlock(&r->lock);
 			return;
+		}
+		if (r->gone || r->cancel) {
+			pthread_mutex_unlock(&r->lock);
+			continue;	/* the top handles it */
 		}
 		if (r->len == 0)
 			break;		/* with the lock held */
