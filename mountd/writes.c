@@ -457,20 +457,26 @@ static enum MHD_Result early(struct req *r, struct MHD_Connection *c, unsigned s
 	return http_respond(r, c, status, "text/plain; charset=utf-8", msg, strlen(msg), NULL);
 }
 
-/* A small body: answer "exists" at once if we can tell (the worker checks again under the
- * key's lock), else collect it. */
-static enum MHD_Result small_start(struct req *r, struct MHD_Connection *c)
+/* Answer "exists" at once if the index can tell (an index read: the worker checks again
+ * under the key's lock), before the client sends its body in vain. */
+static int exists_answered(struct req *r, struct MHD_Connection *c, enum MHD_Result *ok)
 {
 	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
 	struct kv_record rec;
 	struct kv_err err;
 	size_t len;
+	unsigned status;
 
-	if (kv_store_get(r->h->s, r->key, r->klen, &rec, &err) == 0) {
-		unsigned status = http_failure(r, -EEXIST, &err, text, sizeof(text), &len);
+	if (kv_store_get(r->h->s, r->key, r->klen, &rec, &err) != 0)
+		return 0;
+	status = http_failure(r, -EEXIST, &err, text, sizeof(text), &len);
+	*ok = http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
+	return 1;
+}
 
-		return http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
-	}
+/* A small body: collect it. */
+static enum MHD_Result small_start(struct req *r, struct MHD_Connection *c)
+{
 	r->small = 1;
 	r->cap = (size_t)r->size;
 	r->buf = malloc(r->cap);
@@ -581,6 +587,7 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 {
 	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
 	struct kv_err err;
+	enum MHD_Result ok;
 	const char *why;
 	unsigned status;
 	size_t len;
@@ -593,7 +600,7 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 		return http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
 	}
 	rc = writes_body_length(c, &r->size, &why);
-	if (rc == -ENODATA || r->size == 0)
+	if (rc == -ENODATA || (rc == 0 && r->size == 0))
 		return early(r, c, MHD_HTTP_LENGTH_REQUIRED,
 			     "Empty value: a PUT needs a body (the value to store).\n");
 	if (rc < 0)
@@ -605,6 +612,8 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 			       (long long)r->size, (unsigned long long)r->h->max_value_size);
 		return early(r, c, MHD_HTTP_CONTENT_TOO_LARGE, text);
 	}
+	if (exists_answered(r, c, &ok))
+		return ok;
 	if (saturated(r->h))
 		return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 	(void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
