@@ -25,6 +25,7 @@
 #include "escape.h"
 #include "json.h"
 #include "listargs.h"
+#include "say.h"
 #include "sys.h"
 
 #define LISTERS 2		/* listings at once; 8 more may wait, then 503 */
@@ -442,6 +443,30 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
+/* libmicrohttpd's own messages (a connection refused at a limit, a malformed request):
+ * escaped like every other line, and at most LOG_BURST a second, so that a flood of
+ * connections cannot flood the log. */
+#define LOG_BURST 20
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static _Atomic int64_t window;
+	static atomic_int in_window;
+	char msg[1024];
+	int64_t now = kv_mono_ms() / 1000, was = atomic_load(&window);
+	size_t n;
+
+	(void)cls;
+	if (now != was && atomic_compare_exchange_strong(&window, &was, now))
+		atomic_store(&in_window, 0);
+	if (atomic_fetch_add(&in_window, 1) >= LOG_BURST)
+		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	say("libmicrohttpd: %s", msg);
+}
+
 static int make_addr(const char *addr, int port, struct sockaddr_storage *ss,
 		     struct kv_err *err)
 {
@@ -510,6 +535,7 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 	}
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,

@@ -221,6 +221,9 @@ start_small() {
 	refute_output --regexp '^HTTP/1.1'
 	run curl -s --max-time 5 --interface 127.0.0.2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SMALL_PORT/absent"
 	assert_output 404
+	# libmicrohttpd's word on it goes through tinykvd's escaped, rate-limited log.
+	grep -q '^tinykvd: libmicrohttpd: ' "$KV_DIR/small.log"
+	! grep -v '^tinykvd' "$KV_DIR/small.log" | grep -v '^127\.0\.0\.' | grep .
 }
 
 @test "tinykvd stops cleanly; the logs show no crash or sanitizer report" {
