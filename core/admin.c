@@ -1,5 +1,6 @@
 /* admin.c — progress bookkeeping and the batched index walk of the admin verbs. */
 #include "admin_int.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -73,30 +74,15 @@ void admin_done(struct admin_run *a)
 
 const char *admin_key(char *buf, size_t cap, const char *key, size_t klen)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i, n = 0;
+	size_t n;
 
 	if (cap < 3) {
 		if (cap > 0)
 			buf[0] = '\0';
 		return buf;
 	}
-	buf[n++] = '\'';
-	for (i = 0; i < klen && n + 5 < cap; i++) {
-		unsigned char c = (unsigned char)key[i];
-
-		if (c < 0x20 || c == 0x7f) {
-			buf[n++] = '\\';
-			buf[n++] = 'x';
-			buf[n++] = hex[c >> 4];
-			buf[n++] = hex[c & 15];
-		} else if (c == '\\' || c == '\'') {
-			buf[n++] = '\\';
-			buf[n++] = (char)c;
-		} else {
-			buf[n++] = (char)c;
-		}
-	}
+	buf[0] = '\'';
+	n = 1 + kv_escape(buf + 1, cap - 2, key, klen, '\'', KV_ESC_BACKSLASH);
 	buf[n++] = '\'';
 	buf[n] = '\0';
 	return buf;

@@ -27,9 +27,9 @@ void admin_report(struct admin_run *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void admin_done(struct admin_run *a);
 
-/* key as reports show it, in quotes, control bytes, quotes and backslashes escaped (\xHH,
- * \', \\) into buf (cap >= 4 * KV_KEY_MAX + 3 holds any key); returns buf. Every key a
- * report prints goes through here. */
+/* key as reports show it, in quotes, through kv_escape: control bytes and bytes outside
+ * UTF-8 as \xHH, quotes and backslashes as \' and \\, into buf (cap >= 4 * KV_KEY_MAX + 3
+ * holds any key); returns buf. Every key a report prints goes through here. */
 #define ADMIN_KEY_MAX (4 * KV_KEY_MAX + 3)
 const char *admin_key(char *buf, size_t cap, const char *key, size_t klen);
 

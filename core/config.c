@@ -29,6 +29,12 @@ void kv_config_defaults(struct kv_config *c)
 	c->anonymous_gid = 65534;
 	c->orphan_grace = 3600;
 	c->read_link_ttl = 60;
+	c->workers = 64;
+	c->body_timeout = 30;
+	c->idle_timeout = 60;
+	c->max_connections = 1000;
+	c->max_client_connections = 128;
+	c->max_value_size = (uint64_t)5 << 30;
 }
 
 static int parse_int(const char *key, const char *v, long lo, long hi, int *out,
@@ -221,7 +227,9 @@ static const char *const known_keys[] = {
 	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
 	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout",
 	"auth", "server_name", "anonymous", "anonymous_uid", "anonymous_gid",
-	"orphan_grace", "shard_secret_file", "sign_reads", "read_link_ttl", NULL
+	"orphan_grace", "shard_secret_file", "sign_reads", "read_link_ttl", "workers",
+	"body_timeout", "idle_timeout", "max_connections", "max_client_connections",
+	"max_value_size", NULL
 };
 
 int kv_config_is_key(const char *key)
@@ -286,6 +294,18 @@ int kv_config_set(struct kv_config *c, const char *key, const char *v, struct kv
 		return parse_bool(key, v, &c->sign_reads, err);
 	if (!strcmp(key, "read_link_ttl"))
 		return parse_int(key, v, 1, 7 * 86400, &c->read_link_ttl, err);
+	if (!strcmp(key, "workers"))
+		return parse_int(key, v, 1, 1024, &c->workers, err);
+	if (!strcmp(key, "body_timeout"))
+		return parse_int(key, v, 1, 3600, &c->body_timeout, err);
+	if (!strcmp(key, "idle_timeout"))
+		return parse_int(key, v, 1, 86400, &c->idle_timeout, err);
+	if (!strcmp(key, "max_connections"))
+		return parse_int(key, v, 1, 1000000, &c->max_connections, err);
+	if (!strcmp(key, "max_client_connections"))
+		return parse_int(key, v, 1, 1000000, &c->max_client_connections, err);
+	if (!strcmp(key, "max_value_size"))
+		return parse_size(key, v, &c->max_value_size, err);
 	return kv_err_set(err, -ENOENT, "unknown setting '%s'", key);
 }
 

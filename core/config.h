@@ -53,6 +53,13 @@ struct kv_config {
 	char shard_secret[KV_SECRET_MAX + 1];	/* read by kv_config_finish; never printed */
 	int sign_reads;
 	int read_link_ttl;			/* seconds a signed read URL stays valid */
+	/* What tinykvd gives one client (DESIGN §7, "nothing hangs on a stranger"): */
+	int workers;			/* threads for writes (PUT, DELETE) and listings */
+	int body_timeout;		/* seconds a request body may stop arriving */
+	int idle_timeout;		/* seconds an idle connection is kept */
+	int max_connections;		/* connections at once, all clients */
+	int max_client_connections;	/* connections at once from one address */
+	uint64_t max_value_size;	/* largest value tinykvd accepts, bytes */
 };
 
 /* Fill c with the documented defaults (no shards). */

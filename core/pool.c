@@ -23,7 +23,7 @@ struct kv_pool {
 	struct item *ring;
 	size_t cap, head, count;
 	int closing;
-	int nthreads;
+	int nthreads, idle;	/* idle: threads waiting for an item */
 	pthread_t *threads;
 	kv_pool_fn fn;
 	void *arg;
@@ -38,8 +38,10 @@ static void *worker(void *arg)
 		return NULL;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
+		p->idle++;
 		while (p->count == 0 && !p->closing)
 			pthread_cond_wait(&p->not_empty, &p->lock);
+		p->idle--;
 		if (p->count == 0)
 			break;
 		*it = p->ring[p->head];
@@ -88,22 +90,57 @@ struct kv_pool *kv_pool_new(int jobs, kv_pool_fn fn, void *arg)
 	return p;
 }
 
+/* Caller holds p->lock and has made sure there is room. */
+static void put_item(struct kv_pool *p, const char *item, size_t len)
+{
+	struct item *slot = &p->ring[(p->head + p->count) % p->cap];
+
+	slot->len = len;
+	memcpy(slot->data, item, len);
+	p->count++;
+	pthread_cond_signal(&p->not_empty);
+}
+
 int kv_pool_submit(struct kv_pool *p, const char *item, size_t len)
 {
-	struct item *slot;
-
 	if (len > ITEM_MAX)
 		return -EINVAL;
 	pthread_mutex_lock(&p->lock);
 	while (p->count == p->cap)
 		pthread_cond_wait(&p->not_full, &p->lock);
-	slot = &p->ring[(p->head + p->count) % p->cap];
-	slot->len = len;
-	memcpy(slot->data, item, len);
-	p->count++;
-	pthread_cond_signal(&p->not_empty);
+	put_item(p, item, len);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
+}
+
+int kv_pool_try_submit(struct kv_pool *p, const char *item, size_t len)
+{
+	int rc = 0;
+
+	if (len > ITEM_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (p->count == p->cap)
+		rc = -EAGAIN;
+	else
+		put_item(p, item, len);
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int kv_pool_backlog(struct kv_pool *p)
+{
+	int n;
+
+	pthread_mutex_lock(&p->lock);
+	n = (int)p->count - p->idle;
+	pthread_mutex_unlock(&p->lock);
+	return n > 0 ? n : 0;
+}
+
+int kv_pool_threads(const struct kv_pool *p)
+{
+	return p->nthreads;	/* set before kv_pool_new returns, then constant */
 }
 
 void kv_pool_finish(struct kv_pool *p)

@@ -3,8 +3,10 @@
  *
  * Threads: libmicrohttpd runs an epoll loop per CPU; those threads must never wait on a
  * shard, so GET, HEAD and listings (index reads only) are answered right there, while
- * PUT and DELETE are handed to worker threads (writes.c). The in-flight counter (atomic)
- * is what a graceful stop waits on.
+ * PUT and DELETE are handed to worker threads (writes.c), never waiting for one. The
+ * busy counter (atomic: requests a worker holds) and the flow of body bytes are what a
+ * graceful stop waits on; uploads that trickle or stall are not waited for. What one client may hold
+ * (connections, idle time, body time, value size) is set in tinykv.conf(5).
  */
 #include "http.h"
 
@@ -20,11 +22,16 @@
 #include <unistd.h>
 
 #include "http_int.h"
+#include "escape.h"
 #include "json.h"
 #include "listargs.h"
+#include "say.h"
 #include "sys.h"
 
-#define WORKERS 64		/* PUTs and DELETEs at once; more wait their turn */
+#define LISTERS 2		/* listings at once; 8 more may wait, then 503 */
+/* A stop waits for uploads while their bodies arrive at 16 KiB/s or more in all. */
+#define STOP_WINDOW_MS 500
+#define STOP_FLOW_BYTES (8 * 1024)
 
 /* Queue the answer. mode says who owns body: MHD_RESPMEM_MUST_COPY (the caller keeps it)
  * or MHD_RESPMEM_MUST_FREE (a malloc'd body handed over, freed even on failure). */
@@ -44,6 +51,8 @@ static enum MHD_Result respond_mode(struct req *r, struct MHD_Connection *c, uns
 	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (location != NULL)
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)	/* busy, or a shard failed */
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					      "GET, HEAD, PUT, DELETE");
@@ -197,27 +206,33 @@ static const char *query_raw(struct MHD_Connection *c, const char *name, size_t 
 	return v != NULL ? v : "";
 }
 
-static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, const char *url)
+#define BUSY_LISTING "Service unavailable: every listing thread is busy; try again shortly."
+
+/* A lister thread: the keys of r->list into JSON, the answer handed back (req_finish). */
+static void list_work(const char *item, size_t len, void *arg)
 {
-	char next[KV_KEY_MAX + 1];
-	size_t nextlen = 0, slen, llen;
+	char next[KV_KEY_MAX + 1], msg[KV_ERR_MSG_MAX + 64];
+	size_t nextlen = 0;
 	struct sbuf b = { 0 }, keys = { 0 };
-	struct list_ctx l = { &keys, 0, r, { 0 } };
-	struct listargs a;
+	struct req *r;
+	struct list_ctx l = { &keys, 0, NULL, { 0 } };
+	const struct listargs *a;
 	struct kv_err err;
-	const char *start = query_raw(c, "start", &slen), *limit = query_raw(c, "limit", &llen);
 	int rc;
 
-	if (listargs_parse(url, start, slen, limit, llen, &a, &err) < 0)
-		return text(r, c, MHD_HTTP_BAD_REQUEST, "%s.", err.msg);
-	if ((rc = auth_list_prefix(&r->who, a.prefix, &a.plen, &err)) < 0)
-		return http_deny(r, c, rc, &err);
-	rc = kv_store_list(r->h->s, a.prefix, a.plen, a.slen > 0 ? a.start : NULL, a.slen,
-			   a.limit, list_one, &l, next, &nextlen, &err);
+	(void)arg;
+	if (len != sizeof(r))
+		return;
+	memcpy(&r, item, sizeof(r));
+	l.r = r;
+	a = r->list;
+	rc = kv_store_list(r->h->s, a->prefix, a->plen, a->slen > 0 ? a->start : NULL, a->slen,
+			   a->limit, list_one, &l, next, &nextlen, &err);
 	if (rc < 0) {
 		sbuf_free(&keys);
-		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
-			    err.msg);
+		(void)snprintf(msg, sizeof(msg), "Service unavailable: %s\n", err.msg);
+		req_finish(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, strdup(msg), strlen(msg));
+		return;
 	}
 	/* DESIGN §4 puts "next" first, but it is known only once the keys are listed. */
 	sbuf_puts(&b, "{\"next\": ");
@@ -229,11 +244,39 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 	sbuf_free(&keys);
 	if (b.oom) {
 		sbuf_free(&b);
-		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
-			    "Service unavailable: out of memory");
+		(void)snprintf(msg, sizeof(msg), "Service unavailable: out of memory\n");
+		req_finish(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, strdup(msg), strlen(msg));
+		return;
 	}
-	return respond_mode(r, c, MHD_HTTP_OK, "application/json", b.p, b.len, NULL,
-			    MHD_RESPMEM_MUST_FREE);
+	req_finish(r, MHD_HTTP_OK, "application/json", b.p, b.len);
+}
+
+/* The checks here; the listing itself on a lister thread (10,000 keys of 511 bytes are
+ * 30 MB of JSON: no event loop builds that). */
+static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, const char *url)
+{
+	size_t slen, llen;
+	struct listargs a;
+	struct kv_err err;
+	const char *start = query_raw(c, "start", &slen), *limit = query_raw(c, "limit", &llen);
+	int rc;
+
+	if (listargs_parse(url, start, slen, limit, llen, &a, &err) < 0)
+		return text(r, c, MHD_HTTP_BAD_REQUEST, "%s.", err.msg);
+	if ((rc = auth_list_prefix(&r->who, a.prefix, &a.plen, &err)) < 0)
+		return http_deny(r, c, rc, &err);
+	r->list = malloc(sizeof(*r->list));
+	if (r->list == NULL)
+		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory");
+	*r->list = a;
+	pthread_mutex_lock(&r->lock);
+	if (req_hand_over(r, r->h->listers, &r, sizeof(r)) < 0) {
+		pthread_mutex_unlock(&r->lock);
+		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_LISTING);
+	}
+	req_suspend(r);
+	pthread_mutex_unlock(&r->lock);
+	return MHD_YES;
 }
 
 /* --- GET, HEAD --- */
@@ -266,6 +309,23 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, const
 	return http_respond(r, c, MHD_HTTP_FOUND, "text/plain; charset=utf-8", "", 0, location);
 }
 
+/* A request other than PUT: its body means nothing, but a framing that two parsers may
+ * read differently is refused all the same (RFC 9112 §6.3), before the body is read. */
+static enum MHD_Result check_framing(struct req *r, struct MHD_Connection *c)
+{
+	const char *why;
+	int64_t size;
+	int rc = writes_body_length(c, &size, &why);
+
+	if (rc == -EINVAL)
+		return http_respond(r, c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8", why,
+				    strlen(why), NULL);
+	if (rc == -ENOSYS)
+		return http_respond(r, c, MHD_HTTP_NOT_IMPLEMENTED, "text/plain; charset=utf-8",
+				    why, strlen(why), NULL);
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *data_size, void **con_cls)
@@ -287,6 +347,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->c = c;
 		if ((rc = auth_identify(r->h->auth, c, version, &r->who, &err)) < 0)
 			return http_deny(r, c, rc, &err);
+		if (strcmp(method, MHD_HTTP_METHOD_PUT) != 0)
+			return check_framing(r, c);
 		return !strcmp(method, MHD_HTTP_METHOD_PUT) ? writes_put_start(r, c, url) :
 							     MHD_YES;
 	}
@@ -296,6 +358,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*data_size = 0;		/* a body on other methods means nothing */
 		return MHD_YES;
 	}
+	if (r->done)	/* a thread of a pool has answered (set before it resumed us) */
+		return req_answer(r, c);
 	if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return handle_get(r, c, url);
 	if (!strcmp(method, MHD_HTTP_METHOD_DELETE))
@@ -317,7 +381,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	r->uri = strdup(uri);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->more, NULL);
-	atomic_fetch_add(&h->inflight, 1);
 	return r;
 }
 
@@ -325,7 +388,9 @@ static void access_log(struct req *r, struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char addr[INET6_ADDRSTRLEN] = "-", when[64], line[1024];
+	char addr[INET6_ADDRSTRLEN] = "-", when[64], line[3072];
+	char target[KV_ESCAPE_CAP(600)], method[KV_ESCAPE_CAP(sizeof(r->method))];
+	char version[KV_ESCAPE_CAP(sizeof(r->version))];
 	struct tm tm;
 	time_t now = time(NULL);
 	int n;
@@ -342,9 +407,16 @@ static void access_log(struct req *r, struct MHD_Connection *c)
 	}
 	(void)localtime_r(&now, &tm);
 	(void)strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
-	n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %.600s %s\" %d %zu\n", addr, when,
-		     r->method, r->uri != NULL ? r->uri : "-", r->version, r->status,
-		     r->resp_len);
+	/* What the client sent is escaped: no control byte reaches a terminal or a log
+	 * parser, and '"' cannot end the quoted request early. */
+	(void)kv_escape(target, sizeof(target), r->uri != NULL ? r->uri : "-",
+			r->uri != NULL ? strnlen(r->uri, 600) : 1, '"', KV_ESC_BACKSLASH);
+	(void)kv_escape(method, sizeof(method), r->method, strlen(r->method), '"',
+			KV_ESC_BACKSLASH);
+	(void)kv_escape(version, sizeof(version), r->version, strlen(r->version), '"',
+			KV_ESC_BACKSLASH);
+	n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %zu\n", addr, when,
+		     method, target, version, r->status, r->resp_len);
 	if (n > 0)
 		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n :
 			     sizeof(line) - 1);
@@ -364,7 +436,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (writes_release(r))	/* else its worker frees it, undoing a PUT cut short */
 		req_free(r);
 	*con_cls = NULL;
-	atomic_fetch_sub(&h->inflight, 1);
 }
 
 /* Keep the path as sent: the handlers percent-decode keys themselves, so that a bad
@@ -374,6 +445,30 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	(void)cls;
 	(void)c;
 	return strlen(s);
+}
+
+/* libmicrohttpd's own messages (a connection refused at a limit, a malformed request):
+ * escaped like every other line, and at most LOG_BURST a second, so that a flood of
+ * connections cannot flood the log. */
+#define LOG_BURST 20
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static _Atomic int64_t window;
+	static atomic_int in_window;
+	char msg[1024];
+	int64_t now = kv_mono_ms() / 1000, was = atomic_load(&window);
+	size_t n;
+
+	(void)cls;
+	if (now != was && atomic_compare_exchange_strong(&window, &was, now))
+		atomic_store(&in_window, 0);
+	if (atomic_fetch_add(&in_window, 1) >= LOG_BURST)
+		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	say("libmicrohttpd: %s", msg);
 }
 
 static int make_addr(const char *addr, int port, struct sockaddr_storage *ss,
@@ -405,6 +500,7 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 {
 	struct sockaddr_storage ss;
 	struct http_server *h;
+	const struct kv_config *cfg = kv_store_config(s);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -421,24 +517,44 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 	h->s = s;
 	h->quiet = quiet;
 	h->auth = auth;
-	h->workers = kv_pool_new(WORKERS, writes_work, h);
+	h->body_timeout = cfg->body_timeout;
+	h->idle_timeout = cfg->idle_timeout;
+	h->max_value_size = cfg->max_value_size;
+	h->workers = kv_pool_new(cfg->workers, writes_work, h);
 	if (h->workers == NULL) {
+		free(h);
+		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
+	}
+	h->listers = kv_pool_new(LISTERS, list_work, h);
+	if (h->listers == NULL) {
+		kv_pool_finish(h->workers);
+		free(h);
+		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
+	}
+	if (writes_init(h) < 0) {
+		kv_pool_finish(h->listers);
+		kv_pool_finish(h->workers);
 		free(h);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	}
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				(unsigned)cfg->max_client_connections,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 				MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cpus > 1 ? cpus : 1),
 				MHD_OPTION_END);
 	if (h->d == NULL) {
+		kv_pool_finish(h->listers);
 		kv_pool_finish(h->workers);
+		writes_fini(h);
 		free(h);
 		return kv_err_set(err, -EADDRINUSE, "cannot listen on %s:%d (in use, or not "
 				  "an address of this host)", addr, port);
@@ -447,9 +563,33 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 	return 0;
 }
 
+/* Wait, until the deadline, while a worker holds a request or bodies arrive (at
+ * STOP_FLOW_BYTES per STOP_WINDOW_MS or more, in all: a slow upload finishes, a hundred
+ * that trickle a byte a second do not hold the stop). */
+static void wait_in_flight(struct http_server *h, int64_t deadline)
+{
+	uint64_t seen = atomic_load(&h->body_bytes), now_bytes;
+	int64_t sampled = kv_mono_ms(), now;
+	int flowing = 1;	/* until the first window says otherwise */
+
+	for (;;) {
+		now = kv_mono_ms();
+		if (now >= deadline)
+			return;
+		if (now - sampled >= STOP_WINDOW_MS) {
+			now_bytes = atomic_load(&h->body_bytes);
+			flowing = now_bytes - seen >= STOP_FLOW_BYTES;
+			seen = now_bytes;
+			sampled = now;
+		}
+		if (atomic_load(&h->busy) == 0 && !flowing)
+			return;
+		(void)usleep(20 * 1000);
+	}
+}
+
 void http_stop(struct http_server *h, int grace_s)
 {
-	int64_t deadline = kv_mono_ms() + (int64_t)grace_s * 1000;
 	MHD_socket listen_fd;
 
 	if (h == NULL)
@@ -457,9 +597,12 @@ void http_stop(struct http_server *h, int grace_s)
 	listen_fd = MHD_quiesce_daemon(h->d);
 	if (listen_fd != MHD_INVALID_SOCKET)
 		(void)close(listen_fd);
-	while (atomic_load(&h->inflight) > 0 && kv_mono_ms() < deadline)
-		(void)usleep(20 * 1000);
+	/* Uploads whose body is still arriving, slowly or not at all, do not hold the stop
+	 * past that: stopping the daemon ends their connections, the reaper undoes them. */
+	wait_in_flight(h, kv_mono_ms() + (int64_t)grace_s * 1000);
 	MHD_stop_daemon(h->d);
+	kv_pool_finish(h->listers);
 	kv_pool_finish(h->workers);	/* writes of clients that went away finish undoing */
+	writes_fini(h);
 	free(h);
 }

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "codec.h"
 #include "err.h"
+#include "listargs.h"
 #include "pool.h"
 #include "store.h"
 
@@ -20,9 +21,19 @@ struct http_server {
 	struct MHD_Daemon *d;
 	struct kv_store *s;
 	struct kv_pool *workers;	/* PUT and DELETE: they wait on shards */
-	atomic_int inflight;
+	struct kv_pool *listers;	/* ?list: a long listing is built there */
+	atomic_int busy;		/* requests a worker or the reaper holds */
+	atomic_uint_fast64_t body_bytes;	/* PUT body bytes received, all requests */
 	int quiet;
 	struct auth *auth;		/* who may ask what (auth.c) */
+	int body_timeout, idle_timeout;	/* seconds (tinykv.conf) */
+	uint64_t max_value_size;
+	/* The reaper (writes.c): reap_lock guards the list and reap_stop. */
+	pthread_t reaper;
+	pthread_mutex_t reap_lock;
+	pthread_cond_t reap_more;
+	struct req *reap_list;
+	int reap_stop;
 };
 
 /*
@@ -55,7 +66,14 @@ struct req {
 	int worker;		/* a worker is using this request */
 	int done;		/* the worker's answer is ready */
 	int gone;		/* the connection ended: the worker frees the request */
+	int body_ended;		/* the connection's idle timeout is back */
+	struct kv_put *put;	/* streamed PUT: begun by its first worker; the holder's */
+	unsigned cancel;	/* give up the put, answer this status with cancel_text */
+	char cancel_text[256];
+	struct req *reap_next;	/* in h->reap_list */
+	struct listargs *list;	/* ?list: what to list (malloc'd) */
 	unsigned answer_status;
+	const char *answer_type;	/* static; NULL: text/plain */
 	char *answer;		/* malloc'd text */
 	size_t answer_len;
 	struct auth_who who;	/* who asks: set when the headers are in */
@@ -79,6 +97,14 @@ enum MHD_Result http_respond(struct req *r, struct MHD_Connection *c, unsigned s
 
 /* writes.c */
 void writes_work(const char *item, size_t len, void *arg);	/* the workers' function */
+/* Start (0, or -EAGAIN) and stop the reaper of h. */
+int writes_init(struct http_server *h);
+void writes_fini(struct http_server *h);
+/* The length of the request's body (RFC 9112 §6.3) into *size: -1 when chunked. 0; or
+ * -ENODATA when the request says nothing of a body; -EINVAL for Content-Length with
+ * Transfer-Encoding, two different lengths or a bad one; -ENOSYS for a transfer coding
+ * other than chunked; *why then says so, as an answer's text. */
+int writes_body_length(struct MHD_Connection *c, int64_t *size, const char **why);
 enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const char *url);
 enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const char *data,
 				size_t *size);
@@ -86,5 +112,16 @@ enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const cha
 /* The connection ended. Returns 1 when the caller may free r, 0 when a worker will. */
 int writes_release(struct req *r);
 void req_free(struct req *r);
+
+/* Handing a request to a thread of a pool and back (writes.c; the rules there):
+ * req_hand_over submits item (never waiting; -EAGAIN when pool is full) for a thread that
+ * takes r; caller holds r->lock, then suspends the connection with req_suspend before
+ * letting go of the lock. That thread ends with req_finish (body malloc'd or NULL, taken
+ * over; type static or NULL for text/plain), which resumes the connection or frees r if
+ * it is gone; then the loop thread sends the answer with req_answer (r->done is set). */
+int req_hand_over(struct req *r, struct kv_pool *pool, const void *item, size_t len);
+void req_suspend(struct req *r);
+void req_finish(struct req *r, unsigned status, const char *type, char *body, size_t len);
+enum MHD_Result req_answer(struct req *r, struct MHD_Connection *c);
 
 #endif

@@ -11,6 +11,7 @@
 #include "verbs.h"
 #include "config.h"
 #include "http.h"
+#include "say.h"
 #include "store.h"
 #include "release.h"
 
@@ -65,7 +66,7 @@ struct opts {
 static int add_set(struct opts *o, const char *key, const char *val)
 {
 	if (o->nset == 32) {
-		fprintf(stderr, "tinykvd: too many options\n");
+		say("too many options");
 		return -1;
 	}
 	o->set_key[o->nset] = strdup(key);
@@ -112,7 +113,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'o':
 			eq = strchr(optarg, '=');
 			if (eq == NULL) {
-				fprintf(stderr, "tinykvd: --set needs KEY=VALUE\n");
+				say("--set needs KEY=VALUE");
 				return 2;
 			}
 			*eq = '\0';
@@ -124,7 +125,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'D': o->deep = 1; break;
 		case 'F':
 			if (o->nforce == KV_MAX_SHARDS) {
-				fprintf(stderr, "tinykvd: too many --force\n");
+				say("too many --force");
 				return 2;
 			}
 			o->force[o->nforce++] = optarg;
@@ -132,7 +133,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'j':
 			o->jobs = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || o->jobs < 1 || o->jobs > 64) {
-				fprintf(stderr, "tinykvd: --jobs must be 1 to 64\n");
+				say("--jobs must be 1 to 64");
 				return 2;
 			}
 			break;
@@ -144,7 +145,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (optind < argc)
 		o->command = argv[optind++];
 	if (optind < argc) {
-		fprintf(stderr, "tinykvd: unexpected argument '%s'\n", argv[optind]);
+		say("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
 	if (o->command == NULL) {
@@ -152,11 +153,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return 2;
 	}
 	if ((o->repair || o->deep || o->nforce > 0) && strcmp(o->command, "verify") != 0) {
-		fprintf(stderr, "tinykvd: --repair, --deep and --force are options of verify\n");
+		say("--repair, --deep and --force are options of verify");
 		return 2;
 	}
 	if (o->nforce > 0 && !o->repair) {
-		fprintf(stderr, "tinykvd: --force is an option of verify --repair\n");
+		say("--force is an option of verify --repair");
 		return 2;
 	}
 	return 0;
@@ -174,17 +175,17 @@ static int load_config(const struct opts *o, struct kv_config *cfg)
 	if (file == NULL && !has_shards && access(KV_DEFAULT_CONF, R_OK) == 0)
 		file = KV_DEFAULT_CONF;
 	if (file != NULL && kv_config_load(cfg, file, &err) < 0) {
-		fprintf(stderr, "tinykvd: %s\n", err.msg);
+		say("%s", err.msg);
 		return -1;
 	}
 	for (i = 0; i < o->nset; i++) {
 		if (kv_config_set(cfg, o->set_key[i], o->set_val[i], &err) < 0) {
-			fprintf(stderr, "tinykvd: %s\n", err.msg);
+			say("%s", err.msg);
 			return -1;
 		}
 	}
 	if (kv_config_finish(cfg, &err) < 0) {
-		fprintf(stderr, "tinykvd: %s\n", err.msg);
+		say("%s", err.msg);
 		return -1;
 	}
 	return 0;
@@ -200,9 +201,9 @@ static int serve(struct kv_store *s, struct auth *auth, const struct kv_config *
 	int sig, recovered = 0, i;
 
 	if (kv_store_recover(s, &recovered, &err) < 0)
-		fprintf(stderr, "tinykvd: recovery: %s\n", err.msg);
+		say("recovery: %s", err.msg);
 	else if (recovered > 0)
-		fprintf(stderr, "tinykvd: recovered %d unfinished operation%s\n", recovered,
+		say("recovered %d unfinished operation%s", recovered,
 			recovered == 1 ? "" : "s");
 	/* Threads started from here on inherit the mask: only sigwait sees these. */
 	sigemptyset(&sigs);
@@ -212,7 +213,7 @@ static int serve(struct kv_store *s, struct auth *auth, const struct kv_config *
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (kv_store_start_probe(s, &err) < 0 ||
 	    http_start(s, auth, cfg->listen, cfg->port, o->quiet, &h, &err) < 0) {
-		fprintf(stderr, "tinykvd: %s\n", err.msg);
+		say("%s", err.msg);
 		return 1;
 	}
 	fprintf(stderr, "tinykvd %s: serving http://%s:%d/ (index %s, replicas %d, shards",
@@ -221,22 +222,22 @@ static int serve(struct kv_store *s, struct auth *auth, const struct kv_config *
 		fprintf(stderr, "%s%s", i ? ", " : " ", cfg->shards.v[i].base);
 	fprintf(stderr, ")\n");
 	auth_describe(auth, access, sizeof(access));
-	fprintf(stderr, "tinykvd: access: %s\n", access);
+	say("access: %s", access);
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			sig = SIGTERM;
 		if (sig != SIGHUP)
 			break;
 		if (auth_reload(auth, &err) < 0) {
-			fprintf(stderr, "tinykvd: SIGHUP: the tokens in use stay: %s\n", err.msg);
+			say("SIGHUP: the tokens in use stay: %s", err.msg);
 			continue;
 		}
 		auth_describe(auth, access, sizeof(access));
-		fprintf(stderr, "tinykvd: SIGHUP: access: %s\n", access);
+		say("SIGHUP: access: %s", access);
 	}
-	fprintf(stderr, "tinykvd: %s: finishing requests in flight\n", strsignal(sig));
+	say("%s: finishing requests in flight", strsignal(sig));
 	http_stop(h, 30);
-	fprintf(stderr, "tinykvd: stopped\n");
+	say("stopped");
 	return 0;
 }
 
@@ -246,7 +247,7 @@ static void print_notes(const char *notes)
 	const char *p, *nl;
 
 	for (p = notes; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
-		fprintf(stderr, "tinykvd: note: %.*s\n", (int)(nl - p), p);
+		say("note: %.*s", (int)(nl - p), p);
 }
 
 int main(int argc, char **argv)
@@ -265,7 +266,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (strcmp(o.command, "serve") && strcmp(o.command, "rebalance") &&
 	    strcmp(o.command, "rebuild") && strcmp(o.command, "verify")) {
-		fprintf(stderr, "tinykvd: unknown command '%s' (try --help)\n", o.command);
+		say("unknown command '%s' (try --help)", o.command);
 		rc = 2;
 		goto out;
 	}
@@ -275,12 +276,12 @@ int main(int argc, char **argv)
 	}
 	/* Before anything else: a server that would be open to anyone does not start. */
 	if (!strcmp(o.command, "serve") && auth_open(&cfg, &auth, &err) < 0) {
-		fprintf(stderr, "tinykvd: refusing to serve: %s\n", err.msg);
+		say("refusing to serve: %s", err.msg);
 		rc = 2;
 		goto out;
 	}
 	if (kv_store_open(&cfg, &s, &err) < 0) {
-		fprintf(stderr, "tinykvd: %s\n", err.msg);
+		say("%s", err.msg);
 		rc = 1;
 		goto out;
 	}

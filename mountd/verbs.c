@@ -7,10 +7,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "admin.h"
+#include "escape.h"
+#include "say.h"
 #include "sys.h"
 
 struct display {
@@ -42,7 +45,7 @@ static void draw(struct display *d, const struct kv_progress *p, int final)
 		(void)snprintf(eta, sizeof(eta), "  ETA %ld:%02ld", left / 60, left % 60);
 	}
 	if (!d->tty) {
-		fprintf(stderr, "tinykvd: %s: %llu/%llu %s, %llu found, %.0f %s/s%s\n", p->phase,
+		say("%s: %llu/%llu %s, %llu found, %.0f %s/s%s", p->phase,
 			(unsigned long long)p->done, (unsigned long long)p->total, p->unit,
 			(unsigned long long)p->hits, rate, p->unit, eta);
 		return;
@@ -78,21 +81,23 @@ static void on_progress(const struct kv_progress *p, void *arg)
 	draw(d, p, 0);
 }
 
-/* Findings may quote what others wrote (keys in error messages): control bytes are shown
- * as \xHH, never sent to the terminal. */
+/* Findings may quote what others wrote (keys in error messages): control bytes and bytes
+ * outside UTF-8 are shown as \xHH, never sent to the terminal (keys came through
+ * admin_key already: their backslashes stay as they are). */
 static void on_report(const char *line, void *arg)
 {
 	struct display *d = arg;
-	const unsigned char *p;
+	size_t len = strlen(line);
+	char *safe = malloc(KV_ESCAPE_CAP(len));
 
 	clear_line(d);
-	for (p = (const unsigned char *)line; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			fprintf(stderr, "\\x%02x", *p);
-		else
-			fputc(*p, stderr);
+	if (safe == NULL) {
+		fputs("(a finding: out of memory)\n", stderr);
+		return;
 	}
-	fputc('\n', stderr);
+	(void)kv_escape(safe, KV_ESCAPE_CAP(len), line, len, 0, 0);
+	fprintf(stderr, "%s\n", safe);
+	free(safe);
 }
 
 static void finish(struct display *d)
@@ -111,7 +116,7 @@ static int rebalance(struct kv_store *s, struct kv_admin_opts *o, struct display
 	printf("moved %llu of %llu keys\n", (unsigned long long)r.moved,
 	       (unsigned long long)r.keys);
 	if (rc < 0)
-		fprintf(stderr, "tinykvd: rebalance: %s\n", err.msg);
+		say("rebalance: %s", err.msg);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -127,7 +132,7 @@ static int rebuild(struct kv_store *s, struct kv_admin_opts *o, struct display *
 	       (unsigned long long)r.keys_added, (unsigned long long)r.replicas_added,
 	       (unsigned long long)r.conflicts, (unsigned long long)r.strays);
 	if (rc < 0)
-		fprintf(stderr, "tinykvd: rebuild: %s\n", err.msg);
+		say("rebuild: %s", err.msg);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -141,7 +146,7 @@ static int verify(struct kv_store *s, struct kv_admin_opts *o, struct display *d
 	rc = kv_verify(s, o, &r, &err);
 	finish(d);
 	if (rc < 0) {
-		fprintf(stderr, "tinykvd: verify: %s\n", err.msg);
+		say("verify: %s", err.msg);
 		return rc == -EINVAL ? 2 : 1;
 	}
 	printf("verified %llu keys and %llu files: %llu missing, %llu wrong size, ",

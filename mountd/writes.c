@@ -1,21 +1,31 @@
 /* writes.c — PUT and DELETE, whose work waits on shards, run on worker threads so that
  * libmicrohttpd's few event-loop threads never block and keep serving GETs.
  *
- * A small PUT (a Content-Length up to SMALL) is collected on the connection's thread and
- * handed to a worker whole: one hand-over per request. A larger one starts on the
- * connection's thread (checks, the key's lock, the uploads set up), then a worker streams
- * its body to the shards: the connection's thread copies each piece it receives into the
- * request's ring buffer and goes on; when the ring is full it suspends the connection
- * until the worker has made room. Either way, at the end of the body the connection is
- * suspended until the worker has committed and written the answer; resumed, the
- * connection's thread sends it. A DELETE suspends its connection and runs whole on a
- * worker.
+ * No client can hold the store (DESIGN §7): the loop threads hand work over with
+ * kv_pool_try_submit and never wait for a worker; a new write that finds no free worker
+ * is answered 503 with Retry-After at once. A request holds a worker only while its
+ * bytes flow: the loop thread receives the body into the request's ring, and a worker
+ * is given the request when the ring holds bytes; it takes them to the shards (the first
+ * piece begins the put: the key's lock, recovery of a dead writer's intent, the uploads)
+ * and, once the ring is empty, lets go of the request again ("parks" it, the uploads
+ * paused) until more bytes come. A body that stops arriving is cut off by the
+ * connection's timeout, body_timeout while the body is due; a parked put whose
+ * connection ended (cut off, closed, or the server stopping) is undone by the reaper, a
+ * thread of its own that never takes new work, so that cleaning up needs no free worker.
  *
- * Concurrency: r->lock guards the ring, the flags and the answer. The connection's thread
- * suspends only while holding r->lock; a worker reads `suspended` under the lock and
- * resumes after releasing it, so a resume can never come before its suspend. A suspended
- * connection cannot end, so resuming is safe; if the connection ended while a worker held
- * the request (`gone`), the worker frees it.
+ * A small PUT (a Content-Length up to SMALL) is collected on the loop thread and handed
+ * to a worker whole. At the end of the body the connection is suspended until the
+ * worker has committed and written the answer; resumed, the loop thread sends it. While
+ * a worker streams, a full ring suspends the connection until the worker has made room.
+ * A DELETE suspends its connection and runs whole on a worker.
+ *
+ * Concurrency: r->lock guards the ring, the flags, r->put and the answer. The loop thread
+ * suspends only while holding r->lock and only while a worker holds the request; a worker
+ * reads `suspended` under the lock and resumes after releasing it, so a resume can never
+ * come before its suspend. A suspended connection cannot end, so resuming is safe; if
+ * the connection ended while a worker (or the reaper) held the request (`gone`), that
+ * thread frees it. h->busy counts the requests a worker or the reaper holds: what a
+ * graceful stop waits for.
  */
 #include "http_int.h"
 
@@ -23,24 +33,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 
 #define RING (128 * 1024)
 #define SMALL (64 * 1024)	/* bodies up to this are collected, then written at once */
+#define LINGER_MS 5		/* a streaming worker waits this long for the next piece */
+
+#define BUSY_TEXT "Service unavailable: every worker is busy; try again shortly.\n"
 
 void req_free(struct req *r)
 {
 	pthread_cond_destroy(&r->more);
 	pthread_mutex_destroy(&r->lock);
 	free(r->buf);
+	free(r->list);
 	free(r->answer);
 	free(r->uri);
 	free(r);
 }
 
-/* Caller holds r->lock. */
-static void suspend(struct req *r)
+void req_suspend(struct req *r)
 {
 	r->suspended = 1;
 	MHD_suspend_connection(r->c);
@@ -57,21 +71,41 @@ static void unlock_and_wake(struct req *r)
 		MHD_resume_connection(r->c);
 }
 
-/* The worker is done with r: hand over the answer (text, malloc'd; may be NULL). */
-static void finish(struct req *r, unsigned status, char *text, size_t len)
+/* A worker (or the reaper) takes r. Caller holds r->lock. */
+static void hold(struct req *r)
+{
+	r->worker = 1;
+	atomic_fetch_add(&r->h->busy, 1);
+}
+
+/* ... and lets go of it. Caller holds r->lock. */
+static void let_go(struct req *r)
+{
+	r->worker = 0;
+	atomic_fetch_sub(&r->h->busy, 1);
+}
+
+void req_finish(struct req *r, unsigned status, const char *type, char *body, size_t len)
 {
 	int gone;
 
 	pthread_mutex_lock(&r->lock);
 	r->answer_status = status;
-	r->answer = text;
+	r->answer_type = type;
+	r->answer = body;
 	r->answer_len = len;
 	r->done = 1;
-	r->worker = 0;
+	let_go(r);
 	gone = r->gone;
 	unlock_and_wake(r);
 	if (gone)
 		req_free(r);
+}
+
+/* The worker is done with r: hand over the answer (text, malloc'd; may be NULL). */
+static void finish(struct req *r, unsigned status, char *text, size_t len)
+{
+	req_finish(r, status, NULL, text, len);
 }
 
 static void finish_text(struct req *r, unsigned status, const char *msg)
@@ -90,10 +124,20 @@ static void finish_failure(struct req *r, int rc, const struct kv_err *err)
 	finish(r, status, strndup(text, len), len);
 }
 
-/* Send the worker's answer. Connection's thread. */
-static enum MHD_Result answer(struct req *r, struct MHD_Connection *c)
+/* Answer on the loop thread without a worker (the pool is full). Caller holds r->lock. */
+static void refuse_locked(struct req *r, unsigned status, const char *msg)
 {
-	enum MHD_Result ok = http_respond(r, c, r->answer_status, "text/plain; charset=utf-8",
+	r->answer_status = status;
+	r->answer = strdup(msg);
+	r->answer_len = r->answer != NULL ? strlen(r->answer) : 0;
+	r->done = 1;
+}
+
+enum MHD_Result req_answer(struct req *r, struct MHD_Connection *c)
+{
+	enum MHD_Result ok = http_respond(r, c, r->answer_status,
+					  r->answer_type != NULL ? r->answer_type :
+					  "text/plain; charset=utf-8",
 					  r->answer != NULL ? r->answer : "", r->answer_len,
 					  NULL);
 
@@ -156,29 +200,80 @@ static void put_finish(struct req *r, struct kv_put *p, int rc, struct kv_err *e
 	kv_put_free(p);
 }
 
-/* The worker's side of a PUT: take what the ring holds to the shards, then commit. */
-static void put_work(struct req *r, struct kv_put *p)
+/* The request ends without a value: undo the put (if begun) and answer status with msg,
+ * or nothing (status 0: the client is gone). */
+static void put_cancel(struct req *r, unsigned status, const char *msg)
 {
+	kv_put_free(r->put);	/* the partial value goes */
+	r->put = NULL;
+	if (status == 0)
+		finish(r, 0, NULL, 0);
+	else
+		finish_text(r, status, msg);
+}
+
+/* A body that flows fast comes in pieces a moment apart: wait that moment (LINGER_MS)
+ * for the next one rather than hand the request back and forth; one that trickles is
+ * let go. Caller holds r->lock. Returns whether bytes (or the end, or a reason to stop)
+ * came. */
+static int linger(struct req *r)
+{
+	struct timespec until;
+
+	(void)clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += LINGER_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (r->len == 0 && !r->eof && !r->gone && !r->cancel)
+		if (pthread_cond_timedwait(&r->more, &r->lock, &until) != 0)
+			break;
+	return r->len > 0 || r->eof || r->gone || r->cancel;
+}
+
+/* The worker's side of a streamed PUT: take what the ring holds to the shards; at the
+ * end of the body commit; when the ring is empty before that, let go of the request. */
+static void put_work(struct req *r)
+{
+	struct kv_meta owner;
 	struct kv_err err;
-	int rc = 0, gone = 0;
+	int rc = 0;
 
 	for (;;) {
 		const char *piece;
 		size_t n;
 
 		pthread_mutex_lock(&r->lock);
-		while (r->len == 0 && !r->eof && !r->gone)
-			pthread_cond_wait(&r->more, &r->lock);
-		gone = r->gone;
-		if (gone || (r->len == 0 && r->eof)) {
+		if (r->gone || r->cancel) {
+			unsigned status = r->gone ? 0 : r->cancel;
+
 			pthread_mutex_unlock(&r->lock);
-			break;
+			put_cancel(r, status, r->cancel_text);
+			return;
 		}
+		if (r->len == 0 && !r->eof && !linger(r)) {
+			let_go(r);	/* parked: the next bytes hand it to a worker again */
+			pthread_mutex_unlock(&r->lock);
+			return;
+		}
+		if (r->gone || r->cancel) {
+			pthread_mutex_unlock(&r->lock);
+			continue;	/* the top handles it */
+		}
+		if (r->len == 0)
+			break;		/* with the lock held */
 		piece = r->buf + r->head;
 		n = r->len < r->cap - r->head ? r->len : r->cap - r->head;
 		pthread_mutex_unlock(&r->lock);
-		/* The connection's thread only writes outside [head, head+len). */
-		rc = kv_put_write(p, piece, n, &err);
+		/* The loop thread only writes outside [head, head+len). */
+		if (r->put == NULL) {
+			auth_owner(&r->who, &owner);
+			rc = kv_put_begin(r->h->s, r->key, r->klen, r->size, KV_PUT_EXCL, &owner,
+					  &r->put, &err);
+		}
+		if (rc == 0)
+			rc = kv_put_write(r->put, piece, n, &err);
 		pthread_mutex_lock(&r->lock);
 		r->head = (r->head + n) % r->cap;
 		r->len -= n;
@@ -186,25 +281,25 @@ static void put_work(struct req *r, struct kv_put *p)
 			break;	/* with the lock held */
 		unlock_and_wake(r);
 	}
+	pthread_mutex_unlock(&r->lock);
 	if (rc < 0) {
-		pthread_mutex_unlock(&r->lock);
 		/* Undo before answering: once the client reads 503 the key is free again. */
-		kv_put_free(p);
+		kv_put_free(r->put);
+		r->put = NULL;
 		finish_failure(r, rc, &err);
 		return;
 	}
-	if (gone) {
-		kv_put_free(p);	/* the client went away: its partial value goes */
-		finish(r, 0, NULL, 0);
+	if (r->received == 0 || r->put == NULL) {
+		put_cancel(r, MHD_HTTP_LENGTH_REQUIRED,
+			   "Empty value: a PUT needs a body (the value to store).\n");
 		return;
 	}
-	if (r->received == 0) {
-		kv_put_free(p);
-		finish_text(r, MHD_HTTP_LENGTH_REQUIRED,
-			    "Empty value: a PUT needs a body (the value to store).\n");
-		return;
+	{
+		struct kv_put *p = r->put;
+
+		r->put = NULL;
+		put_finish(r, p, 0, &err);
 	}
-	put_finish(r, p, 0, &err);
 }
 
 enum job_kind { JOB_STREAM, JOB_SMALL, JOB_DELETE };
@@ -212,7 +307,6 @@ enum job_kind { JOB_STREAM, JOB_SMALL, JOB_DELETE };
 struct job {
 	struct req *r;
 	enum job_kind kind;
-	struct kv_put *put;	/* JOB_STREAM: begun on the connection's thread */
 };
 
 /* A whole small body in r->buf: lock the key, write, commit. */
@@ -242,6 +336,17 @@ static void delete_work(struct req *r)
 		finish_text(r, MHD_HTTP_OK, "Delete succeeded.\n");
 }
 
+/* Has the client gone while the job waited in the queue? Then nobody is left to answer. */
+static int gone_before_start(struct req *r)
+{
+	int gone;
+
+	pthread_mutex_lock(&r->lock);
+	gone = r->gone;
+	pthread_mutex_unlock(&r->lock);
+	return gone;
+}
+
 void writes_work(const char *item, size_t len, void *arg)
 {
 	struct job j;
@@ -250,19 +355,100 @@ void writes_work(const char *item, size_t len, void *arg)
 	if (len != sizeof(j))
 		return;
 	memcpy(&j, item, sizeof(j));
-	if (j.kind == JOB_STREAM)
-		put_work(j.r, j.put);
+	if (j.kind != JOB_STREAM && gone_before_start(j.r))
+		finish(j.r, 0, NULL, 0);
+	else if (j.kind == JOB_STREAM)
+		put_work(j.r);
 	else if (j.kind == JOB_SMALL)
 		small_work(j.r);
 	else
 		delete_work(j.r);
 }
 
-static void submit(struct req *r, enum job_kind kind, struct kv_put *p)
+int req_hand_over(struct req *r, struct kv_pool *pool, const void *item, size_t len)
 {
-	struct job j = { r, kind, p };
+	int rc;
 
-	(void)kv_pool_submit(r->h->workers, (const char *)&j, sizeof(j));
+	hold(r);
+	rc = kv_pool_try_submit(pool, item, len);
+	if (rc < 0)
+		let_go(r);
+	return rc;
+}
+
+static int submit(struct req *r, enum job_kind kind)
+{
+	struct job j = { r, kind };
+
+	return req_hand_over(r, r->h->workers, &j, sizeof(j));
+}
+
+/* --- the reaper: undoes puts whose connection ended while no worker held them --- */
+
+static void *reaper(void *arg)
+{
+	struct http_server *h = arg;
+	struct req *r;
+
+	pthread_mutex_lock(&h->reap_lock);
+	for (;;) {
+		while (h->reap_list == NULL && !h->reap_stop)
+			pthread_cond_wait(&h->reap_more, &h->reap_lock);
+		if ((r = h->reap_list) == NULL)
+			break;
+		h->reap_list = r->reap_next;
+		pthread_mutex_unlock(&h->reap_lock);
+		put_cancel(r, r->cancel, r->cancel_text);	/* 0 when only gone */
+		pthread_mutex_lock(&h->reap_lock);
+	}
+	pthread_mutex_unlock(&h->reap_lock);
+	return NULL;
+}
+
+/* Give r (held by no worker, r->put begun; r->cancel says what to answer, 0 when r is
+ * gone) to the reaper. Caller holds r->lock. */
+static void reap(struct req *r)
+{
+	struct http_server *h = r->h;
+
+	hold(r);
+	pthread_mutex_lock(&h->reap_lock);
+	r->reap_next = h->reap_list;
+	h->reap_list = r;
+	pthread_cond_signal(&h->reap_more);
+	pthread_mutex_unlock(&h->reap_lock);
+}
+
+int writes_init(struct http_server *h)
+{
+	pthread_mutex_init(&h->reap_lock, NULL);
+	pthread_cond_init(&h->reap_more, NULL);
+	if (pthread_create(&h->reaper, NULL, reaper, h) != 0) {
+		pthread_cond_destroy(&h->reap_more);
+		pthread_mutex_destroy(&h->reap_lock);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+void writes_fini(struct http_server *h)
+{
+	pthread_mutex_lock(&h->reap_lock);
+	h->reap_stop = 1;
+	pthread_cond_signal(&h->reap_more);
+	pthread_mutex_unlock(&h->reap_lock);
+	(void)pthread_join(h->reaper, NULL);
+	pthread_cond_destroy(&h->reap_more);
+	pthread_mutex_destroy(&h->reap_lock);
+}
+
+/* --- the loop thread's side --- */
+
+/* New work is refused at once, before any byte of its body, when every worker is taken
+ * and as many jobs again wait for one: saturated, not just busy for a moment. */
+static int saturated(struct http_server *h)
+{
+	return kv_pool_backlog(h->workers) >= kv_pool_threads(h->workers);
 }
 
 static enum MHD_Result early(struct req *r, struct MHD_Connection *c, unsigned status,
@@ -271,20 +457,26 @@ static enum MHD_Result early(struct req *r, struct MHD_Connection *c, unsigned s
 	return http_respond(r, c, status, "text/plain; charset=utf-8", msg, strlen(msg), NULL);
 }
 
-/* A small body: answer "exists" at once if we can tell (the worker checks again under the
- * key's lock), else collect it. */
-static enum MHD_Result small_start(struct req *r, struct MHD_Connection *c)
+/* Answer "exists" at once if the index can tell (an index read: the worker checks again
+ * under the key's lock), before the client sends its body in vain. */
+static int exists_answered(struct req *r, struct MHD_Connection *c, enum MHD_Result *ok)
 {
 	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
 	struct kv_record rec;
 	struct kv_err err;
 	size_t len;
+	unsigned status;
 
-	if (kv_store_get(r->h->s, r->key, r->klen, &rec, &err) == 0) {
-		unsigned status = http_failure(r, -EEXIST, &err, text, sizeof(text), &len);
+	if (kv_store_get(r->h->s, r->key, r->klen, &rec, &err) != 0)
+		return 0;
+	status = http_failure(r, -EEXIST, &err, text, sizeof(text), &len);
+	*ok = http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
+	return 1;
+}
 
-		return http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
-	}
+/* A small body: collect it. */
+static enum MHD_Result small_start(struct req *r, struct MHD_Connection *c)
+{
 	r->small = 1;
 	r->cap = (size_t)r->size;
 	r->buf = malloc(r->cap);
@@ -293,13 +485,24 @@ static enum MHD_Result small_start(struct req *r, struct MHD_Connection *c)
 	return MHD_YES;
 }
 
-/* Connection's thread: collect a small body; at its end hand it to a worker. */
+/* The body is complete: from now on the connection's idle timeout counts again. */
+static void body_ended(struct req *r, struct MHD_Connection *c)
+{
+	if (!r->body_ended) {
+		r->body_ended = 1;
+		(void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+						(unsigned)r->h->idle_timeout);
+	}
+}
+
+/* Collect a small body; at its end hand it to a worker. */
 static enum MHD_Result small_data(struct req *r, struct MHD_Connection *c, const char *data,
 				  size_t *size)
 {
 	size_t n = *size < r->cap - r->len ? *size : r->cap - r->len;
 
 	if (*size > 0) {
+		atomic_fetch_add(&r->h->body_bytes, *size);
 		memcpy(r->buf + r->len, data, n);
 		r->len += n;
 		r->received = r->len;
@@ -308,71 +511,146 @@ static enum MHD_Result small_data(struct req *r, struct MHD_Connection *c, const
 		*size = 0;
 		return MHD_YES;
 	}
+	body_ended(r, c);
 	pthread_mutex_lock(&r->lock);
+	if (!r->done && !r->worker && submit(r, JOB_SMALL) < 0)
+		refuse_locked(r, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 	if (r->done) {
 		pthread_mutex_unlock(&r->lock);
-		return answer(r, c);
+		return req_answer(r, c);
 	}
-	if (!r->worker) {
-		r->worker = 1;
-		suspend(r);
-		pthread_mutex_unlock(&r->lock);
-		submit(r, JOB_SMALL, NULL);
-		return MHD_YES;
-	}
-	suspend(r);
+	req_suspend(r);
 	pthread_mutex_unlock(&r->lock);
 	return MHD_YES;
 }
 
-enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const char *url)
+/* How many Content-Length fields, and are they all the same? */
+struct cl_count {
+	int n, differ;
+	const char *first;
+};
+
+static enum MHD_Result count_cl(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
 {
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	struct cl_count *cc = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+		return MHD_YES;
+	if (cc->n++ == 0)
+		cc->first = value;
+	else if (value == NULL || cc->first == NULL || strcmp(value, cc->first) != 0)
+		cc->differ = 1;
+	return MHD_YES;
+}
+
+/* RFC 9112 §6: a message with both, with two different lengths, with a transfer coding
+ * other than chunked, or with a length that is not a number is refused: whoever relays
+ * it could read another body than we do (request smuggling). */
+int writes_body_length(struct MHD_Connection *c, int64_t *size, const char **why)
+{
 	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	struct cl_count cc = { 0, 0, NULL };
+	char *end;
+
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_cl, &cc);
+	*size = -1;
+	*why = NULL;
+	if (te != NULL && cc.n > 0) {
+		*why = "Bad request: Content-Length and Transfer-Encoding together "
+		       "(RFC 9112 section 6.3).\n";
+		return -EINVAL;
+	}
+	if (te != NULL && strcasecmp(te, "chunked") != 0) {
+		*why = "Transfer-Encoding other than chunked is not supported.\n";
+		return -ENOSYS;
+	}
+	if (cc.differ) {
+		*why = "Bad request: more than one Content-Length.\n";
+		return -EINVAL;
+	}
+	if (cc.n == 0)
+		return te != NULL ? 0 : -ENODATA;
+	errno = 0;
+	*size = strtoll(cc.first, &end, 10);
+	if (errno != 0 || end == cc.first || *end != '\0' || *size < 0 || cc.first[0] == '+' ||
+	    cc.first[0] == ' ') {
+		*why = "Bad Content-Length.\n";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const char *url)
+{
 	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
-	struct kv_put *p = NULL;
-	struct kv_meta owner;
 	struct kv_err err;
+	enum MHD_Result ok;
+	const char *why;
+	unsigned status;
 	size_t len;
 	int rc = http_parse_key(r, url, &err);
 
 	if (rc == 0 && (rc = auth_may(&r->who, r->h->s, AUTH_PUT, r->key, r->klen, &err)) < 0)
 		return http_deny(r, c, rc, &err);
-	r->size = -1;
-	if (rc == 0 && cl != NULL) {
-		char *end;
-
-		errno = 0;
-		r->size = strtoll(cl, &end, 10);
-		if (errno != 0 || end == cl || *end != '\0' || r->size < 0)
-			return early(r, c, MHD_HTTP_BAD_REQUEST, "Bad Content-Length.\n");
-	}
-	if (rc == 0 && (r->size == 0 || (cl == NULL && te == NULL)))
-		return early(r, c, MHD_HTTP_LENGTH_REQUIRED,
-			     "Empty value: a PUT needs a body (the value to store).\n");
-	if (rc == 0 && r->size > 0 && r->size <= SMALL)
-		return small_start(r, c);
-	r->buf = rc == 0 ? malloc(RING) : NULL;
-	if (rc == 0 && r->buf == NULL)
-		rc = kv_err_set(&err, -ENOMEM, "out of memory");
-	auth_owner(&r->who, &owner);
-	if (rc == 0)
-		rc = kv_put_begin(r->h->s, r->key, r->klen, r->size, KV_PUT_EXCL, &owner, &p,
-				  &err);
 	if (rc < 0) {
-		unsigned status = http_failure(r, rc, &err, text, sizeof(text), &len);
-
+		status = http_failure(r, rc, &err, text, sizeof(text), &len);
 		return http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
 	}
+	rc = writes_body_length(c, &r->size, &why);
+	if (rc == -ENODATA || (rc == 0 && r->size == 0))
+		return early(r, c, MHD_HTTP_LENGTH_REQUIRED,
+			     "Empty value: a PUT needs a body (the value to store).\n");
+	if (rc < 0)
+		return early(r, c, rc == -ENOSYS ? MHD_HTTP_NOT_IMPLEMENTED : MHD_HTTP_BAD_REQUEST,
+			     why);
+	if (r->size > 0 && (uint64_t)r->size > r->h->max_value_size) {
+		(void)snprintf(text, sizeof(text), "Value too large: %lld bytes; this server "
+			       "takes values up to %llu bytes (max_value_size).\n",
+			       (long long)r->size, (unsigned long long)r->h->max_value_size);
+		return early(r, c, MHD_HTTP_CONTENT_TOO_LARGE, text);
+	}
+	if (exists_answered(r, c, &ok))
+		return ok;
+	if (saturated(r->h))
+		return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
+	(void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+					(unsigned)r->h->body_timeout);
+	if (r->size > 0 && r->size <= SMALL)
+		return small_start(r, c);
+	r->buf = malloc(RING);
+	if (r->buf == NULL)
+		return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory\n");
 	r->cap = RING;
-	r->worker = 1;
-	submit(r, JOB_STREAM, p);
 	return MHD_YES;
 }
 
-/* A piece of the body (*size > 0), or its end (*size == 0). Connection's thread. */
+/* The body grew past max_value_size (chunked: its length was not known). Caller holds
+ * r->lock. */
+static void too_large_locked(struct req *r)
+{
+	r->cancel = MHD_HTTP_CONTENT_TOO_LARGE;
+	(void)snprintf(r->cancel_text, sizeof(r->cancel_text), "Value too large: this server "
+		       "takes values up to %llu bytes (max_value_size).\n",
+		       (unsigned long long)r->h->max_value_size);
+	if (r->worker)
+		return;		/* it sees cancel */
+	if (r->put != NULL)
+		reap(r);	/* the reaper answers... */
+	else
+		refuse_locked(r, r->cancel, r->cancel_text);
+}
+
+/* No worker could be had mid-body: the put is given up with 503. Caller holds r->lock. */
+static void busy_locked(struct req *r)
+{
+	r->cancel = MHD_HTTP_SERVICE_UNAVAILABLE;
+	(void)snprintf(r->cancel_text, sizeof(r->cancel_text), "%s", BUSY_TEXT);
+}
+
+/* A piece of the body (*size > 0), or its end (*size == 0). Loop thread. */
 enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const char *data,
 				size_t *size)
 {
@@ -380,19 +658,48 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 
 	if (r->small)
 		return small_data(r, c, data, size);
+	if (*size == 0)
+		body_ended(r, c);
+	else
+		atomic_fetch_add(&r->h->body_bytes, *size);
 	pthread_mutex_lock(&r->lock);
-	if (r->done) {
+	if (r->done || r->cancel) {
+		int done = r->done;
+
 		pthread_mutex_unlock(&r->lock);
 		if (*size > 0) {	/* it failed: the rest of the body is not needed */
 			*size = 0;
 			return MHD_YES;
 		}
-		return answer(r, c);
+		if (done)
+			return req_answer(r, c);
+		pthread_mutex_lock(&r->lock);
+		if (!r->done)
+			req_suspend(r);	/* until the worker has undone the put */
+		done = r->done;
+		pthread_mutex_unlock(&r->lock);
+		return done ? req_answer(r, c) : MHD_YES;
 	}
 	if (*size == 0) {
 		r->eof = 1;
+		if (!r->worker && submit(r, JOB_STREAM) < 0) {
+			busy_locked(r);
+			if (r->put != NULL) {
+				reap(r);	/* it undoes the put, then answers 503 */
+			} else {
+				refuse_locked(r, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
+				pthread_mutex_unlock(&r->lock);
+				return req_answer(r, c);
+			}
+		}
 		pthread_cond_signal(&r->more);
-		suspend(r);	/* until the answer is ready */
+		req_suspend(r);	/* until the answer is ready */
+		pthread_mutex_unlock(&r->lock);
+		return MHD_YES;
+	}
+	if (r->received + *size > r->h->max_value_size) {
+		too_large_locked(r);
+		*size = 0;
 		pthread_mutex_unlock(&r->lock);
 		return MHD_YES;
 	}
@@ -412,9 +719,20 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 		data += n;
 		*size -= n;
 	}
+	if (!r->worker && submit(r, JOB_STREAM) < 0) {
+		/* Mid-body and every queue slot taken: give up on this one. */
+		busy_locked(r);
+		*size = 0;
+		if (r->put != NULL)
+			reap(r);
+		else
+			refuse_locked(r, r->cancel, r->cancel_text);
+		pthread_mutex_unlock(&r->lock);
+		return MHD_YES;
+	}
 	pthread_cond_signal(&r->more);
 	if (*size > 0)
-		suspend(r);	/* the ring is full: until the worker makes room */
+		req_suspend(r);	/* the ring is full: until the worker makes room */
 	pthread_mutex_unlock(&r->lock);
 	return MHD_YES;
 }
@@ -438,15 +756,14 @@ enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const cha
 	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
 	struct kv_err err;
 	size_t len;
-	int rc, started;
+	int rc;
 
 	pthread_mutex_lock(&r->lock);
 	if (r->done) {
 		pthread_mutex_unlock(&r->lock);
-		return answer(r, c);
+		return req_answer(r, c);
 	}
-	started = r->worker;
-	if (!started) {
+	if (!r->worker) {
 		rc = http_parse_key(r, url, &err);
 		if (rc < 0) {
 			pthread_mutex_unlock(&r->lock);
@@ -458,25 +775,27 @@ enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const cha
 			pthread_mutex_unlock(&r->lock);
 			return http_deny(r, c, rc, &err);
 		}
-		r->worker = 1;
+		if (saturated(r->h) || submit(r, JOB_DELETE) < 0) {
+			pthread_mutex_unlock(&r->lock);
+			return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
+		}
 	}
-	suspend(r);
+	req_suspend(r);
 	pthread_mutex_unlock(&r->lock);
-	if (!started)
-		submit(r, JOB_DELETE, NULL);
 	return MHD_YES;
 }
 
 int writes_release(struct req *r)
 {
-	int worker;
+	int mine;
 
 	pthread_mutex_lock(&r->lock);
-	worker = r->worker;
-	if (worker) {
-		r->gone = 1;
+	r->gone = 1;
+	if (r->worker)
 		pthread_cond_signal(&r->more);
-	}
+	else if (r->put != NULL)
+		reap(r);	/* parked: the reaper undoes the put, then frees r */
+	mine = !r->worker;
 	pthread_mutex_unlock(&r->lock);
-	return !worker;
+	return mine;
 }

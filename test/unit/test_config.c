@@ -124,6 +124,25 @@ UNIT_TEST(config_access_control_settings)
 	CHECK(kv_config_set(&c, "anonymous_gid", "-1", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "anonymous_uid", "4294967295", &err) == -EINVAL);
 	CHECK(kv_config_is_key("auth") && kv_config_is_key("server_name"));
+	CHECK(kv_config_is_key("body_timeout") && kv_config_is_key("max_value_size") &&
+	      kv_config_is_key("max_client_connections") && kv_config_is_key("workers"));
+}
+
+/* What tinykvd gives one client, as tinykv.conf(5) documents it. */
+UNIT_TEST(config_client_limits)
+{
+	struct kv_config c;
+	struct kv_err err;
+
+	kv_config_defaults(&c);
+	CHECK(c.body_timeout == 30 && c.idle_timeout == 60 && c.workers == 64);
+	CHECK(c.max_connections == 1000 && c.max_client_connections == 128);
+	CHECK(c.max_value_size == (uint64_t)5 << 30);
+	CHECK(kv_config_set(&c, "max_value_size", "1M", &err) == 0 &&
+	      c.max_value_size == 1 << 20);
+	CHECK(kv_config_set(&c, "body_timeout", "0", &err) == -EINVAL);
+	CHECK(kv_config_set(&c, "max_client_connections", "2", &err) == 0 &&
+	      c.max_client_connections == 2);
 }
 
 /* A line is a line whatever its length: a 6000-byte comment used to be read in 4095-byte
