@@ -51,6 +51,10 @@ int tk_fsync(const char *path, int datasync, struct fuse_file_info *fi);
 int tk_release(const char *path, struct fuse_file_info *fi);
 int tk_unlink(const char *path);
 
+/* key's stored value is about to be replaced (a rename onto it): handles open on it keep
+ * reading that value whole, from a copy in their spool. */
+void tk_keep_for_readers(const char *key, size_t klen);
+
 /* Upload n if it is dirty; at_release: not again after a failure already reported. Caller
  * holds n->io (tk_flush_node takes it). Returns 0 or an errno for the kernel. */
 int tk_flush_locked(struct node *n, const char *op, int at_release);

@@ -82,6 +82,8 @@ struct node {
 	size_t ra_len, ra_cap, ra_next;	/* ra_next: window size for the next fetch */
 	struct prefetch *pf;		/* io: read-ahead thread of a value read in order */
 	int64_t read_end;		/* io: where the last read from the shards ended */
+	int replaced;			/* io: a read found the value replaced (HTTP, another
+					 * mount): every read from the shards fails since */
 	int ra_err;			/* io: last fetch's error, and when (monotonic ms): */
 	int64_t ra_err_ms;		/* the kernel's retry of a failed read gets it at once */
 	struct node *next;		/* table_lock */

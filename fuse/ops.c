@@ -509,6 +509,8 @@ static int tk_rename(const char *from, const char *to, unsigned int flags)
 		return -EINVAL;	/* no atomic swap of two keys */
 	if (tk_new_name(tkey, tlen) < 0)
 		return -ENAMETOOLONG;
+	if (flen != tlen || memcmp(fkey, tkey, flen) != 0)
+		tk_keep_for_readers(tkey, tlen);	/* readers of the old value read on */
 	if (node_snapshot(fkey, flen, &rec, &created))
 		return rename_open(fkey, flen, tkey, tlen, &rec, kflags);
 	if (flen > 0 && tlen > 0) {
