@@ -25,6 +25,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "request.h"
 #include "sys.h"
 
 #define STREAM_AT (1 << 20)	/* smaller files go up whole at close */
@@ -915,13 +916,15 @@ void tk_keep_for_readers(const char *key, size_t klen)
 	node_put(n);
 }
 
-int tk_unlink(const char *path)
+/* Remove key and its stored value; handles open on it keep the value (keep_value). The
+ * node then leaves the table, or with hide_as (alen > 0) goes under the name libfuse hides
+ * the open file by. */
+static int unlink_key(const char *key, size_t klen, const char *hide_as, size_t alen,
+		      const char *path)
 {
 	struct kv_record rec;
 	struct kv_err err;
 	struct node *n = NULL;
-	size_t klen;
-	const char *key = tk_key(path, &klen);
 	int created = 0, fresh, rc = 0;
 
 	if (node_snapshot(key, klen, &rec, &created)) {
@@ -938,13 +941,39 @@ int tk_unlink(const char *path)
 	}
 	if (!created)	/* else never uploaded: nothing stored to remove */
 		rc = kv_store_delete(tk_ctx()->store, key, klen, &err);
-	if (rc == 0)
+	if (rc == 0 && alen > 0)
+		node_hide(key, klen, hide_as, alen);
+	else if (rc == 0)
 		node_unlinked(key, klen);
 	if (n != NULL) {
 		pthread_mutex_unlock(&n->io);
 		node_put(n);
 	}
 	return rc < 0 ? tk_errno(rc, &err, "unlink", path) : 0;
+}
+
+int tk_unlink(const char *path)
+{
+	size_t klen;
+	const char *key = tk_key(path, &klen);
+
+	/* libfuse removing the name it hid an open file under, at its last close: nothing
+	 * is stored under that name. */
+	if (node_unhide(key, klen))
+		return 0;
+	return unlink_key(key, klen, NULL, 0, path);
+}
+
+int tk_hide(const char *from, size_t flen, const char *as, size_t alen, const char *path)
+{
+	if (tk_request_renames()) {
+		/* A rename replaces the key next, atomically, or fails and leaves it: only
+		 * the open handles' view changes here. */
+		tk_keep_for_readers(from, flen);
+		node_hide(from, flen, as, alen);
+		return 0;
+	}
+	return unlink_key(from, flen, as, alen, path);
 }
 
 /* The parts of m that are set, into the metadata an upload will apply. */

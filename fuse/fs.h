@@ -55,6 +55,14 @@ int tk_unlink(const char *path);
  * reading that value whole, from a copy in their spool. */
 void tk_keep_for_readers(const char *key, size_t klen);
 
+/* Does key name one of libfuse's hiding places (.fuse_hiddenXXXX)? */
+int tk_hiding_name(const char *key, size_t klen);
+
+/* libfuse hides the open file from (path: for messages) under the name as, because its
+ * name goes: an unlink (the key is deleted now) or a rename onto it (which follows). The
+ * handles keep the value and fstat works; as is never stored. */
+int tk_hide(const char *from, size_t flen, const char *as, size_t alen, const char *path);
+
 /* Upload n if it is dirty; at_release: not again after a failure already reported. Caller
  * holds n->io (tk_flush_node takes it). Returns 0 or an errno for the kernel. */
 int tk_flush_locked(struct node *n, const char *op, int at_release);

@@ -119,6 +119,15 @@ int tk_lookup(const char *key, size_t klen, struct kv_record *rec, struct kv_err
 	return rc;
 }
 
+int tk_hiding_name(const char *key, size_t klen)
+{
+	static const char hidden[] = ".fuse_hidden";
+	const char *slash = memrchr(key, '/', klen), *name = slash != NULL ? slash + 1 : key;
+	size_t nlen = klen - (size_t)(name - key);
+
+	return nlen > sizeof(hidden) - 1 && memcmp(name, hidden, sizeof(hidden) - 1) == 0;
+}
+
 /* The file node behind fi, or NULL (no handle, or a directory's). */
 struct node *tk_file_of(const struct fuse_file_info *fi)
 {
@@ -507,6 +516,8 @@ static int tk_rename(const char *from, const char *to, unsigned int flags)
 
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;	/* no atomic swap of two keys */
+	if (tk_hiding_name(tkey, tlen))
+		return tk_hide(fkey, flen, tkey, tlen, from);
 	if (tk_new_name(tkey, tlen) < 0)
 		return -ENAMETOOLONG;
 	if (flen != tlen || memcmp(fkey, tkey, flen) != 0)
@@ -560,7 +571,8 @@ static void *tk_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 	cfg->use_ino = 1;		/* stable inode numbers: a hash of the key */
 	cfg->nullpath_ok = 1;
-	cfg->hard_remove = 1;		/* no .fuse_hidden files: they would become keys */
+	cfg->hard_remove = 0;		/* .fuse_hidden names keep fstat working on a removed
+					 * open file; they never become keys (tk_hide) */
 	cfg->attr_timeout = c->cfg->attr_timeout;
 	cfg->entry_timeout = c->cfg->entry_timeout;
 	cfg->negative_timeout = 0;	/* a key PUT through HTTP shows at once */
