@@ -91,21 +91,72 @@ http_put() {	# http_put KEY FILE
 	[[ "$output" == whole || "$output" == eio ]]
 }
 
+# The new name is placed on the other shard, so the value moves there (a key's place
+# depends on its name).
 @test "mv of an open file keeps its reads working" {
-	$R value 105 3145728 "$M/moving"
-	hold_across mv "$M/moving" 105 3145728 -- mv "$M/moving" "$M/moved"
+	local from to
+	from=$(key_on 1 moving)
+	to=$(key_on 2 moved)
+	$R value 105 3145728 "$M/$from"
+	hold_across mv "$M/$from" 105 3145728 -- mv "$M/$from" "$M/$to"
 	assert_success
 	assert_output "whole"
-	[ ! -e "$M/moving" ]
-	[ "$(stat -c %s "$M/moved")" -eq 3145728 ]
+	[ ! -e "$M/$from" ]
+	[ "$(stat -c %s "$M/$to")" -eq 3145728 ]
 }
 
 @test "mv of an open file into another directory keeps its reads working" {
+	local from to
 	mkdir -p "$M/there"
-	$R value 106 3145728 "$M/wander"
-	hold_across mvdir "$M/wander" 106 3145728 -- mv "$M/wander" "$M/there/wander"
+	from=$(key_on 2 wander)
+	to=$(key_on 1 there/wander)
+	$R value 106 3145728 "$M/$from"
+	hold_across mvdir "$M/$from" 106 3145728 -- mv "$M/$from" "$M/$to"
 	assert_success
 	assert_output "whole"
+}
+
+@test "a file removed while open reads on whole, and fstat works on it" {
+	$R value 107 3145728 "$M/removed"
+	hold_across rm "$M/removed" 107 3145728 -- rm "$M/removed"
+	assert_success
+	assert_output "whole"
+	[ ! -e "$M/removed" ]
+	run kv -o /dev/null -w '%{http_code}' removed
+	assert_output 404
+	run ls -a "$M"
+	refute_output --partial .fuse_hidden
+}
+
+# HTTP readers poll the key during the save: the hiding of the open file must not remove
+# it first.
+save_polled() {
+	local stop=$KV_DIR/stop-poll poller
+	rm -f "$stop"
+	(while [ ! -e "$stop" ]; do
+		curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$KV_PORT/$1"
+	done) >"$KV_DIR/polled" &
+	poller=$!
+	sleep 0.2
+	$R save 109 16777216 "$M/$1"
+	sleep 0.2
+	touch "$stop"
+	wait "$poller"
+}
+
+@test "a save over a file open in the mount is atomic over HTTP, and nothing hidden is stored" {
+	$R value 108 1048576 "$M/atomic"
+	hold_across atomic "$M/atomic" 108 1048576 -- save_polled atomic
+	assert_output "whole"
+	sort "$KV_DIR/polled" | uniq -c
+	run grep -vx 302 "$KV_DIR/polled"
+	assert_failure	# every answer a redirect to the value: never 404
+	run kv -L atomic
+	[ "${#output}" -eq 16777216 ]
+	run kv "?list"
+	refute_output --partial fuse_hidden
+	run ls -a "$M"
+	refute_output --partial .fuse_hidden
 }
 
 @test "readers against many saves in the mount: every pass is one value whole" {
