@@ -183,13 +183,13 @@ save_polled() {
 # Values of one size: a shorter one, once the kernel learns its size (the name keeps its
 # inode there), ends an old reader's read early — the limit tinykv(8) states.
 @test "readers against HTTP replaces: every pass is one value whole or EIO" {
-	$R value 1 2097152 "$V/v1"
-	$R value 2 2097152 "$V/v2"
-	$R value 3 2097152 "$V/v3"
+	$R value 1 3145728 "$V/v1"
+	$R value 2 3145728 "$V/v2"
+	$R value 3 3145728 "$V/v3"
 	http_put hammered "$V/v1"
 	local r1 r2 i
-	$R loop "$M/hammered" 20 2097152 >"$KV_DIR/hloop1" 2>&1 & r1=$!
-	$R loop "$M/hammered" 20 2097152 >"$KV_DIR/hloop2" 2>&1 & r2=$!
+	$R loop "$M/hammered" 20 3145728 >"$KV_DIR/hloop1" 2>&1 & r1=$!
+	$R loop "$M/hammered" 20 3145728 >"$KV_DIR/hloop2" 2>&1 & r2=$!
 	for i in $(seq 40); do
 		kv -X DELETE hammered >/dev/null
 		kv -L -X PUT --data-binary @"$V/v$((i % 3 + 1))" hammered >/dev/null
