@@ -11,7 +11,8 @@
  *
  * Errors (negative errno, message in err): -EINVAL/-ENAMETOOLONG bad key; -ENOENT no such
  * key; -EEXIST key exists; -EBUSY another writer holds the key; -EIO/-ETIMEDOUT/-ENOSPC a
- * shard failed (the message names it); -ENOTEMPTY, -ENOTDIR, -EISDIR for tree operations.
+ * shard failed (the message names it); -ENOTEMPTY, -ENOTDIR, -EISDIR for tree operations;
+ * -ESTALE a read's value was replaced or removed meanwhile (reads are pinned, below).
  */
 #ifndef KV_STORE_H
 #define KV_STORE_H
