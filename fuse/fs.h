@@ -55,7 +55,8 @@ int tk_unlink(const char *path);
  * reading that value whole, from a copy in their spool. */
 void tk_keep_for_readers(const char *key, size_t klen);
 
-/* Does key name one of libfuse's hiding places (.fuse_hiddenXXXX)? */
+/* Does key name one of libfuse's hiding places (.fuse_hidden and 16 hex digits)? A
+ * rename of an open file onto such a name is taken for libfuse's hiding. */
 int tk_hiding_name(const char *key, size_t klen);
 
 /* libfuse hides the open file from (path: for messages) under the name as, because its

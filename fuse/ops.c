@@ -6,6 +6,7 @@
  */
 #include "fs.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,11 +122,17 @@ int tk_lookup(const char *key, size_t klen, struct kv_record *rec, struct kv_err
 
 int tk_hiding_name(const char *key, size_t klen)
 {
-	static const char hidden[] = ".fuse_hidden";
+	static const char hidden[] = ".fuse_hidden";	/* then 16 hex digits (libfuse) */
+	const size_t hlen = sizeof(hidden) - 1;
 	const char *slash = memrchr(key, '/', klen), *name = slash != NULL ? slash + 1 : key;
-	size_t nlen = klen - (size_t)(name - key);
+	size_t nlen = klen - (size_t)(name - key), i;
 
-	return nlen > sizeof(hidden) - 1 && memcmp(name, hidden, sizeof(hidden) - 1) == 0;
+	if (nlen != hlen + 16 || memcmp(name, hidden, hlen) != 0)
+		return 0;
+	for (i = hlen; i < nlen; i++)
+		if (!isxdigit((unsigned char)name[i]))
+			return 0;
+	return 1;
 }
 
 /* The file node behind fi, or NULL (no handle, or a directory's). */
@@ -516,7 +523,8 @@ static int tk_rename(const char *from, const char *to, unsigned int flags)
 
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;	/* no atomic swap of two keys */
-	if (tk_hiding_name(tkey, tlen))
+	/* libfuse hiding an open file whose name goes (fs.h) */
+	if (tk_hiding_name(tkey, tlen) && node_snapshot(fkey, flen, &rec, &created))
 		return tk_hide(fkey, flen, tkey, tlen, from);
 	if (tk_new_name(tkey, tlen) < 0)
 		return -ENAMETOOLONG;
