@@ -203,6 +203,127 @@ int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url,
 	return signed_key_url(s, r->rep[order[0]], key, klen, url, cap, err);
 }
 
+/* --- reads pinned to the value they started from --- */
+
+/* Does the live record cur describe the same bytes as rec? A rename, a rebalance, a
+ * repair or a metadata change gives a value a new record (and generation) but keeps its
+ * size and md5 — or, when checksums are off, its size and mtime. */
+static int same_value(const struct kv_record *rec, const struct kv_record *cur)
+{
+	static const uint8_t unknown[KV_MD5_LEN];
+
+	if (cur->gen == rec->gen)
+		return 1;
+	if (cur->type != KV_TYPE_REG || cur->size != rec->size)
+		return 0;
+	if (memcmp(rec->md5, unknown, KV_MD5_LEN) != 0 &&
+	    memcmp(cur->md5, unknown, KV_MD5_LEN) != 0)
+		return memcmp(rec->md5, cur->md5, KV_MD5_LEN) == 0;
+	return cur->mtime_ns == rec->mtime_ns;
+}
+
+/* Is a write about to MOVE another value onto one of rec's files? */
+static int moving_onto(const struct kv_intent *in, const struct kv_record *rec)
+{
+	int i;
+
+	if (in->phase != KV_PHASE_COMMIT)
+		return 0;	/* still uploading beside the value, or nothing to move */
+	for (i = 0; i < in->nmoves; i++)
+		if (kv_record_has_replica(rec, in->moves[i].shard))
+			return 1;
+	return 0;
+}
+
+/*
+ * Why this is enough: a value's file is only ever replaced whole (a MOVE onto its path, or
+ * a DELETE and a new upload), and a write moves files only while its COMMIT intent is
+ * recorded, changing the record (to another value, or none) before it drops the intent.
+ * So bytes read from a file that was no longer rec's value are followed, when we look,
+ * by that intent or by the changed record — provided the intent is looked at first.
+ */
+int kv_store_current(struct kv_store *s, const char *key, size_t klen,
+		     const struct kv_record *rec, struct kv_record *cur, struct kv_err *err)
+{
+	struct kv_intent *in = malloc(sizeof(*in));
+	struct kv_record live;
+	int rc;
+
+	if (in == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	rc = kv_intents_get(s->ints, key, klen, in, err);
+	if (rc == 0 && moving_onto(in, rec))
+		rc = kv_err_set(err, -ESTALE, "'%.*s' is being replaced", (int)klen, key);
+	free(in);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	rc = kv_index_get(s->idx, KV_KEYS, key, klen, &live, err);
+	if (rc == -ENOENT)
+		return kv_err_set(err, -ESTALE, "'%.*s' was removed", (int)klen, key);
+	if (rc < 0)
+		return rc;
+	if (!same_value(rec, &live))
+		return kv_err_set(err, -ESTALE, "'%.*s' was replaced", (int)klen, key);
+	if (cur != NULL)
+		*cur = live;
+	return 0;
+}
+
+/* A sink in front of another that checks, when the first bytes of a GET arrive, that they
+ * are rec's value. One GET reads one file (the shard opened it before answering), so a
+ * check once it answers covers all of the GET's bytes. */
+struct pinned {
+	struct kv_store *s;
+	const char *key;
+	size_t klen;
+	const struct kv_record *rec;
+	kv_store_sink sink;
+	void *arg;
+	uint64_t n;		/* bytes passed on */
+	struct kv_err err;	/* why the check failed */
+};
+
+static int pinned_sink(const void *buf, size_t len, void *arg)
+{
+	struct pinned *p = arg;
+
+	if (p->n == 0 && len > 0) {
+		int rc = kv_store_current(p->s, p->key, p->klen, p->rec, NULL, &p->err);
+
+		if (rc < 0)
+			return rc;
+	}
+	p->n += len;
+	return p->sink(buf, len, p->arg);
+}
+
+/* GET [off, off+len) of key's replica at url through p (len -1: to the end). A failure
+ * of the check is returned with its message; so is a GET that gave fewer bytes than rec
+ * says are there, as -ESTALE when rec is no longer the value, else as -EIO. */
+static int pinned_get(struct pinned *p, const char *shard, const char *url, int64_t off,
+		      int64_t len, struct kv_err *err)
+{
+	uint64_t want = len >= 0 ? (uint64_t)len : p->rec->size - (uint64_t)off;
+	int rc;
+
+	p->n = 0;
+	rc = kv_dav_get(p->s->dav, url, off, len, pinned_sink, p, err);
+	if (rc == -ESTALE && p->n == 0)
+		return kv_err_set(err, rc, "%s", p->err.msg);
+	if (rc == -ENOENT || (rc == 0 && p->n < want)) {
+		/* Gone, or shorter than it was: replaced meanwhile, or a damaged replica. */
+		int cur = kv_store_current(p->s, p->key, p->klen, p->rec, NULL, err);
+
+		if (cur < 0)
+			return cur;
+		if (rc == 0)
+			rc = kv_err_set(err, -EIO, "replica of '%.*s' on %s has %llu bytes from %lld, not %llu",
+					(int)p->klen, p->key, shard, (unsigned long long)p->n,
+					(long long)off, (unsigned long long)want);
+	}
+	return rc;
+}
+
 struct membuf {
 	char *p;
 	size_t len, cap;
@@ -216,6 +337,13 @@ static int membuf_sink(const void *buf, size_t len, void *arg)
 	memcpy(m->p + m->len, buf, take);
 	m->len += take;
 	return 0;
+}
+
+/* Errors that end a read at once: the value is gone, or the caller's sink said stop. Any
+ * other failure may be the replica's alone, and the next one is tried. */
+static int read_ends(int rc, uint64_t delivered)
+{
+	return rc == -ESTALE || delivered > 0;
 }
 
 int kv_store_read(struct kv_store *s, const char *key, size_t klen,
@@ -235,15 +363,18 @@ int kv_store_read(struct kv_store *s, const char *key, size_t klen,
 		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
 	for (i = 0; i < n; i++) {
 		struct membuf m = { buf, 0, len };
+		struct pinned p = { s, key, klen, rec, membuf_sink, &m, 0, { 0, "" } };
 		char url[KV_URL_MAX];
 
 		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
 		if (rc == 0)
-			rc = kv_dav_get(s->dav, url, off, (int64_t)len, membuf_sink, &m, err);
+			rc = pinned_get(&p, rec->rep[order[i]], url, off, (int64_t)len, err);
 		if (rc == 0) {
 			*got = m.len;
 			return 0;
 		}
+		if (rc == -ESTALE)
+			return rc;
 		if (rc != -ENOENT)
 			kv__shard_failed(s, rec->rep[order[i]]);
 	}
@@ -274,38 +405,23 @@ static int fd_sink(const void *buf, size_t len, void *arg)
 	return 0;
 }
 
-struct counted {
-	kv_store_sink sink;
-	void *arg;
-	uint64_t n;
-};
-
-static int counted_sink(const void *buf, size_t len, void *arg)
-{
-	struct counted *c = arg;
-	int rc = c->sink(buf, len, c->arg);
-
-	c->n += len;
-	return rc;
-}
-
 int kv_store_read_stream(struct kv_store *s, const char *key, size_t klen,
 			 const struct kv_record *rec, int64_t off, kv_store_sink sink, void *arg,
 			 struct kv_err *err)
 {
 	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
-	struct counted c = { sink, arg, 0 };
+	struct pinned p = { s, key, klen, rec, sink, arg, 0, { 0, "" } };
 
 	if (off < 0 || (uint64_t)off >= rec->size)
 		return 0;
-	for (i = 0; i < n && c.n == 0; i++) {
+	for (i = 0; i < n; i++) {
 		char url[KV_URL_MAX];
 
 		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
 		if (rc == 0)
-			rc = kv_dav_get(s->dav, url, off, -1, counted_sink, &c, err);
-		if (rc == 0)
-			return 0;
+			rc = pinned_get(&p, rec->rep[order[i]], url, off, -1, err);
+		if (rc == 0 || read_ends(rc, p.n))
+			return rc;
 		if (rc == -EIO || rc == -ETIMEDOUT)
 			kv__shard_failed(s, rec->rep[order[i]]);
 	}
@@ -332,18 +448,19 @@ int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
 	if (rec->size == 0)
 		return 0;
 	for (i = 0; i < n; i++) {
+		struct fdsink f = { fd, 0 };
+		struct pinned p = { s, key, klen, rec, fd_sink, &f, 0, { 0, "" } };
 		char url[KV_URL_MAX];
-		int64_t got = 0;
 
 		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
 		if (rc == 0)
-			rc = kv__get_to_fd(s, url, fd, &got, err);
-		if (rc == 0 && (uint64_t)got != rec->size)
+			rc = pinned_get(&p, rec->rep[order[i]], url, 0, -1, err);
+		if (rc == 0 && (uint64_t)f.off != rec->size)
 			rc = kv_err_set(err, -EIO, "replica of '%.*s' on %s has %lld bytes, not %llu",
-					(int)klen, key, rec->rep[order[i]], (long long)got,
+					(int)klen, key, rec->rep[order[i]], (long long)f.off,
 					(unsigned long long)rec->size);
-		if (rc == 0)
-			return 0;
+		if (rc == 0 || rc == -ESTALE)
+			return rc;
 		if (rc == -EIO || rc == -ETIMEDOUT)
 			kv__shard_failed(s, rec->rep[order[i]]);
 		if (ftruncate(fd, 0) < 0)

@@ -11,7 +11,8 @@
  *
  * Errors (negative errno, message in err): -EINVAL/-ENAMETOOLONG bad key; -ENOENT no such
  * key; -EEXIST key exists; -EBUSY another writer holds the key; -EIO/-ETIMEDOUT/-ENOSPC a
- * shard failed (the message names it); -ENOTEMPTY, -ENOTDIR, -EISDIR for tree operations.
+ * shard failed (the message names it); -ENOTEMPTY, -ENOTDIR, -EISDIR for tree operations;
+ * -ESTALE a read's value was replaced or removed meanwhile (reads are pinned, below).
  */
 #ifndef KV_STORE_H
 #define KV_STORE_H
@@ -116,21 +117,34 @@ int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_rec
 int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url, size_t cap,
 		    struct kv_record *rec, struct kv_err *err);
 
+/*
+ * Reads are pinned to the value rec describes: they return its bytes or fail, never bytes
+ * of a value that replaced it (-ESTALE, the message saying "replaced" or "removed").
+ */
+
+/* Is the value rec describes still key's, with no write about to move another onto its
+ * files? 0 (and the live record in *cur, may be NULL: the same bytes, perhaps under a new
+ * record after a rename, rebalance or metadata change); -ESTALE when the key now holds
+ * another value, none, or is being replaced; another error when the index fails. */
+int kv_store_current(struct kv_store *s, const char *key, size_t klen,
+		     const struct kv_record *rec, struct kv_record *cur, struct kv_err *err);
+
 /* Read up to len bytes at off of the value described by rec into buf; *got is the number
- * read (short only at the end of the value). Tries each replica in turn. */
+ * read (short only at the end of the value). Tries each replica in turn; -ESTALE as
+ * above, -ENOENT when no replica has the file (though the key still holds the value). */
 int kv_store_read(struct kv_store *s, const char *key, size_t klen,
 		  const struct kv_record *rec, int64_t off, void *buf, size_t len, size_t *got,
 		  struct kv_err *err);
 
 /* Stream the value described by rec from offset off to its end through sink (which may
  * block: the shard is not timed meanwhile), from the first replica that answers. Once
- * bytes have been delivered a failure ends the stream with its error. */
+ * bytes have been delivered a failure ends the stream with its error. Pinned (-ESTALE). */
 typedef int (*kv_store_sink)(const void *buf, size_t len, void *arg);
 int kv_store_read_stream(struct kv_store *s, const char *key, size_t klen,
 			 const struct kv_record *rec, int64_t off, kv_store_sink sink, void *arg,
 			 struct kv_err *err);
 
-/* Download the whole value described by rec into fd at offset 0. */
+/* Download the whole value described by rec into fd at offset 0. Pinned (-ESTALE). */
 int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
 		      const struct kv_record *rec, int fd, struct kv_err *err);
 

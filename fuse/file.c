@@ -25,6 +25,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "request.h"
 #include "sys.h"
 
 #define STREAM_AT (1 << 20)	/* smaller files go up whole at close */
@@ -468,24 +469,30 @@ int tk_flush_node(struct node *n, const char *op, int at_release)
 
 /* A new open of a key another handle keeps open: the key may have changed through HTTP
  * meanwhile, and an open sees the stored value (close-to-open), unless this mount holds
- * bytes of its own for it. */
-static void node_refresh(struct node *n, const char *key, size_t klen)
+ * bytes of its own for it. The same value under a new record (renamed back, chmod) is
+ * followed; another value is not forced on the handles that opened the old one: their
+ * node leaves the table (they go on with the old value, or EIO), and 1 tells the caller
+ * to open a node of its own. */
+static int node_refresh(struct node *n, const char *key, size_t klen)
 {
-	struct kv_record rec;
+	struct kv_record rec, cur;
+	int stale = 0;
 
 	pthread_mutex_lock(&n->io);
 	if (n->spool_fd < 0 && kv_store_get(tk_ctx()->store, key, klen, &rec, NULL) == 0 &&
 	    rec.type == KV_TYPE_REG && rec.gen != n->rec.gen) {
-		pthread_mutex_lock(&n->lock);
-		n->rec = rec;
-		n->size = rec.size;
-		pthread_mutex_unlock(&n->lock);
-		n->ra_len = 0;
-		n->ra_err = 0;
-		prefetch_free(n->pf);	/* it reads the old value */
-		n->pf = NULL;
+		if (kv_store_current(tk_ctx()->store, key, klen, &n->rec, &cur, NULL) == 0) {
+			pthread_mutex_lock(&n->lock);
+			n->rec = cur;
+			pthread_mutex_unlock(&n->lock);
+		} else {
+			stale = 1;
+		}
 	}
 	pthread_mutex_unlock(&n->io);
+	if (stale)
+		node_unlinked(key, klen);
+	return stale;
 }
 
 int tk_open(const char *path, struct fuse_file_info *fi)
@@ -507,10 +514,15 @@ int tk_open(const char *path, struct fuse_file_info *fi)
 	if (rec.type == KV_TYPE_DIR)
 		return -EISDIR;
 	n = node_get(key, klen, &rec, &fresh);
+	if (n != NULL && !fresh && node_refresh(n, key, klen)) {
+		node_put(n);
+		n = node_get(key, klen, &rec, &fresh);
+		/* One inode for both values: keep this one's pages out of the kernel's
+		 * cache, where the old value's readers would find them. */
+		fi->direct_io = 1;
+	}
 	if (n == NULL)
 		return -ENOMEM;
-	if (!fresh)
-		node_refresh(n, key, klen);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || trunc) {
 		pthread_mutex_lock(&n->io);
 		rc = spool_fill(n, trunc, &err);
@@ -623,6 +635,8 @@ static int read_remote(struct node *n, char *buf, size_t size, off_t off, struct
 
 	if ((uint64_t)off >= n->rec.size)
 		return 0;
+	if (n->replaced)
+		return kv_err_set(err, -ESTALE, "replaced while open");
 	if (n->ra_err < 0 && kv_mono_ms() - n->ra_err_ms < RA_ERR_MS)
 		return kv_err_set(err, n->ra_err, "%s (a moment ago)", kv_strerror(n->ra_err));
 	rc = read_ahead(n, buf, size, off, err);
@@ -668,6 +682,51 @@ static int read_remote(struct node *n, char *buf, size_t size, off_t off, struct
 	return (int)got;
 }
 
+/* A read found no file, or not the value n opened: if that value merely moved (a rename,
+ * a rebalance) or got a new record (chmod), follow it; 0 then, for a retry. Caller holds
+ * n->io. */
+static int follow_value(struct node *n)
+{
+	char key[KV_KEY_MAX + 1];
+	size_t klen = key_copy(n, key);
+	struct kv_record cur;
+	int rc = kv_store_current(tk_ctx()->store, key, klen, &n->rec, &cur, NULL);
+
+	if (rc < 0)
+		return rc;
+	if (cur.gen == n->rec.gen)
+		return -ENOENT;	/* where it should be, and missing: nothing to follow */
+	pthread_mutex_lock(&n->lock);
+	n->rec = cur;
+	pthread_mutex_unlock(&n->lock);
+	n->ra_err = 0;
+	prefetch_free(n->pf);
+	n->pf = NULL;
+	return 0;
+}
+
+/* Read from the shards what n opened, or fail: never bytes of a value that replaced it.
+ * Caller holds n->io. */
+static int read_pinned(struct node *n, char *buf, size_t size, off_t off, const char *path)
+{
+	struct kv_err err;
+	int rc = read_remote(n, buf, size, off, &err);
+
+	if ((rc == -ENOENT || rc == -ESTALE) && !n->replaced && follow_value(n) == 0)
+		rc = read_remote(n, buf, size, off, &err);
+	if (rc == -ESTALE && !n->replaced) {
+		char key[KV_KEY_MAX + 1];
+
+		(void)key_copy(n, key);
+		n->replaced = 1;
+		syslog(LOG_NOTICE, "read %s: %s while open: its readers get EIO (reopen for the "
+		       "new value)", key, err.msg);
+	}
+	if (rc == -ENOENT || rc == -ESTALE)
+		return -EIO;	/* the value vanished under an open file */
+	return rc < 0 ? tk_errno(rc, &err, "read", path != NULL ? path : n->key) : rc;
+}
+
 int tk_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct node *n = node_of(fi);
@@ -686,12 +745,10 @@ int tk_read(const char *path, char *buf, size_t size, off_t off, struct fuse_fil
 		r = pread(n->spool_fd, buf, size, off);
 		rc = r < 0 ? -errno : (int)r;
 	} else {
-		rc = read_remote(n, buf, size, off, &err);
-		if (rc < 0)
-			rc = tk_errno(rc, &err, "read", path != NULL ? path : n->key);
+		rc = read_pinned(n, buf, size, off, path);
 	}
 	pthread_mutex_unlock(&n->io);
-	return rc == -ENOENT ? -EIO : rc;	/* the value vanished under an open file */
+	return rc;
 }
 
 /* --- writing --- */
@@ -819,13 +876,55 @@ int tk_release(const char *path, struct fuse_file_info *fi)
 
 /* --- removing, metadata --- */
 
-int tk_unlink(const char *path)
+/* Open descriptors keep reading a file whose value goes away (removed, or replaced by a
+ * rename onto it), as on a local disk: bring n's value into its spool before the shards
+ * drop it. An upload under way holds the key: bring its bytes back, let go of it. Caller
+ * holds n->io; a failure is logged (the handles then read the shards, pinned: EIO). */
+static void keep_value(struct node *n, const char *op, const char *path)
+{
+	struct kv_err err;
+	int created;
+
+	if (n->stream != NULL && spool_complete(n, &err) < 0)
+		(void)tk_errno(-EIO, &err, op, path);
+	pthread_mutex_lock(&n->lock);
+	created = n->created;
+	pthread_mutex_unlock(&n->lock);
+	if (!created && !n->replaced && n->spool_fd < 0) {
+		if (spool_fill(n, 0, &err) < 0)
+			(void)tk_errno(-EIO, &err, op, path);
+		prefetch_free(n->pf);	/* reads come from the spool now */
+		n->pf = NULL;
+	}
+}
+
+void tk_keep_for_readers(const char *key, size_t klen)
+{
+	struct kv_record rec;
+	struct node *n;
+	int created, fresh;
+
+	if (!node_snapshot(key, klen, &rec, &created))
+		return;
+	n = node_get(key, klen, &rec, &fresh);
+	if (n == NULL)
+		return;
+	pthread_mutex_lock(&n->io);
+	if (!fresh)
+		keep_value(n, "rename (keeping the old value for open files)", key);
+	pthread_mutex_unlock(&n->io);
+	node_put(n);
+}
+
+/* Remove key and its stored value; handles open on it keep the value (keep_value). The
+ * node then leaves the table, or with hide_as (alen > 0) goes under the name libfuse hides
+ * the open file by. */
+static int unlink_key(const char *key, size_t klen, const char *hide_as, size_t alen,
+		      const char *path)
 {
 	struct kv_record rec;
 	struct kv_err err;
 	struct node *n = NULL;
-	size_t klen;
-	const char *key = tk_key(path, &klen);
 	int created = 0, fresh, rc = 0;
 
 	if (node_snapshot(key, klen, &rec, &created)) {
@@ -834,26 +933,47 @@ int tk_unlink(const char *path)
 		if (n == NULL)
 			return -ENOMEM;
 		pthread_mutex_lock(&n->io);
-		/* An upload under way holds the key: bring its bytes back, let go of it. */
-		if (n->stream != NULL && spool_complete(n, &err) < 0)
-			(void)tk_errno(-EIO, &err, "unlink (keeping it for open files)", path);
+		if (!fresh)
+			keep_value(n, "unlink (keeping it for open files)", path);
 		pthread_mutex_lock(&n->lock);
 		created = n->created;
 		pthread_mutex_unlock(&n->lock);
-		/* Open descriptors keep reading a removed file, as on a local disk: bring its
-		 * value into the spool before the shards drop it. */
-		if (!fresh && !created && n->spool_fd < 0 && spool_fill(n, 0, &err) < 0)
-			(void)tk_errno(-EIO, &err, "unlink (keeping it for open files)", path);
 	}
 	if (!created)	/* else never uploaded: nothing stored to remove */
 		rc = kv_store_delete(tk_ctx()->store, key, klen, &err);
-	if (rc == 0)
+	if (rc == 0 && alen > 0)
+		node_hide(key, klen, hide_as, alen);
+	else if (rc == 0)
 		node_unlinked(key, klen);
 	if (n != NULL) {
 		pthread_mutex_unlock(&n->io);
 		node_put(n);
 	}
 	return rc < 0 ? tk_errno(rc, &err, "unlink", path) : 0;
+}
+
+int tk_unlink(const char *path)
+{
+	size_t klen;
+	const char *key = tk_key(path, &klen);
+
+	/* libfuse removing the name it hid an open file under, at its last close: nothing
+	 * is stored under that name. */
+	if (node_unhide(key, klen))
+		return 0;
+	return unlink_key(key, klen, NULL, 0, path);
+}
+
+int tk_hide(const char *from, size_t flen, const char *as, size_t alen, const char *path)
+{
+	if (tk_request_renames()) {
+		/* A rename replaces the key next, atomically, or fails and leaves it: only
+		 * the open handles' view changes here. */
+		tk_keep_for_readers(from, flen);
+		node_hide(from, flen, as, alen);
+		return 0;
+	}
+	return unlink_key(from, flen, as, alen, path);
 }
 
 /* The parts of m that are set, into the metadata an upload will apply. */

@@ -51,6 +51,19 @@ int tk_fsync(const char *path, int datasync, struct fuse_file_info *fi);
 int tk_release(const char *path, struct fuse_file_info *fi);
 int tk_unlink(const char *path);
 
+/* key's stored value is about to be replaced (a rename onto it): handles open on it keep
+ * reading that value whole, from a copy in their spool. */
+void tk_keep_for_readers(const char *key, size_t klen);
+
+/* Does key name one of libfuse's hiding places (.fuse_hidden and 16 hex digits)? A
+ * rename of an open file onto such a name is taken for libfuse's hiding. */
+int tk_hiding_name(const char *key, size_t klen);
+
+/* libfuse hides the open file from (path: for messages) under the name as, because its
+ * name goes: an unlink (the key is deleted now) or a rename onto it (which follows). The
+ * handles keep the value and fstat works; as is never stored. */
+int tk_hide(const char *from, size_t flen, const char *as, size_t alen, const char *path);
+
 /* Upload n if it is dirty; at_release: not again after a failure already reported. Caller
  * holds n->io (tk_flush_node takes it). Returns 0 or an errno for the kernel. */
 int tk_flush_locked(struct node *n, const char *op, int at_release);

@@ -5,6 +5,7 @@
  * unmounted. mount.fuse3 runs us as `tinykv SOURCE MOUNTPOINT -o OPTIONS`.
  */
 #include "ops.h"
+#include "request.h"
 
 #include <errno.h>
 #include <fuse_lowlevel.h>
@@ -135,6 +136,9 @@ static int serve(struct fuse *f, struct fuse_cmdline_opts *fo, struct mount_ctx 
 
 	if (fuse_mount(f, fo->mountpoint) != 0)
 		return 1;
+	if (tk_request_watch(f) != 0)	/* then a removed open file's key goes at once */
+		fprintf(stderr, "tinykv: cannot watch requests: an open file replaced by a "
+			"rename is removed first\n");
 	raise_readahead(fo->mountpoint);
 	if (fuse_daemonize(fo->foreground) != 0) {
 		fuse_unmount(f);

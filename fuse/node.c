@@ -64,7 +64,7 @@ int node_snapshot(const char *key, size_t klen, struct kv_record *rec, int *crea
 
 	pthread_mutex_lock(&table_lock);
 	n = *find(key, klen);
-	if (n != NULL && !n->unlinked) {
+	if (n != NULL && (!n->unlinked || n->hidden)) {
 		pthread_mutex_lock(&n->lock);
 		*rec = n->rec;
 		rec->size = n->size;
@@ -83,9 +83,9 @@ int node_local(const char *key, size_t klen, struct kv_record *rec)
 
 	pthread_mutex_lock(&table_lock);
 	n = *find(key, klen);
-	if (n != NULL && !n->unlinked) {
+	if (n != NULL && (!n->unlinked || n->hidden)) {
 		pthread_mutex_lock(&n->lock);
-		found = n->created || n->dirty || n->spooled;
+		found = n->created || n->dirty || n->spooled || n->hidden;
 		if (found) {
 			*rec = n->rec;
 			rec->size = n->size;
@@ -176,7 +176,7 @@ int node_grab_under(const char *dir, size_t dlen, struct node ***out)
 	pthread_mutex_lock(&table_lock);
 	for (b = 0; b < BUCKETS && rc == 0; b++)
 		for (n = table[b]; n != NULL && rc == 0; n = n->next)
-			if (under(n, dir, dlen))
+			if (under(n, dir, dlen) && !n->hidden)
 				rc = grab(&v, &count, &cap, n);
 	pthread_mutex_unlock(&table_lock);
 	if (rc < 0) {
@@ -239,6 +239,51 @@ void node_unlinked(const char *key, size_t klen)
 		pthread_mutex_unlock(&n->lock);
 	}
 	pthread_mutex_unlock(&table_lock);
+}
+
+void node_hide(const char *key, size_t klen, const char *as, size_t alen)
+{
+	struct node **pp, *n, **dst;
+
+	pthread_mutex_lock(&table_lock);
+	pp = find(key, klen);
+	n = *pp;
+	if (n != NULL) {
+		*pp = n->next;
+		n->next = NULL;
+		dst = find(as, alen);
+		pthread_mutex_lock(&n->lock);
+		n->unlinked = 1;
+		n->created = 0;		/* not a new file to list any more */
+		if (*dst == NULL && alen <= KV_KEY_MAX) {
+			memcpy(n->key, as, alen);
+			n->klen = alen;
+			n->hidden = 1;
+			*dst = n;
+		}
+		pthread_mutex_unlock(&n->lock);
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
+int node_unhide(const char *key, size_t klen)
+{
+	struct node **pp, *n;
+	int hidden = 0;
+
+	pthread_mutex_lock(&table_lock);
+	pp = find(key, klen);
+	n = *pp;
+	if (n != NULL && n->hidden) {
+		*pp = n->next;
+		n->next = NULL;
+		pthread_mutex_lock(&n->lock);
+		n->hidden = 0;
+		pthread_mutex_unlock(&n->lock);
+		hidden = 1;
+	}
+	pthread_mutex_unlock(&table_lock);
+	return hidden;
 }
 
 void node_each_created_in(const char *dir, size_t dlen,

@@ -67,6 +67,9 @@ struct node {
 					 * told; no change since (release does not retry it) */
 	int spooled;			/* io+lock: spool_fd is open (this mount's own view) */
 	int unlinked;			/* lock: removed while open, never upload */
+	int hidden;			/* lock: ... and in the table under a name of
+					 * libfuse's (.fuse_hiddenXXXX) for the kernel's
+					 * calls by path while it stays open */
 	int spool_fd;			/* io: -1 while reads go to the shards */
 	int appending;			/* io: every write since the spool was empty extended
 					 * it at its end (so the value can go up as it is
@@ -82,6 +85,8 @@ struct node {
 	size_t ra_len, ra_cap, ra_next;	/* ra_next: window size for the next fetch */
 	struct prefetch *pf;		/* io: read-ahead thread of a value read in order */
 	int64_t read_end;		/* io: where the last read from the shards ended */
+	int replaced;			/* io: a read found the value replaced (HTTP, another
+					 * mount): every read from the shards fails since */
 	int ra_err;			/* io: last fetch's error, and when (monotonic ms): */
 	int64_t ra_err_ms;		/* the kernel's retry of a failed read gets it at once */
 	struct node *next;		/* table_lock */
@@ -90,7 +95,7 @@ struct node {
 /* The node of key with one more reference, made (from rec) if none is open; *fresh tells
  * which. Returns NULL when out of memory. */
 struct node *node_get(const char *key, size_t klen, const struct kv_record *rec, int *fresh);
-/* If key has an open node (not unlinked): a copy of its record (size: the current one)
+/* If key has an open node (not unlinked, or hidden): a copy of its record (size: the current one)
  * and whether it is a new key not stored yet. No reference is taken. */
 int node_snapshot(const char *key, size_t klen, struct kv_record *rec, int *created);
 /* Like node_snapshot, but only for a node with bytes of its own (new, changed or
@@ -101,7 +106,8 @@ int node_local(const char *key, size_t klen, struct kv_record *rec);
 int node_put(struct node *n);
 /* Give an open node a new key after a rename. */
 void node_rename(const char *from, size_t flen, const char *to, size_t tlen);
-/* Every open node under dir/ (at any depth; dlen 0: all), each with a reference taken.
+/* Every open node under dir/ (at any depth; dlen 0: all; hidden ones are not), each with
+ * a reference taken.
  * *out gets a malloc'd array (caller frees it and node_puts each node; NULL when none).
  * Returns the count or -ENOMEM. */
 int node_grab_under(const char *dir, size_t dlen, struct node ***out);
@@ -110,6 +116,12 @@ int node_grab_under(const char *dir, size_t dlen, struct node ***out);
 void node_rename_tree(const char *from, size_t flen, const char *to, size_t tlen);
 /* Mark the node of key (if open) as unlinked. */
 void node_unlinked(const char *key, size_t klen);
+/* Mark it unlinked, and give it the name libfuse hides it under: lookups by that name
+ * (only) find it until its handles close (node_snapshot, node_local). */
+void node_hide(const char *key, size_t klen, const char *as, size_t alen);
+/* If key names a hidden node: out of the table with it (libfuse unlinks the hidden name at
+ * the last close). Returns 1 when it did. */
+int node_unhide(const char *key, size_t klen);
 /* Call fn for every created-but-not-uploaded key directly inside dir (dlen 0: root). */
 void node_each_created_in(const char *dir, size_t dlen,
 			  void (*fn)(const char *name, size_t nlen, const struct kv_record *rec,

@@ -6,6 +6,7 @@
  */
 #include "fs.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,21 @@ int tk_lookup(const char *key, size_t klen, struct kv_record *rec, struct kv_err
 	if (rc == -ENOENT)
 		rc = kv_store_dir_get(tk_ctx()->store, key, klen, rec, err);
 	return rc;
+}
+
+int tk_hiding_name(const char *key, size_t klen)
+{
+	static const char hidden[] = ".fuse_hidden";	/* then 16 hex digits (libfuse) */
+	const size_t hlen = sizeof(hidden) - 1;
+	const char *slash = memrchr(key, '/', klen), *name = slash != NULL ? slash + 1 : key;
+	size_t nlen = klen - (size_t)(name - key), i;
+
+	if (nlen != hlen + 16 || memcmp(name, hidden, hlen) != 0)
+		return 0;
+	for (i = hlen; i < nlen; i++)
+		if (!isxdigit((unsigned char)name[i]))
+			return 0;
+	return 1;
 }
 
 /* The file node behind fi, or NULL (no handle, or a directory's). */
@@ -507,8 +523,13 @@ static int tk_rename(const char *from, const char *to, unsigned int flags)
 
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;	/* no atomic swap of two keys */
+	/* libfuse hiding an open file whose name goes (fs.h) */
+	if (tk_hiding_name(tkey, tlen) && node_snapshot(fkey, flen, &rec, &created))
+		return tk_hide(fkey, flen, tkey, tlen, from);
 	if (tk_new_name(tkey, tlen) < 0)
 		return -ENAMETOOLONG;
+	if (flen != tlen || memcmp(fkey, tkey, flen) != 0)
+		tk_keep_for_readers(tkey, tlen);	/* readers of the old value read on */
 	if (node_snapshot(fkey, flen, &rec, &created))
 		return rename_open(fkey, flen, tkey, tlen, &rec, kflags);
 	if (flen > 0 && tlen > 0) {
@@ -558,7 +579,8 @@ static void *tk_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 	cfg->use_ino = 1;		/* stable inode numbers: a hash of the key */
 	cfg->nullpath_ok = 1;
-	cfg->hard_remove = 1;		/* no .fuse_hidden files: they would become keys */
+	cfg->hard_remove = 0;		/* .fuse_hidden names keep fstat working on a removed
+					 * open file; they never become keys (tk_hide) */
 	cfg->attr_timeout = c->cfg->attr_timeout;
 	cfg->entry_timeout = c->cfg->entry_timeout;
 	cfg->negative_timeout = 0;	/* a key PUT through HTTP shows at once */
