@@ -4,7 +4,9 @@
  *
  *   kvload kv  URL W SECONDS [SIZE]   against tinykvd (PUT 201, GET 302→200, DELETE 200)
  *   kvload dav URL W SECONDS [SIZE]   against a WebDAV server directly (the ceiling),
- *                                     at hashed /XX/YY/NAME paths like tinykv's layout
+ *                                     at hashed /XX/YY/NAME paths like tinykv's layout,
+ *                                     writing with the X-Tinykv-Secret header read from
+ *                                     the file $KVLOAD_SECRET_FILE (if set), as the core
  *
  * Every answer is checked (status, and the value read back); errors are counted and
  * reported, and make the exit status non-zero.
@@ -29,6 +31,7 @@ struct worker {
 
 static const char *mode, *base;
 static char *value;
+static struct curl_slist *secret_hdr;	/* dav mode's header for PUT and DELETE, or NULL */
 static size_t value_len;
 static long cycles, errors;
 
@@ -104,8 +107,24 @@ static void start(CURLM *m, struct worker *w)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, w);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, w);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->step == GET ? NULL : secret_hdr);
 	curl_multi_add_handle(m, e);
+}
+
+/* The X-Tinykv-Secret header from the first line of FILE; exits on failure. */
+static struct curl_slist *read_secret(const char *file)
+{
+	char line[300], hdr[340];
+	FILE *f = fopen(file, "r");
+
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
+		perror(file);
+		exit(2);
+	}
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	snprintf(hdr, sizeof(hdr), "X-Tinykv-Secret: %s", line);
+	return curl_slist_append(NULL, hdr);
 }
 
 static int ok(struct worker *w, CURLcode res)
@@ -145,6 +164,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < (int)value_len; i++)
 		value[i] = (char)('a' + i % 26);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (strcmp(mode, "kv") && getenv("KVLOAD_SECRET_FILE") != NULL)
+		secret_hdr = read_secret(getenv("KVLOAD_SECRET_FILE"));
 	m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(4 * n));
 	ws = calloc((size_t)n, sizeof(*ws));
