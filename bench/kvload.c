@@ -31,7 +31,7 @@ struct worker {
 
 static const char *mode, *base;
 static char *value;
-static struct curl_slist *secret_hdr;	/* dav mode's header for PUT and DELETE, or NULL */
+static struct curl_slist *secret_hdr; /* dav mode's header for PUT and DELETE, or NULL */
 static size_t value_len;
 static long cycles, errors;
 
@@ -75,8 +75,7 @@ static void dav_url(struct worker *w)
 	snprintf(name, sizeof(name), "kvload-%d-%ld-%ld", w->id, (long)time(NULL), w->seq);
 	for (p = name; *p != '\0'; p++)
 		h = h * 33 + (unsigned char)*p;
-	snprintf(w->url, sizeof(w->url), "%s/%02x/%02x/%s", base, h >> 24, (h >> 16) & 0xff,
-		 name);
+	snprintf(w->url, sizeof(w->url), "%s/%02x/%02x/%s", base, h >> 24, (h >> 16) & 0xff, name);
 }
 
 static void start(CURLM *m, struct worker *w)
@@ -136,8 +135,9 @@ static int ok(struct worker *w, CURLcode res)
 		return 0;
 	switch (w->step) {
 	case PUT: return status == 201 || status == 204;
-	case GET: return status == 200 && w->got_len == value_len &&
-			 memcmp(w->got, value, value_len) == 0;
+	case GET:
+		return status == 200 && w->got_len == value_len &&
+		       memcmp(w->got, value, value_len) == 0;
 	default: return status == 200 || status == 204;
 	}
 }
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&w);
 			if (!ok(w, msg->data.result)) {
 				errors++;
-				w->step = PUT;	/* start a fresh key */
+				w->step = PUT; /* start a fresh key */
 			} else if (w->step == DEL) {
 				cycles++;
 				w->step = PUT;

@@ -125,16 +125,10 @@ static int read_one(const char *path, const char *want, char *got, size_t size)
 static int one(enum phase ph, const char *path, long i, char *buf, char *got, size_t size)
 {
 	switch (ph) {
-	case CREATE:
-		fill(buf, size, i);
-		return create_one(path, buf, size);
-	case STAT:
-		return stat_one(path, size);
-	case READ:
-		fill(buf, size, i);
-		return read_one(path, buf, got, size);
-	default:
-		return unlink(path);
+	case CREATE: fill(buf, size, i); return create_one(path, buf, size);
+	case STAT: return stat_one(path, size);
+	case READ: fill(buf, size, i); return read_one(path, buf, got, size);
+	default: return unlink(path);
 	}
 }
 
