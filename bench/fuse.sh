@@ -217,7 +217,7 @@ bench_fuse() {
 		measure create.rclone create_files "$RCM/create-$r" "$PEER_DIR/rclone/create-$r"
 	done
 	row "create $FILES files of 4 KiB (until on the server)" "$(med create.kv)" \
-		"$(med create.davfs)" files/s ">=" 10 davfs2
+		"$(med create.davfs)" files/s ">=" 10 "davfs2 on nginx, worker_processes auto"
 	row "  the same" "$(med create.kv)" "$(med create.rclone)" files/s "" "" rclone
 
 	for r in $(seq "$ROUNDS"); do
@@ -230,7 +230,8 @@ bench_fuse() {
 			esac
 		done
 	done
-	row "read those $FILES files, cold" "$(med read.kv)" "$(med read.davfs)" files/s ">=" 3 davfs2
+	row "read those $FILES files, cold" "$(med read.kv)" "$(med read.davfs)" files/s ">=" 3 \
+		"davfs2 on nginx, worker_processes auto"
 	row "  the same" "$(med read.kv)" "$(med read.rclone)" files/s "" "" rclone
 
 	log "making $LS_FILES files to list (through the mount for tinykv, on disk for the rest)"
@@ -259,9 +260,9 @@ bench_fuse() {
 		rm -f "$NSM/bign-$r"
 	done
 	row "write a $big MiB file sequentially (until on the shard)" "$(med bigw.kv)" \
-		"$(med bigw.curl)" MB/s ">=" 0.70 "curl -T"
+		"$(med bigw.curl)" MB/s ">=" 0.70 "curl -T to the shard"
 	row "  the same, checksum = no" "$(med bigw.nosum)" "$(med bigw.curl)" MB/s ">=" 0.70 \
-		"curl -T"
+		"curl -T to the shard"
 	loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$KV_PORT/big-1")
 	for r in $(seq "$ROUNDS"); do
 		remount kv || die "remounting tinykv failed"
@@ -270,7 +271,7 @@ bench_fuse() {
 	done
 	rm -f "$KVM/big-1"
 	row "read a $big MiB file sequentially, cold" "$(med bigr.kv)" "$(med bigr.curl)" MB/s \
-		">=" 0.80 "curl GET"
+		">=" 0.80 "curl GET from the shard"
 
 	remount kv || die "remounting tinykv failed"
 	if cp "$B/big.src" "$KVM/cp-in" && cp "$KVM/cp-in" "$B/cp-out" && cmp -s "$B/big.src" "$B/cp-out"

@@ -6,6 +6,7 @@
 # shellcheck shell=bash
 
 CEIL_PORT=""
+CEIL_WORKERS="worker_processes auto ($(nproc))"	# how the ceiling runs, for the table
 
 # start_ceiling LOCATION BODY: an nginx at its best (a worker per core, logging nothing,
 # keepalive like the shard's) whose /302 answers 302 to LOCATION and /404 answers 404 with
@@ -156,26 +157,26 @@ bench_http() {
 		measure get.ceil wrk_rate ok "http://127.0.0.1:$CEIL_PORT/302"
 	done
 	row "GET of an existing key (302, not followed)" "$(med get.ours)" "$(med get.ceil)" \
-		req/s ">=" 0.80 "nginx return 302"
+		req/s ">=" 0.80 "nginx return 302, $CEIL_WORKERS"
 	for r in $(seq "$ROUNDS"); do
 		measure miss.ours wrk_rate 404 "http://127.0.0.1:$KV_PORT/bench-missing"
 		measure miss.ceil wrk_rate 404 "http://127.0.0.1:$CEIL_PORT/404"
 	done
 	row "GET of a missing key (404)" "$(med miss.ours)" "$(med miss.ceil)" \
-		req/s ">=" 0.80 "nginx return 404"
+		req/s ">=" 0.80 "nginx return 404, $CEIL_WORKERS"
 	for r in $(seq "$ROUNDS"); do
 		measure put.ours wrk_rate ok "http://127.0.0.1:$KV_PORT/" "$B/put.lua" kv "$r"
 		measure put.ceil wrk_rate ok "http://127.0.0.1:$SHARD_PORT/" "$B/put.lua" dav "$r" \
 			"$(cat "$SECRET")"
 	done
 	row "PUT of new keys, 100-byte values" "$(med put.ours)" "$(med put.ceil)" \
-		req/s ">=" 0.60 "WebDAV PUT to the shard"
+		req/s ">=" 0.60 "WebDAV PUT to the shard, $(shard_label)"
 	for r in $(seq "$ROUNDS"); do
 		measure cycle.ours cycles kv "http://127.0.0.1:$KV_PORT"
 		measure cycle.ceil cycles dav "http://127.0.0.1:$SHARD_PORT"
 	done
 	row "PUT, GET (redirect followed), DELETE per key, 16 workers" "$(med cycle.ours)" \
-		"$(med cycle.ceil)" cycles/s ">=" 0.50 "the same on the shard"
+		"$(med cycle.ceil)" cycles/s ">=" 0.50 "the same on the shard, $(shard_label)"
 	hwm=$(vm_kb "$(pid_of kvd)" VmHWM)
 	row "tinykvd peak RSS (VmHWM) after the runs above (64 connections)" \
 		"$(calc "$hwm / 1024")" "" MiB max 64
@@ -189,9 +190,9 @@ bench_http() {
 	done
 	rm -f "$B/big.src"
 	row "PUT of $BIG_MIB MiB values (curl -T, $BIG_PUTS per run)" "$(med big.ours)" \
-		"$(med big.ceil)" MB/s ">=" 0.50 "curl -T to the shard"
+		"$(med big.ceil)" MB/s ">=" 0.50 "curl -T to the shard, $(shard_label)"
 	row "  the same, checksum = no" "$(med big.nosum)" "$(med big.ceil)" MB/s ">=" 0.50 \
-		"curl -T to the shard"
+		"curl -T to the shard, $(shard_label)"
 	hwm=$(vm_kb "$(pid_of kvd)" VmHWM)
 	row "tinykvd peak RSS (VmHWM) after the $BIG_MIB MiB PUTs too" "$(calc "$hwm / 1024")" "" \
 		MiB max 64

@@ -187,6 +187,8 @@ shard_workers() {
 		"$SHARD_DIR.nginx/nginx.conf" 2>/dev/null || echo "?"
 }
 
+shard_label() { echo "tinykv-shard defaults: $(shard_workers) worker(s)"; }
+
 # write_conf FILE INDEX PORT: a tinykv.conf for the shard.
 write_conf() {
 	cat >"$1" <<CONF
