@@ -4,7 +4,9 @@
  *
  *   kvload kv  URL W SECONDS [SIZE]   against tinykvd (PUT 201, GET 302→200, DELETE 200)
  *   kvload dav URL W SECONDS [SIZE]   against a WebDAV server directly (the ceiling),
- *                                     at hashed /XX/YY/NAME paths like tinykv's layout
+ *                                     at hashed /XX/YY/NAME paths like tinykv's layout,
+ *                                     writing with the X-Tinykv-Secret header read from
+ *                                     the file $KVLOAD_SECRET_FILE (if set), as the core
  *
  * Every answer is checked (status, and the value read back); errors are counted and
  * reported, and make the exit status non-zero.
@@ -29,6 +31,7 @@ struct worker {
 
 static const char *mode, *base;
 static char *value;
+static struct curl_slist *secret_hdr; /* dav mode's header for PUT and DELETE, or NULL */
 static size_t value_len;
 static long cycles, errors;
 
@@ -72,8 +75,7 @@ static void dav_url(struct worker *w)
 	snprintf(name, sizeof(name), "kvload-%d-%ld-%ld", w->id, (long)time(NULL), w->seq);
 	for (p = name; *p != '\0'; p++)
 		h = h * 33 + (unsigned char)*p;
-	snprintf(w->url, sizeof(w->url), "%s/%02x/%02x/%s", base, h >> 24, (h >> 16) & 0xff,
-		 name);
+	snprintf(w->url, sizeof(w->url), "%s/%02x/%02x/%s", base, h >> 24, (h >> 16) & 0xff, name);
 }
 
 static void start(CURLM *m, struct worker *w)
@@ -104,8 +106,24 @@ static void start(CURLM *m, struct worker *w)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, w);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, w);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->step == GET ? NULL : secret_hdr);
 	curl_multi_add_handle(m, e);
+}
+
+/* The X-Tinykv-Secret header from the first line of FILE; exits on failure. */
+static struct curl_slist *read_secret(const char *file)
+{
+	char line[300], hdr[340];
+	FILE *f = fopen(file, "r");
+
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
+		perror(file);
+		exit(2);
+	}
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	snprintf(hdr, sizeof(hdr), "X-Tinykv-Secret: %s", line);
+	return curl_slist_append(NULL, hdr);
 }
 
 static int ok(struct worker *w, CURLcode res)
@@ -117,8 +135,9 @@ static int ok(struct worker *w, CURLcode res)
 		return 0;
 	switch (w->step) {
 	case PUT: return status == 201 || status == 204;
-	case GET: return status == 200 && w->got_len == value_len &&
-			 memcmp(w->got, value, value_len) == 0;
+	case GET:
+		return status == 200 && w->got_len == value_len &&
+		       memcmp(w->got, value, value_len) == 0;
 	default: return status == 200 || status == 204;
 	}
 }
@@ -145,6 +164,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < (int)value_len; i++)
 		value[i] = (char)('a' + i % 26);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (strcmp(mode, "kv") && getenv("KVLOAD_SECRET_FILE") != NULL)
+		secret_hdr = read_secret(getenv("KVLOAD_SECRET_FILE"));
 	m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(4 * n));
 	ws = calloc((size_t)n, sizeof(*ws));
@@ -168,7 +189,7 @@ int main(int argc, char **argv)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&w);
 			if (!ok(w, msg->data.result)) {
 				errors++;
-				w->step = PUT;	/* start a fresh key */
+				w->step = PUT; /* start a fresh key */
 			} else if (w->step == DEL) {
 				cycles++;
 				w->step = PUT;

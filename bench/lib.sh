@@ -11,6 +11,9 @@ SHARD_DIR=""
 KV_PORT=""	# tinykvd (start_kvd)
 KV_CONF=""
 NOSUM_PORT=""	# a second tinykvd on the same index, with checksum = no (start_kvd_nosum)
+SECRET=""	# the cluster's shard secret file (bench_init); the shard takes writes with it
+PEER_PORT=""	# a plain nginx WebDAV server for davfs2 and rclone (start_peer_dav)
+PEER_DIR=""
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -25,6 +28,8 @@ bench_init() {
 	: >"$B/pids"; : >"$B/mounts"; : >"$B/indexes"; : >"$B/rows"; : >"$B/notes"
 	: >"$B/ports"
 	mkdir -p "$B/bin" "$B/mnt"
+	SECRET=$B/shard.secret
+	(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$SECRET")
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -160,16 +165,29 @@ up() {
 	return 1
 }
 
-start_shard() {	# the nginx WebDAV shard, once
+# The X-Tinykv-Secret header that direct writes to the shard need (as the core sends it).
+secret_header() { printf 'X-Tinykv-Secret: %s' "$(cat "$SECRET")"; }
+
+start_shard() {	# the nginx WebDAV shard (tinykv-shard as it defaults), once
 	[ -z "$SHARD_PORT" ] || return 0
 	SHARD_DIR=$B/shard
 	for _ in 1 2 3; do
 		SHARD_PORT=$(free_port)
-		start_bg shard "$B/shard.log" "$TOP/scripts/tinykv-shard" "$SHARD_DIR" "$SHARD_PORT"
+		start_bg shard "$B/shard.log" "$TOP/scripts/tinykv-shard" --secret-file "$SECRET" \
+			"$SHARD_DIR" "$SHARD_PORT"
 		up shard "$B/shard.log" "http://127.0.0.1:$SHARD_PORT/" && return 0
 	done
 	die "the shard did not start"
 }
+
+# shard_workers: the worker_processes the shard's nginx runs with (from the config
+# tinykv-shard wrote, in its default state directory), or "?" before it started.
+shard_workers() {
+	awk '$1 == "worker_processes" { sub(";", "", $2); w = $2 } END { print w ? w : "?" }' \
+		"$SHARD_DIR.nginx/nginx.conf" 2>/dev/null || echo "?"
+}
+
+shard_label() { echo "tinykv-shard defaults: $(shard_workers) worker(s)"; }
 
 # write_conf FILE INDEX PORT: a tinykv.conf for the shard.
 write_conf() {
@@ -179,8 +197,64 @@ index = $2
 cache = $B/cache
 port = $3
 replicas = 1
+shard_secret_file = $SECRET
 CONF
 	echo "$2" >>"$B/indexes"
+}
+
+# nginx_bin: the nginx that tinykv-shard runs too.
+nginx_bin() { echo "${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"; }
+
+# start_peer_dav: for davfs2 and rclone, which need all of WebDAV on any path (the shard
+# serves tinykv's requests only): a plain nginx WebDAV server at its best, a worker per
+# core, with the shard's buffers and keepalive, serving $B/peers. Once.
+start_peer_dav() {
+	local dir=$B/peer-nginx user_line=""
+	[ -z "$PEER_PORT" ] || return 0
+	PEER_DIR=$B/peers
+	mkdir -p "$dir/body" "$PEER_DIR"
+	[ "$(id -u)" -ne 0 ] || user_line="user root;"
+	for _ in 1 2 3; do
+		PEER_PORT=$(free_port)
+		cat >"$dir/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_http_dav_ext_module.so;
+$user_line
+daemon off;
+master_process on;
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	tcp_nodelay on;
+	keepalive_timeout 300s;
+	keepalive_requests 1000000;
+	client_max_body_size 0;
+	client_body_buffer_size 1m;
+	client_body_temp_path $dir/body;
+	default_type application/octet-stream;
+	types {}
+	server {
+		listen 127.0.0.1:$PEER_PORT reuseport backlog=4096;
+		root $PEER_DIR;
+		location / {
+			dav_methods PUT DELETE MKCOL COPY MOVE;
+			dav_ext_methods PROPFIND OPTIONS;
+			dav_access user:rw group:r all:r;
+			create_full_put_path on;
+			autoindex on;
+		}
+	}
+}
+CONF
+		start_bg peer-nginx "$B/peer-nginx.log" "$(nginx_bin)" -p "$dir" -c "$dir/nginx.conf" \
+			-e stderr
+		up peer-nginx "$B/peer-nginx.log" "http://127.0.0.1:$PEER_PORT/" && return 0
+	done
+	die "the peers' nginx did not start"
 }
 
 start_kvd() {	# tinykvd -q (no access log) on the shard, once
@@ -257,7 +331,8 @@ fmt() {	# fmt VALUE UNIT: a readable figure
 
 # row WORKLOAD OURS PEER UNIT OP LIMIT [PEER_NAME]
 #   OP ">=": ratio ours/peer must be >= LIMIT; "<=": ratio ours/peer must be <= LIMIT;
-#   "max": no peer, OURS must be <= LIMIT (in UNIT); "": no target (information only).
+#   "max": no peer, OURS must be <= LIMIT (in UNIT); "min": OURS must be >= LIMIT (in UNIT;
+#   PEER, if any, is shown for scale); "": no target (information only).
 row() {
 	local w=$1 ours=$2 peer=$3 unit=$4 op=$5 limit=$6 pname=${7:-}
 	local ratio="—" target="—" met="—" o p
@@ -276,10 +351,11 @@ row() {
 			else
 				met="?"
 			fi ;;
-		max)
-			target="≤ $limit $unit"
+		max|min)
+			target="$([ "$op" = max ] && echo "≤" || echo "≥") $limit $unit"
 			if [[ "$ours" =~ ^[0-9] ]]; then
-				met=$(awk -v v="$ours" -v l="$limit" 'BEGIN { print v <= l ? "yes" : "NO" }')
+				met=$(awk -v v="$ours" -v l="$limit" -v op="$op" \
+					'BEGIN { ok = op == "max" ? v <= l : v >= l; print ok ? "yes" : "NO" }')
 			else
 				met="?"
 			fi ;;
