@@ -15,24 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* The content of file i: its number, then a repeating pattern. */
-static void fill(char *buf, size_t size, long i)
-{
-	size_t k;
-
-	for (k = 0; k < size; k++)
-		buf[k] = (char)('a' + (k + (size_t)i) % 26);
-	if (size >= 8)
-		memcpy(buf, &i, sizeof(i) < size ? sizeof(i) : size);
-}
+#include "load.h"
 
 static int create_one(const char *path, const char *buf, size_t size)
 {

@@ -21,26 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "load.h"
+
 enum phase { CREATE, STAT, READ, UNLINK };
 
 static const char *const phase_names[] = { "create", "stat", "read", "unlink" };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* The content of file i: a pattern that differs from file to file. */
-static void fill(char *buf, size_t size, long i)
-{
-	size_t k;
-
-	for (k = 0; k < size; k++)
-		buf[k] = (char)('a' + (k + (size_t)i) % 26);
-}
 
 /* Directory d of DIRS below top (top itself when there is one). */
 static int dir_path(char *out, size_t len, const char *top, long dirs, long d)
