@@ -350,3 +350,15 @@ wait_kv() {
 # as_nobody CMD: run a shell command as uid/gid 65534 without supplementary groups.
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$1"; }
 
+# refute_stored KEY...: no key listed and no file on shard 1 or 2 for the keys given.
+refute_stored() {
+	local k
+	run kv '?list'
+	for k in "$@"; do
+		refute_output --partial "\"$k\""
+		if [ -e "$KV_DIR/shard1$(shard_path "$k")" ] || [ -e "$KV_DIR/shard2$(shard_path "$k")" ]; then
+			echo "a file of $k is on a shard"
+			return 1
+		fi
+	done
+}

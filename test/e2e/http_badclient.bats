@@ -54,15 +54,6 @@ wait_for() {
 # send [--wait S] [--close-write]: stdin as it is to tinykvd; the answer on stdout.
 send() { "${BAD[@]}" send "$KV_PORT" "$@"; }
 
-refute_stored() {
-	local k
-	run kv '?list'
-	for k in "$@"; do
-		refute_output --partial "\"$k\""
-		[ ! -e "$KV_DIR/shard1$(shard_path "$k")" ] && [ ! -e "$KV_DIR/shard2$(shard_path "$k")" ] ||
-			{ echo "a file of $k is on a shard"; return 1; }
-	done
-}
 
 no_intents() { [ "$(intent_count)" = 0 ]; }
 

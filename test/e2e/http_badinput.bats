@@ -9,16 +9,6 @@ setup_file() {
 
 teardown_file() { kv_cleanup; }
 
-# No key and no file on any shard for the keys given.
-refute_stored() {
-	local k
-	run kv '?list'
-	for k in "$@"; do
-		refute_output --partial "\"$k\""
-		[ ! -e "$KV_DIR/shard1$(shard_path "$k")" ] && [ ! -e "$KV_DIR/shard2$(shard_path "$k")" ] ||
-			{ echo "a file of $k is on a shard"; return 1; }
-	done
-}
 
 @test "empty body with Content-Length: 0 → 411" {
 	run kv_status -X PUT -H 'Content-Length: 0' empty1
