@@ -11,6 +11,7 @@
  *   crashdrive CONF delete KEY
  *   crashdrive CONF rename FROM TO    a key or a directory
  *   crashdrive CONF mkdir DIR
+ *   crashdrive CONF rebalance         give every key the replicas CONF places it on
  *   crashdrive CONF get KEY FILE      KEY's value into FILE; status 3 when there is no KEY
  *   crashdrive CONF recover           finish or undo what dead processes left
  *   crashdrive CONF reboot            forget this boot's intent log at the next open
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "config.h"
 #include "store_int.h"
 
@@ -63,6 +65,18 @@ static int get(struct kv_store *s, const char *key, const char *path, struct kv_
 	return rc;
 }
 
+/* One worker and no grace: each key's old copies go right after its switch. */
+static int rebalance(struct kv_store *s, struct kv_err *err)
+{
+	struct kv_admin_opts o = { .jobs = 1 };
+	struct kv_rebalance_result r;
+	int rc = kv_rebalance(s, &o, &r, err);
+
+	if (rc == 0)
+		printf("moved %llu\n", (unsigned long long)r.moved);
+	return rc;
+}
+
 static int recover(struct kv_store *s, struct kv_err *err)
 {
 	int done = 0, rc = kv_store_recover(s, &done, err);
@@ -95,6 +109,8 @@ static int run(struct kv_store *s, int argc, char **argv, struct kv_err *err)
 				       err);
 	if (!strcmp(cmd, "mkdir") && argc == 4)
 		return kv_store_mkdir(s, argv[3], strlen(argv[3]), NULL, err);
+	if (!strcmp(cmd, "rebalance") && argc == 3)
+		return rebalance(s, err);
 	if (!strcmp(cmd, "get") && argc == 5)
 		return get(s, argv[3], argv[4], err);
 	if (!strcmp(cmd, "recover") && argc == 3)
@@ -112,8 +128,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: crashdrive CONF put|delete|rename|mkdir|get|recover|reboot "
-				"ARGS (see its opening comment)\n");
+		fprintf(stderr,
+			"usage: crashdrive CONF put|delete|rename|mkdir|rebalance|get|recover|"
+			"reboot ARGS (see its opening comment)\n");
 		return 2;
 	}
 	err.msg[0] = '\0';
