@@ -1,13 +1,13 @@
 #!/usr/bin/env bats
-# The write protocol cut at every step (issue 12): build/crashdrive does one put, delete or
-# rename through the core and dies (exit 99, as a kill -9 would leave things) at a crash
-# point (core/crash.h); start-up recovery then leaves the state tinykvd(8) CONSISTENCY
-# documents: the old value whole or the new one whole (never a mix, never a record
-# without its files), no intent, and `tinykvd verify --deep` finds the cluster healthy
-# with no orphan. Recovery cut at the same points is finished by the next; a reader
-# before recovery is refused rather than given a mix. A reboot in between (the intent log
-# forgotten) leaves the durable intents to finish and at most orphans that verify
-# --repair removes.
+# The write protocol cut at every step (issue 12): build/crashdrive does one put, delete,
+# rename or rebalance through the core and dies (exit 99, as a kill -9 would leave
+# things) at a crash point (core/crash.h); start-up recovery then leaves the state
+# tinykvd(8) CONSISTENCY documents: the old value whole or the new one whole (never a
+# mix, never a record without its files), no intent, and `tinykvd verify --deep` finds
+# the cluster healthy with no orphan. Recovery cut at the same points is finished by the
+# next; a reader before recovery is refused rather than given a mix. A reboot in between
+# (the intent log forgotten) leaves a durable intent to finish, or a new key's copies as
+# orphans that verify --repair removes.
 
 load helpers
 
