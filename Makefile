@@ -50,6 +50,13 @@ $(B)/unit: $(UNIT_SRC) $(CORE_SRC) $(UNIT_PROG) $(wildcard core/*.h mountd/*.h f
 		$(EXTRA_CFLAGS) -O1 -g $(SAN) -Icore -Imountd -Ifuse -o $@ $(UNIT_SRC) $(CORE_SRC) \
 		$(UNIT_PROG) $(LIBS_FUSE) $(LIBS_CORE)
 
+# The driver of test/e2e/write_crash.bats: one write through the core, built with the crash
+# points (core/crash.h) that no other build has, so TINYKV_CRASH_AT can stop it mid-write.
+$(B)/crashdrive: test/e2e/crashdrive.c $(CORE_SRC) $(wildcard core/*.h)
+	@mkdir -p $(B)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DKV_CRASH_POINTS -Icore -o $@ test/e2e/crashdrive.c \
+		$(CORE_SRC) $(LIBS_CORE) $(LDFLAGS)
+
 # The programs with AddressSanitizer and UBSan, for the end-to-end tests
 # (test/run-all runs a selection of them against these: TINYKV_BIN=build/asan).
 A := $(B)/asan
@@ -79,7 +86,7 @@ deps:
 
 check:
 	scripts/install-deps --lint
-	$(MAKE) all asan $(B)/unit
+	$(MAKE) all asan $(B)/unit $(B)/crashdrive
 	test/run-all
 
 install: all
@@ -143,7 +150,8 @@ fuzz-ci:
 # Style and static checks (STYLE.md 15). format rewrites the C files with .clang-format;
 # lint changes nothing and fails on any finding of clang-format, shellcheck or cppcheck
 # (cppcheck: bugs, not taste; .cppcheck-suppressions lists its false positives).
-FORMAT_SRC := $(wildcard core/*.[ch] fuse/*.[ch] mountd/*.[ch] test/unit/*.[ch] bench/*.c)
+FORMAT_SRC := $(wildcard core/*.[ch] fuse/*.[ch] mountd/*.[ch] test/unit/*.[ch] test/e2e/*.c \
+	bench/*.c)
 SHELL_SRC := $(wildcard scripts/*) test/run-all .ci/run $(wildcard bench/*.sh) bench/run \
 	test/e2e/helpers.bash
 CPPCHECK := cppcheck -q --std=c11 -D_GNU_SOURCE -Icore --enable=warning,performance,portability \

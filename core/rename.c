@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "sys.h"
 
 struct rename_ctx {
@@ -56,6 +57,7 @@ static int stage_copy(struct rename_ctx *c, struct kv_record *newrec, struct kv_
 	rc = kv_intents_update(c->s->ints, c->to, c->tlen, c->in, err);
 	if (rc == 0)
 		rc = kv__copy_value(c->s, c->from, c->flen, &c->src, dst, n, err);
+	kv_crash_point("rename.staged");	/* the copies are at temporary paths */
 	return rc;
 }
 
@@ -144,6 +146,7 @@ static int rename_key(struct kv_store *s, const char *from, size_t flen, const c
 		(void)kv_intents_release(s->ints, to, tlen, NULL);
 		goto out;
 	}
+	kv_crash_point("rename.locked");	/* both keys held, nothing copied */
 	rc = rename_locked(c, err);
 	if (rc == 1)
 		rc = kv__exec_commit(s, to, tlen, c->in, err);
@@ -284,6 +287,7 @@ static int rename_dir(struct kv_store *s, const char *from, size_t flen, const c
 	}
 	if (rc != -ENOENT)
 		return rc;
+	kv_crash_point("rename_dir.keys");	/* every key moved, no directory record yet */
 	/* Then the directory records: subdirectories, and the directory itself. */
 	while (first_under(s, KV_DIRS, pfx, flen + 1, key, &klen) == 0) {
 		struct dirmove_arg sub = { key, dst, klen, tlen + klen - flen };

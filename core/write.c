@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "crash.h"
 #include "hash.h"
 #include "sys.h"
 
@@ -264,6 +265,7 @@ static int do_moves(struct kv_store *s, struct kv_intent *in, int *first_err,
 		if (rc == 0)
 			rc = kv_dav_move(s->dav, src, dst, err);
 		if (rc == 0 || rc == -ENOENT) {	/* gone: moved before a crash */
+			kv_crash_point("commit.move");	/* one more MOVE done */
 			moved++;
 			continue;
 		}
@@ -299,7 +301,9 @@ int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_
 {
 	int first_err = 0, moved, rc = 0;
 
+	kv_crash_point("commit.intent");	/* step 3 done: COMMIT recorded, nothing moved */
 	moved = do_moves(s, in, &first_err, err);
+	kv_crash_point("commit.moved");
 	if (in->nmoves > 0 && moved == 0) {
 		/* Nothing reached a final path: the old state stands. */
 		in->nrecops = 0;
@@ -310,7 +314,9 @@ int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_
 		if (rc < 0)
 			add_moved_to_cleanup(in);
 	}
+	kv_crash_point("commit.indexed");
 	(void)delete_unreferenced(s, in->cleanup, in->ncleanup);
+	kv_crash_point("commit.cleaned");
 	(void)kv_intents_release(s->ints, key, klen, NULL);
 	return rc;
 }
@@ -430,6 +436,7 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 	}
 	if (rc == 0)
 		rc = put_urls(p, err);
+	kv_crash_point("put.intent");	/* step 1 done: the intent lists what to undo */
 	for (i = 0; i < p->n; i++)
 		ptrs[i] = p->up_urls[i];
 	if (rc == 0)
@@ -459,6 +466,7 @@ int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *e
 		kv_md5_update(p->md5, buf, len);
 	p->written += len;
 	rc = kv_upload_write(p->up, buf, len, err);
+	kv_crash_point("put.writing");	/* step 2 under way */
 	if (rc < 0)
 		put_failed(p);
 	return rc;
@@ -512,6 +520,7 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 		put_failed(p);
 		return rc;
 	}
+	kv_crash_point("put.uploaded");	/* step 2 done */
 	if (p->md5 != NULL)	/* else all zero: unknown */
 		kv_md5_final(p->md5, p->rec.md5);
 	p->rec.size = p->written;
@@ -530,6 +539,7 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 	} else {
 		rc = kv_index_update(p->s->idx, put_new_record, p, err);
 		if (rc == 0) {
+			kv_crash_point("put.indexed");	/* a new key: step 4 without an intent */
 			(void)kv_intents_release(p->s->ints, p->key, p->klen, NULL);
 			p->locked = 0;
 		}
@@ -679,6 +689,7 @@ int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_
 		rc = kv__acquire(s, key, klen, in, err);
 	if (rc < 0)
 		goto out;
+	kv_crash_point("delete.locked");
 	rc = kv_store_get(s, key, klen, &op->rec, err);
 	if (rc < 0) {
 		(void)kv_intents_release(s->ints, key, klen, NULL);
@@ -695,10 +706,13 @@ int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_
 		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, op->rec.rep[i],
 				     key, klen, 0);
 	rc = kv_intents_update(s->ints, key, klen, in, err);
+	kv_crash_point("delete.intent");
 	if (rc == 0)
 		rc = kv_index_update(s->idx, kv__apply_recop, op, err);
+	kv_crash_point("delete.indexed");
 	if (rc == 0) {
 		rc = delete_replicas(s, key, klen, &op->rec, err);
+		kv_crash_point("delete.deleted");
 		if (rc < 0 && op->rec.nrep > 0) {
 			/* Put the key back with the replicas still there; a retry finishes. */
 			op->rec.gen = kv_new_gen();
