@@ -25,9 +25,6 @@ const char *tk_key(const char *path, size_t *klen);
  * programs size their buffers for. Longer names stored through HTTP still open. */
 #define TK_NAME_MAX 255
 
-/* The S_IF* file type bits of a record type (enum kv_type). */
-mode_t tk_type_mode(uint8_t type);
-
 /* May key be made here (ENAMETOOLONG: its last name or the whole key too long)? */
 int tk_new_name(const char *key, size_t klen);
 

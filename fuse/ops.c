@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
-#include "hash.h"
 #include "node.h"
 #include "sys.h"
 
@@ -53,6 +52,17 @@ static void ts(struct timespec *t, int64_t ns)
 	}
 }
 
+/* The S_IF* bits of a special file's record type. */
+static mode_t special_mode(uint8_t type)
+{
+	switch (type) {
+	case KV_TYPE_FIFO: return S_IFIFO;
+	case KV_TYPE_CHR: return S_IFCHR;
+	case KV_TYPE_BLK: return S_IFBLK;
+	default: return S_IFSOCK;
+	}
+}
+
 static void fill_stat(struct stat *st, const char *key, size_t klen, const struct kv_record *rec)
 {
 	memset(st, 0, sizeof(*st));
@@ -80,7 +90,7 @@ static void fill_stat(struct stat *st, const char *key, size_t klen, const struc
 	case KV_TYPE_CHR:
 	case KV_TYPE_BLK:
 	case KV_TYPE_SOCK:
-		st->st_mode = tk_type_mode(rec->type) | (rec->mode & 07777);
+		st->st_mode = special_mode(rec->type) | (rec->mode & 07777);
 		st->st_rdev = (dev_t)rec->rdev;
 		st->st_nlink = 1;
 		break;
@@ -88,19 +98,6 @@ static void fill_stat(struct stat *st, const char *key, size_t klen, const struc
 		st->st_mode = S_IFREG | (rec->mode & 07777);
 		st->st_nlink = 1;
 		break;
-	}
-}
-
-mode_t tk_type_mode(uint8_t type)
-{
-	switch (type) {
-	case KV_TYPE_FIFO: return S_IFIFO;
-	case KV_TYPE_CHR: return S_IFCHR;
-	case KV_TYPE_BLK: return S_IFBLK;
-	case KV_TYPE_SOCK: return S_IFSOCK;
-	case KV_TYPE_LNK: return S_IFLNK;
-	case KV_TYPE_DIR: return S_IFDIR;
-	default: return S_IFREG;
 	}
 }
 
