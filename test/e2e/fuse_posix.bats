@@ -163,3 +163,7 @@ PY
 	run cat "$M/keptfile"
 	assert_output "v"
 }
+
+@test "the logs are clean" {
+	assert_logs_clean
+}
