@@ -1,7 +1,7 @@
 /* tree.c — the file-system view of the key space: directories, listings, metadata,
- * symlinks and special files (renames are rename.c's). Keys are paths; "a/b/c" makes directories "a" and "a/b".
- * Directories exist explicitly (KV_DIRS, made by mkdir) or implicitly (a key below them).
- * Every listing is an index range scan; no shard is asked.
+ * symlinks and special files (renames are rename.c's). Keys are paths; "a/b/c" makes
+ * directories "a" and "a/b". Directories exist explicitly (KV_DIRS, made by mkdir) or
+ * implicitly (a key below them). Every listing is an index range scan; no shard is asked.
  */
 #include "store_int.h"
 
