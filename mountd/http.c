@@ -74,7 +74,7 @@ static const char *query_raw(struct MHD_Connection *c, const char *name, size_t 
 #define BUSY_LISTING "Service unavailable: every listing thread is busy; try again shortly."
 
 /* A lister thread: the keys of r->list into JSON, the answer handed back (req_finish). */
-static void list_work(const char *item, size_t len, void *arg)
+static void list_work(void *item, void *arg)
 {
 	char next[KV_KEY_MAX + 1], msg[KV_ERR_MSG_MAX + 64];
 	size_t nextlen = 0;
@@ -86,9 +86,7 @@ static void list_work(const char *item, size_t len, void *arg)
 	int rc;
 
 	(void)arg;
-	if (len != sizeof(r))
-		return;
-	memcpy(&r, item, sizeof(r));
+	r = *(struct req **)item;
 	l.r = r;
 	a = r->list;
 	rc = kv_store_list(r->h->s, a->prefix, a->plen, a->slen > 0 ? a->start : NULL, a->slen,
@@ -374,20 +372,13 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 	h->body_timeout = cfg->body_timeout;
 	h->idle_timeout = cfg->idle_timeout;
 	h->max_value_size = cfg->max_value_size;
-	h->workers = kv_pool_new(cfg->workers, writes_work, h);
-	if (h->workers == NULL) {
-		free(h);
-		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
-	}
-	h->listers = kv_pool_new(LISTERS, list_work, h);
+	h->listers = kv_pool_new(LISTERS, sizeof(struct req *), list_work, h);
 	if (h->listers == NULL) {
-		kv_pool_finish(h->workers);
 		free(h);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	}
-	if (writes_init(h) < 0) {
+	if (writes_init(h, cfg->workers) < 0) {
 		kv_pool_finish(h->listers);
-		kv_pool_finish(h->workers);
 		free(h);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	}
@@ -407,7 +398,6 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 				MHD_OPTION_END);
 	if (h->d == NULL) {
 		kv_pool_finish(h->listers);
-		kv_pool_finish(h->workers);
 		writes_fini(h);
 		free(h);
 		return kv_err_set(err, -EADDRINUSE, "cannot listen on %s:%d (in use, or not "
@@ -456,7 +446,6 @@ void http_stop(struct http_server *h, int grace_s)
 	wait_in_flight(h, kv_mono_ms() + (int64_t)grace_s * 1000);
 	MHD_stop_daemon(h->d);
 	kv_pool_finish(h->listers);
-	kv_pool_finish(h->workers);	/* writes of clients that went away finish undoing */
-	writes_fini(h);
+	writes_fini(h);		/* writes of clients that went away finish undoing */
 	free(h);
 }

@@ -92,9 +92,10 @@ int req_parse_key(struct req *r, const char *url, struct kv_err *err);
 
 /*
  * Handing a request to a thread of a pool and back (the rules in writes.c).
- * req_hand_over submits item (never waiting; -EAGAIN when pool is full) for a thread that
- * takes r; caller holds r->lock, then suspends the connection with req_suspend before
- * letting go of the lock. That thread ends with req_finish (body malloc'd or NULL, taken
+ * req_hand_over submits item (len bytes, the pool's item type, naming r: the pool copies
+ * it) without waiting (-EAGAIN when pool is full) for a thread that then holds r; caller
+ * holds r->lock, then suspends the connection with req_suspend before letting go of the
+ * lock. That thread ends with req_finish (body malloc'd or NULL, taken
  * over; type static or NULL for text/plain), which resumes the connection or frees r if
  * it is gone; then the loop thread sends the answer with req_answer (r->done is set).
  */

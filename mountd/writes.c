@@ -2,16 +2,17 @@
  * libmicrohttpd's few event-loop threads never block and keep serving GETs.
  *
  * No client can hold the store (DESIGN §7): the loop threads hand work over with
- * kv_pool_try_submit (req_hand_over, req.c) and never wait for a worker; a new write that finds no free worker
- * is answered 503 with Retry-After at once. A request holds a worker only while its
- * bytes flow: the loop thread receives the body into the request's ring, and a worker
- * is given the request when the ring holds bytes; it takes them to the shards (the first
- * piece begins the put: the key's lock, recovery of a dead writer's intent, the uploads)
- * and, once the ring is empty, lets go of the request again ("parks" it, the uploads
- * paused) until more bytes come. A body that stops arriving is cut off by the
- * connection's timeout, body_timeout while the body is due; a parked put whose
- * connection ended (cut off, closed, or the server stopping) is undone by the reaper, a
- * thread of its own that never takes new work, so that cleaning up needs no free worker.
+ * kv_pool_try_submit (req_hand_over, req.c) and never wait for a worker; a new write
+ * that finds no free worker is answered 503 with Retry-After at once. A request holds a
+ * worker only while its bytes flow: the loop thread receives the body into the request's
+ * ring, and a worker is given the request when the ring holds bytes; it takes them to
+ * the shards (the first piece begins the put: the key's lock, recovery of a dead
+ * writer's intent, the uploads) and, once the ring is empty, lets go of the request
+ * again ("parks" it, the uploads paused) until more bytes come. A body that stops
+ * arriving is cut off by the connection's timeout, body_timeout while the body is due; a
+ * parked put whose connection ended (cut off, closed, or the server stopping) is undone
+ * by the reaper, a thread of its own that never takes new work, so that cleaning up
+ * needs no free worker.
  *
  * A small PUT (a Content-Length up to SMALL) is collected on the loop thread and handed
  * to a worker whole. At the end of the body the connection is suspended until the
@@ -277,22 +278,20 @@ static int gone_before_start(struct req *r)
 	return gone;
 }
 
-void writes_work(const char *item, size_t len, void *arg)
+/* A worker: item is a struct job, whose request the worker holds (req_hold). */
+static void work(void *item, void *arg)
 {
-	struct job j;
+	const struct job *j = item;
 
 	(void)arg;
-	if (len != sizeof(j))
-		return;
-	memcpy(&j, item, sizeof(j));
-	if (j.kind != JOB_STREAM && gone_before_start(j.r))
-		finish(j.r, 0, NULL, 0);
-	else if (j.kind == JOB_STREAM)
-		put_work(j.r);
-	else if (j.kind == JOB_SMALL)
-		small_work(j.r);
+	if (j->kind != JOB_STREAM && gone_before_start(j->r))
+		finish(j->r, 0, NULL, 0);
+	else if (j->kind == JOB_STREAM)
+		put_work(j->r);
+	else if (j->kind == JOB_SMALL)
+		small_work(j->r);
 	else
-		delete_work(j.r);
+		delete_work(j->r);
 }
 
 static int submit(struct req *r, enum job_kind kind)
@@ -338,13 +337,17 @@ static void reap(struct req *r)
 	pthread_mutex_unlock(&h->reap_lock);
 }
 
-int writes_init(struct http_server *h)
+int writes_init(struct http_server *h, int nworkers)
 {
+	h->workers = kv_pool_new(nworkers, sizeof(struct job), work, h);
+	if (h->workers == NULL)
+		return -EAGAIN;
 	pthread_mutex_init(&h->reap_lock, NULL);
 	pthread_cond_init(&h->reap_more, NULL);
 	if (pthread_create(&h->reaper, NULL, reaper, h) != 0) {
 		pthread_cond_destroy(&h->reap_more);
 		pthread_mutex_destroy(&h->reap_lock);
+		kv_pool_finish(h->workers);
 		return -EAGAIN;
 	}
 	return 0;
@@ -352,6 +355,7 @@ int writes_init(struct http_server *h)
 
 void writes_fini(struct http_server *h)
 {
+	kv_pool_finish(h->workers);
 	pthread_mutex_lock(&h->reap_lock);
 	h->reap_stop = 1;
 	pthread_cond_signal(&h->reap_more);

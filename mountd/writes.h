@@ -9,11 +9,10 @@
 
 #include "req.h"
 
-/* The workers' function (h->workers' kv_pool_fn). */
-void writes_work(const char *item, size_t len, void *arg);
-
-/* Start (0, or -EAGAIN) and stop the reaper of h. */
-int writes_init(struct http_server *h);
+/* Start h->workers (nworkers threads) and the reaper: 0, or -EAGAIN. */
+int writes_init(struct http_server *h, int nworkers);
+/* Let the workers finish (writes of clients that went away finish undoing), then stop
+ * them and the reaper. After the server has stopped. */
 void writes_fini(struct http_server *h);
 
 /* The length of the request's body (RFC 9112 §6.3) into *size: -1 when chunked. 0; or
