@@ -139,7 +139,7 @@ int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_rec
 		return rc;
 	rc = kv_index_get(s->idx, KV_KEYS, key, klen, rec, err);
 	if (rc == -ENOENT)
-		kv_err_set(err, rc, "Key with value: '%.*s' not found.", (int)klen, key);
+		kv_err_set(err, rc, "no key '%.*s'", (int)klen, key);
 	return rc;
 }
 
@@ -189,8 +189,8 @@ int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url,
 	if (rc < 0)
 		return rc;
 	if (r->type != KV_TYPE_REG)
-		return kv_err_set(err, -ENOENT, "Key with value: '%.*s' not found.", (int)klen,
-				  key);
+		return kv_err_set(err, -ENOENT, "'%.*s' is a directory or a symlink, not a value",
+				  (int)klen, key);
 	n = replica_order(s, r, order);
 	if (n == 0)
 		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);

@@ -423,7 +423,7 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 	p->locked = 1;
 	rc = kv_index_get(s->idx, KV_KEYS, key, klen, &p->old, err);
 	if (rc == 0 && (flags & KV_PUT_EXCL)) {
-		rc = kv_err_set(err, -EEXIST, "Key '%.*s' already exists.", (int)klen, key);
+		rc = kv_err_set(err, -EEXIST, "key '%.*s' exists", (int)klen, key);
 		goto fail;
 	}
 	if (rc == 0) {
