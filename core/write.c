@@ -288,7 +288,7 @@ static int move_ref(struct kv_store *s, const struct kv_fileref *ref, const char
 
 	if (rc == 0)
 		rc = kv_dav_move(s->dav, src, dst, err);
-	if (rc == -ENOENT && dead) {
+	if (rc == -ENOENT && dead && ref->tmp) {
 		rc = kv__legacy_tmp_url(s, ref, src, sizeof(src), err);
 		if (rc == 0)
 			rc = kv_dav_move(s->dav, src, dst, err);
