@@ -32,6 +32,7 @@
 #include "codec.h"
 #include "hash.h"
 #include "sys.h"
+#include "xattr.h"
 
 struct kv_put {
 	struct kv_store *s;
@@ -219,6 +220,11 @@ static int apply_recops(struct kv_txn *txn, void *arg, struct kv_err *err)
 		 * does not, nothing of the operation applies. */
 		if (op->expect_gen == 0 && !op->remove &&
 		    (rc = kv__file_fits(txn, op->key, op->klen, err)) < 0)
+			return rc;
+		/* A rename's attributes go with the name (recops[0]: its destination). */
+		if (op->remove && rc == 0 && in->op == KV_OP_RENAME && i > 0 &&
+		    (rc = kv_xattr_move_txn(txn, op->key, op->klen, in->recops[0].key,
+					    in->recops[0].klen, err)) < 0)
 			return rc;
 		if (op->remove)
 			rc = rc == 0 ? kv_txn_del(txn, KV_KEYS, op->key, op->klen, err) : 0;
