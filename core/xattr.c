@@ -315,8 +315,7 @@ struct list_arg {
 	int who;
 	char *buf;
 	size_t cap, len;	/* len: the names' bytes so far (also past cap) */
-	size_t nentries;
-	struct kv_err *err;
+	int damaged;		/* an entry was not this path's: list_one stopped */
 };
 
 static int list_one(const char *key, size_t klen, const void *v, size_t vlen, void *arg)
@@ -324,11 +323,12 @@ static int list_one(const char *key, size_t klen, const void *v, size_t vlen, vo
 	struct list_arg *a = arg;
 	size_t n = klen - KV_SHA256_LEN, len;
 	const uint8_t *val;
-	int rc = entry_value(a->path, a->plen, v, vlen, &val, &len, a->err);
+	int rc = entry_value(a->path, a->plen, v, vlen, &val, &len, NULL);
 
-	if (rc < 0)
+	if (rc < 0) {
+		a->damaged = 1;
 		return rc;
-	a->nentries++;
+	}
 	key += KV_SHA256_LEN;
 	if (!(a->who & KV_XATTR_PRIVILEGED) && n >= 8 && memcmp(key, "trusted.", 8) == 0)
 		return 0;
@@ -345,14 +345,20 @@ static int list_view(struct kv_txn *txn, void *arg, struct kv_err *err)
 	struct list_arg *a = arg;
 	char prefix[KV_SHA256_LEN];
 
+	int rc;
+
 	kv_sha256(a->path, a->plen, (uint8_t *)prefix);
-	return kv_txn_each_prefix(txn, KV_XATTRS, prefix, sizeof(prefix), list_one, a, err);
+	rc = kv_txn_each_prefix(txn, KV_XATTRS, prefix, sizeof(prefix), list_one, a, err);
+	if (a->damaged)
+		return kv_err_set(err, -EIO, "extended attributes of '%.*s' are damaged",
+				  (int)a->plen, a->path);
+	return rc;
 }
 
 int kv_xattr_list(struct kv_index *idx, const char *path, size_t plen, int who, char *buf,
 		  size_t cap, size_t *len, struct kv_err *err)
 {
-	struct list_arg a = { path, plen, who, buf, cap, 0, 0, err };
+	struct list_arg a = { path, plen, who, buf, cap, 0, 0 };
 	int rc;
 
 	root_as_slash(&a.path, &a.plen);
@@ -378,7 +384,7 @@ struct set_arg {
 static int set_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct set_arg *a = arg;
-	struct list_arg names = { a->path, a->plen, KV_XATTR_PRIVILEGED, NULL, 0, 0, 0, err };
+	struct list_arg names = { a->path, a->plen, KV_XATTR_PRIVILEGED, NULL, 0, 0, 0 };
 	char key[ENTRY_KEY_MAX];
 	size_t klen = entry_key(a->path, a->plen, a->name, key), old;
 	const void *v;
