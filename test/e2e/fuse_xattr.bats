@@ -197,6 +197,23 @@ EOF
 	run as_nobody "cat '$M/acl'"
 	assert_failure
 	chmod 640 "$M/acl"
+	# a chmod while the file is open and written is stored with its bytes: the same
+	python3 - "$M/acl2" <<'PY'
+import os, subprocess, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o640)
+os.write(fd, b"one\n")
+subprocess.run(["setfacl", "-m", "u:nobody:r", sys.argv[1]], check=True)
+os.write(fd, b"two\n")
+os.chmod(sys.argv[1], 0o600)
+os.close(fd)
+PY
+	run getfacl -cp "$M/acl2"
+	assert_output --partial "mask::---"
+	run stat -c %a "$M/acl2"
+	assert_output "600"
+	run as_nobody "cat '$M/acl2'"
+	assert_failure
+	chmod 640 "$M/acl"
 	remount_kv allow_other
 	run as_nobody "cat '$M/acl'"
 	assert_output "secret"
