@@ -104,6 +104,16 @@ EOF
 	echo new >"$M/gone"
 	run getfattr --absolute-names -n user.x "$M/gone"
 	assert_failure
+	# a DELETE over HTTP takes them too
+	run kv_status -X PUT -d first overhttp
+	assert_output 201
+	setfattr -n user.h -v 1 "$M/overhttp"
+	run kv_status -X DELETE overhttp
+	assert_output 200
+	run kv_status -X PUT -d again overhttp
+	assert_output 201
+	run getfattr --absolute-names -n user.h "$M/overhttp"
+	assert_failure
 	echo v >"$M/moved"
 	setfattr -n user.x -v moved "$M/moved"
 	mv "$M/moved" "$M/moved2"
