@@ -479,8 +479,11 @@ int kv_txn_get_bytes(struct kv_txn *txn, enum kv_table t, const char *key, size_
 		     const void **val, size_t *len, struct kv_err *err)
 {
 	MDB_val k = mval(key, klen), v;
-	int rc = mdb_get(txn->txn, txn->idx->dbi[t], &k, &v);
+	int rc;
 
+	if (!txn->idx->have[t])
+		return -ENOENT;	/* a read-only index of an older version: no such table */
+	rc = mdb_get(txn->txn, txn->idx->dbi[t], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	if (rc != 0)
