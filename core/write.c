@@ -33,6 +33,7 @@
 #include "crash.h"
 #include "hash.h"
 #include "sys.h"
+#include "xattr.h"
 
 struct kv_put {
 	struct kv_store *s;
@@ -253,6 +254,16 @@ static int apply_recops(struct kv_txn *txn, void *arg, struct kv_err *err)
 		 * does not, nothing of the operation applies. */
 		if (op->expect_gen == 0 && !op->remove &&
 		    (rc = kv__file_fits(txn, op->key, op->klen, err)) < 0)
+			return rc;
+		/* A rename's attributes go with the name (recops[0]: its destination). */
+		if (op->remove && rc == 0 && in->op == KV_OP_RENAME && i > 0 &&
+		    (rc = kv_xattr_move_txn(txn, op->key, op->klen, in->recops[0].key,
+					    in->recops[0].klen, err)) < 0)
+			return rc;
+		/* A mode that changes with the value (a chmod while it was written): a stored
+		 * access ACL follows, as after any chmod. */
+		if (!op->remove && rc == 0 && cur.mode != op->rec.mode &&
+		    (rc = kv_xattr_chmod_txn(txn, op->key, op->klen, op->rec.mode, err)) < 0)
 			return rc;
 		if (op->remove)
 			rc = rc == 0 ? kv_txn_del(txn, KV_KEYS, op->key, op->klen, err) : 0;
