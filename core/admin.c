@@ -1,4 +1,5 @@
-/* admin.c — progress bookkeeping and the batched index walk of the admin verbs. */
+/* admin.c — progress bookkeeping, the batched index walk and the key jobs of the admin
+ * verbs. */
 #include "admin_int.h"
 #include "escape.h"
 
@@ -136,4 +137,15 @@ int admin_placement(const struct kv_store *s, const char *key, size_t klen,
 	for (i = 0; i < n; i++)
 		(void)snprintf(want[i], KV_SHARD_NAME_MAX + 1, "%s", s->cfg.shards.v[order[i]].name);
 	return n;
+}
+
+int admin_submit_key(struct kv_pool *pool, const char *key, size_t klen)
+{
+	struct admin_key_job job;
+
+	if (klen > sizeof(job.key))
+		return -EINVAL;
+	job.klen = klen;
+	memcpy(job.key, key, klen);
+	return kv_pool_submit(pool, &job, sizeof(job));
 }

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "admin.h"
+#include "pool.h"
 #include "store_int.h"
 
 struct admin_run {
@@ -38,6 +39,17 @@ const char *admin_key(char *buf, size_t cap, const char *key, size_t klen);
 typedef int (*admin_key_fn)(const char *key, size_t klen, const struct kv_record *rec,
 			    void *arg);
 int admin_each_key(struct kv_store *s, admin_key_fn fn, void *arg, struct kv_err *err);
+
+/* A key as an item of a kv_pool (rebalance's and verify's workers). */
+struct admin_key_job {
+	size_t klen;
+	char key[KV_KEY_MAX];
+};
+
+/* Queue a copy of key for pool, a pool of struct admin_key_job items; blocks while the
+ * queue is full. 0, or -EINVAL when klen is beyond KV_KEY_MAX or the pool's items are of
+ * another type. */
+int admin_submit_key(struct kv_pool *pool, const char *key, size_t klen);
 
 /* The shards placement wants for key, best first: names into want; returns how many. */
 int admin_placement(const struct kv_store *s, const char *key, size_t klen,

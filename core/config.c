@@ -420,3 +420,25 @@ int kv_config_finish(struct kv_config *c, struct kv_err *err)
 				  "secret signs the links)");
 	return 0;
 }
+
+int kv_config_read(struct kv_config *c, const char *file,
+		   const struct kv_config_setting *settings, int n, int *bad_setting,
+		   struct kv_err *err)
+{
+	int i, rc;
+
+	if (bad_setting != NULL)
+		*bad_setting = -1;
+	kv_config_defaults(c);
+	if (file != NULL && (rc = kv_config_load(c, file, err)) < 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		rc = kv_config_set(c, settings[i].key, settings[i].value, err);
+		if (rc < 0) {
+			if (bad_setting != NULL)
+				*bad_setting = i;
+			return rc;
+		}
+	}
+	return kv_config_finish(c, err);
+}

@@ -1,7 +1,8 @@
 /* config.h — tinykv.conf(5): the settings every program shares.
  *
  * A file of "key = value" lines ('#' starts a comment), then command-line overrides through
- * kv_config_set with the same keys, then kv_config_finish to validate the whole.
+ * kv_config_set with the same keys, then kv_config_finish to validate the whole:
+ * kv_config_read does the three, for both programs.
  */
 #ifndef KV_CONFIG_H
 #define KV_CONFIG_H
@@ -87,6 +88,22 @@ int kv_config_parse(struct kv_config *c, const char *text, size_t len, const cha
  * depend on other settings (anonymous); and read the shard secret from shard_secret_file
  * (kv_secret_load: its errors), which sign_reads needs. */
 int kv_config_finish(struct kv_config *c, struct kv_err *err);
+
+/* One command-line override of a setting ("-o key=value", "--set key=value"). */
+struct kv_config_setting {
+	const char *key, *value;
+};
+
+/*
+ * The one config loader of both programs: the defaults, then the file (NULL: none), then
+ * the n settings in order, then kv_config_finish. Returns 0, or the first failure:
+ * kv_config_load's errors for the file, kv_config_set's for a setting, kv_config_finish's
+ * for the whole; *bad_setting (may be NULL) is then the index of the setting that failed,
+ * -1 when it was none, so that a program can say which of its options was wrong.
+ */
+int kv_config_read(struct kv_config *c, const char *file,
+		   const struct kv_config_setting *settings, int n, int *bad_setting,
+		   struct kv_err *err);
 
 /* Is key one of ours (so a FUSE -o parser can tell config keys from mount options)? */
 int kv_config_is_key(const char *key);

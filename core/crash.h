@@ -8,7 +8,9 @@
  * driver, is — it ends the process with _exit(99) when the environment variable
  * TINYKV_CRASH_AT names the point: "NAME" at its first passage, "NAME:N" at its Nth (the
  * second key of a directory rename, say). _exit runs no cleanup, as a kill -9 would not:
- * intents, temporary uploads and half-sent requests stay as they are.
+ * intents, temporary uploads and half-sent requests stay as they are. With
+ * TINYKV_CRASH_STOP also set, the process stops itself there instead (SIGSTOP): a writer
+ * alive in the middle of its work, which goes on at SIGCONT.
  */
 #ifndef KV_CRASH_H
 #define KV_CRASH_H

@@ -1,5 +1,5 @@
-/* hash.c — md5 via OpenSSL EVP. The MD5 implementation is fetched once per process: an
- * implicit fetch on every call costs more than hashing a short key. */
+/* hash.c — md5 and sha256 via OpenSSL EVP. Each implementation is fetched once per process:
+ * an implicit fetch on every call costs more than hashing a short key. */
 #include "hash.h"
 
 #include <openssl/evp.h>
@@ -31,6 +31,24 @@ void kv_md5(const void *buf, size_t len, uint8_t out[KV_MD5_LEN])
 
 	if (EVP_Digest(buf, len, out, &n, md5_md(), NULL) != 1)
 		memset(out, 0, KV_MD5_LEN);
+}
+
+static EVP_MD *sha256_impl;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_impl = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void kv_sha256(const void *buf, size_t len, uint8_t out[KV_SHA256_LEN])
+{
+	unsigned int n = KV_SHA256_LEN;
+
+	(void)pthread_once(&sha256_once, sha256_fetch);
+	if (EVP_Digest(buf, len, out, &n, sha256_impl != NULL ? sha256_impl : EVP_sha256(),
+		       NULL) != 1)
+		memset(out, 0, KV_SHA256_LEN);
 }
 
 void kv_md5_2(const void *a, size_t alen, const void *b, size_t blen,

@@ -1,4 +1,5 @@
-/* hash.h — md5 through OpenSSL's EVP interface: placement scores, shard paths, value sums. */
+/* hash.h — md5 and sha256 through OpenSSL's EVP interface: placement scores, shard paths,
+ * value sums (md5); the index's fixed-length names of keys for extended attributes (sha256). */
 #ifndef KV_HASH_H
 #define KV_HASH_H
 
@@ -6,9 +7,13 @@
 #include <stdint.h>
 
 #define KV_MD5_LEN 16
+#define KV_SHA256_LEN 32
 
 /* md5 of buf[0..len) into out. Thread-safe. */
 void kv_md5(const void *buf, size_t len, uint8_t out[KV_MD5_LEN]);
+
+/* sha256 of buf[0..len) into out. Thread-safe. */
+void kv_sha256(const void *buf, size_t len, uint8_t out[KV_SHA256_LEN]);
 
 /* md5 of a ‖ b, without allocating for the common short case. Thread-safe. */
 void kv_md5_2(const void *a, size_t alen, const void *b, size_t blen,

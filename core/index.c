@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "sys.h"
+#include "xattr.h"
 
 struct gc_req {
 	kv_txn_fn fn;
@@ -35,12 +36,13 @@ struct gc_req {
 	struct gc_req *next;
 };
 
-#define NTABLES 4
+#define NTABLES 5
 
 struct kv_index {
 	MDB_env *env;
 	MDB_dbi dbi[NTABLES];	/* by enum kv_table */
-	int have[NTABLES];	/* a read-only index made by an older version lacks KV_INTENTS */
+	int have[NTABLES];	/* a read-only index made by an older version lacks KV_INTENTS or
+				 * KV_XATTRS */
 	char dir[PATH_MAX];	/* resolved */
 	struct kv_notes notes;
 	pthread_mutex_t gc_lock;
@@ -101,7 +103,8 @@ static int txn_begin(struct kv_index *idx, MDB_txn *parent, unsigned flags, MDB_
 
 static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
 {
-	static const char *const names[NTABLES] = { "keys", "dirs", "intents", "meta" };
+	static const char *const names[NTABLES] = { "keys", "dirs", "intents", "meta",
+							   "xattrs" };
 	unsigned flags = readonly ? 0 : MDB_CREATE;
 	MDB_txn *txn;
 	int rc = 0, i;
@@ -111,7 +114,7 @@ static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
 		return rc;
 	for (i = 0; i < NTABLES && rc == 0; i++) {
 		rc = mdb_dbi_open(txn, names[i], flags, &idx->dbi[i]);
-		if (rc == MDB_NOTFOUND && i == KV_INTENTS)
+		if (rc == MDB_NOTFOUND && (i == KV_INTENTS || i == KV_XATTRS))
 			rc = 0;		/* read-only and older: none */
 		else
 			idx->have[i] = rc == 0;
@@ -154,7 +157,7 @@ int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_inde
 		goto fail;
 	rc = mdb_env_create(&idx->env);
 	if (rc == 0)
-		rc = mdb_env_set_maxdbs(idx->env, 4);
+		rc = mdb_env_set_maxdbs(idx->env, NTABLES);
 	if (rc == 0)
 		rc = mdb_env_set_maxreaders(idx->env, 1024);
 	if (rc == 0)
@@ -516,6 +519,12 @@ int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen
 		rc = mdb_del(txn->txn, txn->idx->dbi[t], &k, NULL);
 	if (rc != 0)
 		return mdb_fail(rc, err, txn->idx, "delete");
+	if (t == KV_KEYS || t == KV_DIRS) {
+		/* Here, so that no way of removing a name can leave its attributes behind. */
+		rc = kv_xattr_drop_txn(txn, key, klen, err);
+		if (rc < 0)
+			return rc;
+	}
 	return add_bytes(txn, -size, err);
 }
 
@@ -523,8 +532,11 @@ int kv_txn_get_bytes(struct kv_txn *txn, enum kv_table t, const char *key, size_
 		     const void **val, size_t *len, struct kv_err *err)
 {
 	MDB_val k = mval(key, klen), v;
-	int rc = mdb_get(txn->txn, txn->idx->dbi[t], &k, &v);
+	int rc;
 
+	if (!txn->idx->have[t])
+		return -ENOENT;	/* a read-only index of an older version: no such table */
+	rc = mdb_get(txn->txn, txn->idx->dbi[t], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	if (rc != 0)
@@ -568,6 +580,32 @@ int kv_txn_each(struct kv_txn *txn, enum kv_table t, kv_txn_each_fn fn, void *ar
 	if (frc != 0)
 		return frc;
 	return rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, err, txn->idx, "cursor");
+}
+
+int kv_txn_each_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen,
+		       kv_txn_each_fn fn, void *arg, struct kv_err *err)
+{
+	MDB_cursor *cur;
+	MDB_val k = mval(prefix, plen), v;
+	int rc, frc = 0;
+
+	if (!txn->idx->have[t])
+		return 0;
+	rc = mdb_cursor_open(txn->txn, txn->idx->dbi[t], &cur);
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "open cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		frc = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
+		if (frc != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (frc != 0)
+		return frc;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, err, txn->idx, "cursor");
 }
 
 int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen)

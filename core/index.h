@@ -5,8 +5,11 @@
  * (directories made through the mount, so an empty one still lists) hold committed,
  * acknowledged state; operations in flight are intents (intents.h), of which those that
  * must outlive a reboot keep a copy in KV_INTENTS. KV_META holds small settings and
- * counters (bytes, the last inode number). KV_INTENTS and KV_META hold bytes, not
- * records: use the _bytes functions on them.
+ * counters (bytes, the last inode number). KV_XATTRS holds the extended attributes of
+ * keys and directories (xattr.h: its layout and rules); they live in the index only.
+ * KV_INTENTS, KV_META and KV_XATTRS hold bytes, not records: use the _bytes functions on
+ * them. Removing a key or directory record (kv_txn_del on KV_KEYS or KV_DIRS) removes its
+ * extended attributes in the same transaction.
  *
  * The directory is private (DESIGN §7): created 0700 with files 0600, and refused when a
  * symbolic link, someone else's, writable by others or below a directory others may
@@ -25,7 +28,7 @@
 #include "err.h"
 #include "record.h"
 
-enum kv_table { KV_KEYS = 0, KV_DIRS = 1, KV_INTENTS = 2, KV_META = 3 };
+enum kv_table { KV_KEYS = 0, KV_DIRS = 1, KV_INTENTS = 2, KV_META = 3, KV_XATTRS = 4 };
 
 struct kv_index_opts {
 	uint64_t map_size;	/* bytes of address space for the map; grows the file lazily */
@@ -107,7 +110,8 @@ int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen
 /* Take count inode numbers from the counter: *first .. *first + count - 1 (never 0 or 1,
  * the root's; no number is given twice). */
 int kv_txn_new_inos(struct kv_txn *txn, uint64_t count, uint64_t *first, struct kv_err *err);
-/* Remove key; -ENOENT when absent. */
+/* Remove key; -ENOENT when absent. From KV_KEYS or KV_DIRS, its extended attributes go
+ * too (kv_xattr_drop_txn). */
 int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       struct kv_err *err);
 /* Bytes under key in t, valid until the transaction ends. 0, -ENOENT, -EIO. */
@@ -122,6 +126,11 @@ typedef int (*kv_txn_each_fn)(const char *key, size_t klen, const void *val, siz
 			      void *arg);
 int kv_txn_each(struct kv_txn *txn, enum kv_table t, kv_txn_each_fn fn, void *arg,
 		struct kv_err *err);
+
+/* Call fn for every entry of t whose key starts with prefix (plen > 0), in key order, as
+ * kv_txn_each does (same pointers' lifetime, same stop rule); fn must not change t. */
+int kv_txn_each_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen,
+		       kv_txn_each_fn fn, void *arg, struct kv_err *err);
 
 /* 1 when some key in table starts with prefix (plen > 0), else 0. */
 int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen);

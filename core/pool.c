@@ -1,4 +1,9 @@
-/* pool.c — workers and a bounded ring of items.
+/* pool.c — workers and a bounded ring of items of one size.
+ *
+ * Memory: kv_pool_new takes the ring (cap slots) and one slot per thread, all of stride
+ * bytes (item_size rounded up to max_align_t), before any thread starts; a thread copies
+ * its item out of the ring into its own slot, so the ring slot is free again at once and
+ * nothing is allocated while items run — no thread can go missing while counted.
  *
  * Concurrency: lock guards the ring, the counters and `closing`; not_empty wakes workers,
  * not_full wakes the submitter. A worker runs fn without the lock.
@@ -7,35 +12,42 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ITEM_MAX 1024
-
-struct item {
-	size_t len;
-	char data[ITEM_MAX];
+struct worker {
+	struct kv_pool *p;
+	pthread_t thread;
+	unsigned char *item;	/* this thread's copy of the item it runs */
 };
 
 struct kv_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t not_empty, not_full;
-	struct item *ring;
+	unsigned char *ring;	/* cap slots of stride bytes */
+	size_t item_size, stride;
 	size_t cap, head, count;
 	int closing;
 	int nthreads, idle;	/* idle: threads waiting for an item */
-	pthread_t *threads;
+	struct worker *workers;
+	unsigned char *slots;	/* the workers' items: one slot each */
 	kv_pool_fn fn;
 	void *arg;
 };
 
-static void *worker(void *arg)
+static unsigned char *slot(unsigned char *base, size_t stride, size_t i)
 {
-	struct kv_pool *p = arg;
-	struct item *it = malloc(sizeof(*it));
+	return base + i * stride;
+}
 
-	if (it == NULL)
-		return NULL;
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct kv_pool *p = w->p;
+
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		p->idle++;
@@ -44,42 +56,58 @@ static void *worker(void *arg)
 		p->idle--;
 		if (p->count == 0)
 			break;
-		*it = p->ring[p->head];
+		memcpy(w->item, slot(p->ring, p->stride, p->head), p->item_size);
 		p->head = (p->head + 1) % p->cap;
 		p->count--;
 		pthread_cond_signal(&p->not_full);
 		pthread_mutex_unlock(&p->lock);
-		p->fn(it->data, it->len, p->arg);
+		p->fn(w->item, p->arg);
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
-	free(it);
 	return NULL;
 }
 
-struct kv_pool *kv_pool_new(int jobs, kv_pool_fn fn, void *arg)
+/* Room for the ring and the workers' slots, or -1 when item_size is 0 or too large. */
+static int alloc_items(struct kv_pool *p, size_t item_size, int nthreads)
+{
+	size_t align = alignof(max_align_t);
+
+	if (item_size == 0 || item_size > SIZE_MAX / 8 / (size_t)nthreads - align)
+		return -1;
+	p->item_size = item_size;
+	p->stride = (item_size + align - 1) / align * align;
+	p->cap = (size_t)nthreads * 4;
+	p->ring = calloc(p->cap, p->stride);
+	p->slots = calloc((size_t)nthreads, p->stride);
+	p->workers = calloc((size_t)nthreads, sizeof(*p->workers));
+	return p->ring != NULL && p->slots != NULL && p->workers != NULL ? 0 : -1;
+}
+
+struct kv_pool *kv_pool_new(int nthreads, size_t item_size, kv_pool_fn fn, void *arg)
 {
 	struct kv_pool *p = calloc(1, sizeof(*p));
 	int i;
 
 	if (p == NULL)
 		return NULL;
-	if (jobs < 1)
-		jobs = 1;
-	p->cap = (size_t)jobs * 4;
-	p->ring = calloc(p->cap, sizeof(*p->ring));
-	p->threads = calloc((size_t)jobs, sizeof(*p->threads));
+	if (nthreads < 1)
+		nthreads = 1;
 	p->fn = fn;
 	p->arg = arg;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->not_empty, NULL);
 	pthread_cond_init(&p->not_full, NULL);
-	if (p->ring == NULL || p->threads == NULL) {
+	if (alloc_items(p, item_size, nthreads) < 0) {
 		kv_pool_finish(p);
 		return NULL;
 	}
-	for (i = 0; i < jobs; i++) {
-		if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
+	for (i = 0; i < nthreads; i++) {
+		struct worker *w = &p->workers[p->nthreads];
+
+		w->p = p;
+		w->item = slot(p->slots, p->stride, (size_t)p->nthreads);
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
 			break;
 		p->nthreads++;
 	}
@@ -91,39 +119,36 @@ struct kv_pool *kv_pool_new(int jobs, kv_pool_fn fn, void *arg)
 }
 
 /* Caller holds p->lock and has made sure there is room. */
-static void put_item(struct kv_pool *p, const char *item, size_t len)
+static void put_item(struct kv_pool *p, const void *item)
 {
-	struct item *slot = &p->ring[(p->head + p->count) % p->cap];
-
-	slot->len = len;
-	memcpy(slot->data, item, len);
+	memcpy(slot(p->ring, p->stride, (p->head + p->count) % p->cap), item, p->item_size);
 	p->count++;
 	pthread_cond_signal(&p->not_empty);
 }
 
-int kv_pool_submit(struct kv_pool *p, const char *item, size_t len)
+int kv_pool_submit(struct kv_pool *p, const void *item, size_t size)
 {
-	if (len > ITEM_MAX)
+	if (size != p->item_size)
 		return -EINVAL;
 	pthread_mutex_lock(&p->lock);
 	while (p->count == p->cap)
 		pthread_cond_wait(&p->not_full, &p->lock);
-	put_item(p, item, len);
+	put_item(p, item);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
 
-int kv_pool_try_submit(struct kv_pool *p, const char *item, size_t len)
+int kv_pool_try_submit(struct kv_pool *p, const void *item, size_t size)
 {
 	int rc = 0;
 
-	if (len > ITEM_MAX)
+	if (size != p->item_size)
 		return -EINVAL;
 	pthread_mutex_lock(&p->lock);
 	if (p->count == p->cap)
 		rc = -EAGAIN;
 	else
-		put_item(p, item, len);
+		put_item(p, item);
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
@@ -154,11 +179,12 @@ void kv_pool_finish(struct kv_pool *p)
 	pthread_cond_broadcast(&p->not_empty);
 	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < p->nthreads; i++)
-		(void)pthread_join(p->threads[i], NULL);
+		(void)pthread_join(p->workers[i].thread, NULL);
 	pthread_cond_destroy(&p->not_full);
 	pthread_cond_destroy(&p->not_empty);
 	pthread_mutex_destroy(&p->lock);
-	free(p->threads);
+	free(p->workers);
+	free(p->slots);
 	free(p->ring);
 	free(p);
 }

@@ -92,8 +92,12 @@ static void *cleaner_main(void *arg)
 	return NULL;
 }
 
-static void move_key(const char *key, size_t klen, void *arg)
+/* A pool thread: move the key of item (struct admin_key_job) where placement wants it. */
+static void move_key(void *item, void *arg)
 {
+	const struct admin_key_job *job = item;
+	const char *key = job->key;
+	size_t klen = job->klen;
 	struct rebalance *rb = arg;
 	char want[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1];
 	struct kv_err err;
@@ -133,7 +137,7 @@ static int scan_key(const char *key, size_t klen, const struct kv_record *rec, v
 		admin_tick(&sc->rb->a, 1, 0);
 		return 0;
 	}
-	return kv_pool_submit(sc->pool, key, klen);
+	return admin_submit_key(sc->pool, key, klen);
 }
 
 int kv_rebalance(struct kv_store *s, const struct kv_admin_opts *o,
@@ -160,7 +164,7 @@ int kv_rebalance(struct kv_store *s, const struct kv_admin_opts *o,
 		rc = kv_err_set(err, -EAGAIN, "cannot start a thread");
 		goto done;
 	}
-	sc.pool = kv_pool_new(o->jobs, move_key, &rb);
+	sc.pool = kv_pool_new(o->jobs, sizeof(struct admin_key_job), move_key, &rb);
 	if (sc.pool == NULL)
 		rc = kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	else

@@ -154,20 +154,19 @@ static int on_file(const struct kv_shard_file *f, void *arg)
 	return 0;
 }
 
-static void walk_one(const char *item, size_t len, void *arg)
+/* A pool thread: walk the shard whose index item points to. */
+static void walk_one(void *item, void *arg)
 {
 	struct rebuild *rb = arg;
 	struct shard_walk *w = calloc(1, sizeof(*w));
 	const struct kv_shard *sh;
 	struct kv_err err;
-	int i, rc;
+	int i = *(const int *)item, rc;
 
-	if (len != sizeof(int) || w == NULL) {
-		free(w);
+	if (w == NULL) {
 		rb->failed = 1;
 		return;
 	}
-	memcpy(&i, item, sizeof(i));
 	sh = &rb->a.s->cfg.shards.v[i];
 	w->rb = rb;
 	w->shard = sh->name;
@@ -193,13 +192,14 @@ int kv_rebuild(struct kv_store *s, const struct kv_admin_opts *o,
 	memset(&rb, 0, sizeof(rb));
 	rb.r = r;
 	admin_init(&rb.a, s, o, "scanning shards", "directories", 0);
-	pool = kv_pool_new(o->jobs < s->cfg.shards.n ? o->jobs : s->cfg.shards.n, walk_one, &rb);
+	pool = kv_pool_new(o->jobs < s->cfg.shards.n ? o->jobs : s->cfg.shards.n, sizeof(int),
+			   walk_one, &rb);
 	if (pool == NULL) {
 		admin_done(&rb.a);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	}
 	for (i = 0; i < s->cfg.shards.n; i++)
-		(void)kv_pool_submit(pool, (const char *)&i, sizeof(i));
+		(void)kv_pool_submit(pool, &i, sizeof(i));
 	kv_pool_finish(pool);
 	show(&rb);
 	if (rb.failed)

@@ -312,7 +312,9 @@ int kv_fileref_add(struct kv_fileref *list, uint8_t *n, int max, const char *sha
 	return 0;
 }
 
-int kv_tmp_path(const char *key, size_t klen, uint64_t tmp, char *out, size_t cap)
+/* The key's path with its last segment replaced by prefix and tmp in 16 hex digits. */
+static int tmp_path(const char *key, size_t klen, uint64_t tmp, const char *prefix,
+		    char *out, size_t cap)
 {
 	char *slash;
 	int n = kv_key_path(key, klen, out, cap);
@@ -321,6 +323,16 @@ int kv_tmp_path(const char *key, size_t klen, uint64_t tmp, char *out, size_t ca
 		return n;
 	slash = strrchr(out, '/');
 	n = (int)(slash - out);
-	n += snprintf(out + n, cap - (size_t)n, "/.tmp-%016llx", (unsigned long long)tmp);
+	n += snprintf(out + n, cap - (size_t)n, "/%s%016llx", prefix, (unsigned long long)tmp);
 	return (size_t)n >= cap ? -ENAMETOOLONG : n;
+}
+
+int kv_tmp_path(const char *key, size_t klen, uint64_t tmp, char *out, size_t cap)
+{
+	return tmp_path(key, klen, tmp, "tmp.", out, cap);
+}
+
+int kv_tmp_path_legacy(const char *key, size_t klen, uint64_t tmp, char *out, size_t cap)
+{
+	return tmp_path(key, klen, tmp, ".tmp-", out, cap);
 }

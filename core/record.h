@@ -128,9 +128,16 @@ int kv_intent_decode(const uint8_t *buf, size_t len, struct kv_intent *in);
 int kv_fileref_add(struct kv_fileref *list, uint8_t *n, int max, const char *shard,
 		   const char *key, size_t klen, uint64_t tmp);
 
-/* Path of a temporary upload for key: "/xx/yy/.../.tmp-<16 hex>" in the directory of the
+/* Path of a temporary upload for key: "/xx/yy/.../tmp.<16 hex>" in the directory of the
  * key's final path, so that a WebDAV MOVE onto the final path never needs a new parent.
- * Returns the length or a negative errno. */
+ * The name can never be a value's ('.' is not in base64url), and it is not hidden: the
+ * shards' PROPFIND (nginx dav-ext) leaves out names starting with '.', and verify must
+ * see what a crash left. Returns the length or a negative errno. */
 int kv_tmp_path(const char *key, size_t klen, uint64_t tmp, char *out, size_t cap);
+
+/* The same upload's path as versions up to 0.1.0 named it: ".../.tmp-<16 hex>". An
+ * intent an older version wrote names its files only by id, so recovery of a dead
+ * owner's intent tries this one too (write.c). */
+int kv_tmp_path_legacy(const char *key, size_t klen, uint64_t tmp, char *out, size_t cap);
 
 #endif

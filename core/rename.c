@@ -17,6 +17,7 @@
 
 #include "crash.h"
 #include "sys.h"
+#include "xattr.h"
 
 struct rename_ctx {
 	struct kv_store *s;
@@ -167,13 +168,15 @@ struct dirmove_arg {
 	size_t flen, tlen;
 };
 
-/* Move the KV_DIRS records of a directory tree in one transaction. */
+/* Move a KV_DIRS record, and its extended attributes, in one transaction. */
 static int move_dirs_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct dirmove_arg *a = arg;
 	struct kv_record rec;
 	int rc = kv_txn_get(txn, KV_DIRS, a->from, a->flen, &rec, err);
 
+	if (rc == 0)
+		rc = kv_xattr_move_txn(txn, a->from, a->flen, a->to, a->tlen, err);
 	if (rc == 0) {
 		rec.ino = kv_record_ino(&rec, a->from, a->flen);	/* kept under the new name */
 		rc = kv_txn_del(txn, KV_DIRS, a->from, a->flen, err);

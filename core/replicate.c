@@ -1,5 +1,7 @@
-/* replicate.c — copying a value between shards, and giving a key a new replica set.
- * Used by rename (rename.c), rebalance and verify --repair (verify.c). */
+/* replicate.c — copying a value between shards (kv__copy_value: a rename's copy,
+ * rename.c), and giving a key a new replica set (kv__set_replicas: rebalance.c;
+ * kv__set_replicas_locked, under a lock the caller holds: verify --repair, verify.c),
+ * with the cleanup a caller may defer (kv__finish_deferred: rebalance's cleaner). */
 #include "store_int.h"
 
 #include <errno.h>

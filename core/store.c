@@ -151,19 +151,36 @@ int kv__key_url(const struct kv_store *s, const char *shard, const char *key, si
 	return n < 0 || (size_t)n >= cap ? kv_err_set(err, -ENAMETOOLONG, "URL too long") : 0;
 }
 
-int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
-		size_t cap, struct kv_err *err)
+/* URL of a temporary upload, by today's name or (legacy) by an older version's. */
+static int tmp_url(const struct kv_store *s, const struct kv_fileref *ref, int legacy,
+		   char *url, size_t cap, struct kv_err *err)
 {
 	char base[KV_SHARD_BASE_MAX + 1], path[KV_PATH_MAX];
 	int n;
 
-	if (!ref->tmp)
-		return kv__key_url(s, ref->shard, ref->key, ref->klen, url, cap, err);
 	shard_base(s, ref->shard, base, sizeof(base));
-	if (kv_tmp_path(ref->key, ref->klen, ref->tmp, path, sizeof(path)) < 0)
+	n = legacy ? kv_tmp_path_legacy(ref->key, ref->klen, ref->tmp, path, sizeof(path))
+		   : kv_tmp_path(ref->key, ref->klen, ref->tmp, path, sizeof(path));
+	if (n < 0)
 		return kv_err_set(err, -EINVAL, "invalid key");
 	n = snprintf(url, cap, "%s%s", base, path);
 	return n < 0 || (size_t)n >= cap ? kv_err_set(err, -ENAMETOOLONG, "URL too long") : 0;
+}
+
+int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
+		size_t cap, struct kv_err *err)
+{
+	if (!ref->tmp)
+		return kv__key_url(s, ref->shard, ref->key, ref->klen, url, cap, err);
+	return tmp_url(s, ref, 0, url, cap, err);
+}
+
+int kv__legacy_tmp_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
+		       size_t cap, struct kv_err *err)
+{
+	if (!ref->tmp)
+		return kv_err_set(err, -EINVAL, "not a temporary upload");
+	return tmp_url(s, ref, 1, url, cap, err);
 }
 
 int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
@@ -175,7 +192,7 @@ int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_rec
 		return rc;
 	rc = kv_index_get(s->idx, KV_KEYS, key, klen, rec, err);
 	if (rc == -ENOENT)
-		kv_err_set(err, rc, "Key with value: '%.*s' not found.", (int)klen, key);
+		kv_err_set(err, rc, "no key '%.*s'", (int)klen, key);
 	return rc;
 }
 
@@ -225,8 +242,8 @@ int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url,
 	if (rc < 0)
 		return rc;
 	if (r->type != KV_TYPE_REG)
-		return kv_err_set(err, -ENOENT, "Key with value: '%.*s' not found.", (int)klen,
-				  key);
+		return kv_err_set(err, -ENOENT, "'%.*s' is a directory or a symlink, not a value",
+				  (int)klen, key);
 	n = replica_order(s, r, order);
 	if (n == 0)
 		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);

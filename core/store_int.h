@@ -32,6 +32,11 @@ int kv__shard(const struct kv_store *s, const char *name);
 int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
 		size_t cap, struct kv_err *err);
 
+/* URL of a temporary upload (ref->tmp != 0) under the name versions up to 0.1.0 gave it
+ * (kv_tmp_path_legacy): for recovering their intents. -EINVAL for a final path. */
+int kv__legacy_tmp_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
+		       size_t cap, struct kv_err *err);
+
 /* URL of key on the shard called name. */
 int kv__key_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
 		char *url, size_t cap, struct kv_err *err);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sys.h"
+#include "xattr.h"
 
 /* A directory nobody made, implied by the keys below it: the times of the store's
  * opening, so repeated stats agree. */
@@ -425,6 +426,9 @@ static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	kv_meta_apply(&rec, a->meta);
 	rec.ctime_ns = kv_now_ns();
 	rec.gen = kv_new_gen();
+	if (a->meta->set_mode &&	/* an access ACL follows the mode */
+	    (rc = kv_xattr_chmod_txn(txn, a->path, a->plen, rec.mode, err)) < 0)
+		return rc;
 	return kv_txn_put(txn, t, a->path, a->plen, &rec, err);
 }
 

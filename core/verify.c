@@ -463,8 +463,12 @@ out:
 	free(in);
 }
 
-static void check_key(const char *key, size_t klen, void *arg)
+/* A pool thread: check the key of item (struct admin_key_job). */
+static void check_key(void *item, void *arg)
 {
+	const struct admin_key_job *job = item;
+	const char *key = job->key;
+	size_t klen = job->klen;
 	struct verify *v = arg;
 	struct key_check *kc = malloc(sizeof(*kc));
 	struct kv_record rec;
@@ -511,7 +515,7 @@ static int feed_key(const char *key, size_t klen, const struct kv_record *rec, v
 
 	(void)rec;
 	verify_add(&f->v->r->keys, 1);
-	return kv_pool_submit(f->pool, key, klen);
+	return admin_submit_key(f->pool, key, klen);
 }
 
 static int check_records(struct verify *v, struct kv_err *err)
@@ -523,7 +527,7 @@ static int check_records(struct verify *v, struct kv_err *err)
 	if (rc < 0)
 		return rc;
 	admin_phase(&v->a, v->deep ? "reading values" : "checking keys", "keys", keys);
-	f.pool = kv_pool_new(v->a.o->jobs, check_key, v);
+	f.pool = kv_pool_new(v->a.o->jobs, sizeof(struct admin_key_job), check_key, v);
 	if (f.pool == NULL)
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	rc = admin_each_key(v->a.s, feed_key, &f, err);

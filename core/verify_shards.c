@@ -292,16 +292,14 @@ static int check_file(const struct kv_shard_file *f, void *arg)
 	return 0;
 }
 
-static void walk_shard(const char *item, size_t len, void *arg)
+/* A pool thread: walk the shard whose index item points to. */
+static void walk_shard(void *item, void *arg)
 {
 	struct walker *w = arg;
 	const struct kv_shard *sh;
 	struct kv_err err;
-	int i;
+	int i = *(const int *)item;
 
-	if (len != sizeof(int))
-		return;
-	memcpy(&i, item, sizeof(i));
 	sh = &w->v->a.s->cfg.shards.v[i];
 	if (kv_walk_shard(w->v->a.s->dav, sh->name, sh->base, check_file, w, &w->dirs,
 			  &w->total_dirs, &err) < 0) {
@@ -327,12 +325,12 @@ int verify_walk_shards(struct verify *v, int second, struct kv_err *err)
 	if (todo == 0)
 		return 0;
 	admin_phase(&v->a, second ? "deleting orphans" : "checking shards", "directories", 0);
-	pool = kv_pool_new(v->a.o->jobs < todo ? v->a.o->jobs : todo, walk_shard, &w);
+	pool = kv_pool_new(v->a.o->jobs < todo ? v->a.o->jobs : todo, sizeof(int), walk_shard, &w);
 	if (pool == NULL)
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	for (i = 0; i < n; i++)
 		if (!second || (v->sh[i].candidates > 0 && !verify_blocked(v, i)))
-			(void)kv_pool_submit(pool, (const char *)&i, sizeof(i));
+			(void)kv_pool_submit(pool, &i, sizeof(i));
 	kv_pool_finish(pool);
 	return 0;
 }

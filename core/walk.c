@@ -10,6 +10,9 @@
 #include "codec.h"
 #include "placement.h"
 
+#define TMP_PREFIX "tmp."	/* a temporary upload's name: kv_tmp_path in record.c */
+#define TMP_PREFIX_LEN 4
+
 struct entry {
 	char *path;		/* decoded, from the shard root, '/' first */
 	int is_dir;
@@ -125,19 +128,22 @@ static int report(struct walk *w, const struct entry *e, enum kv_file_kind kind)
 			f.key[n] = '\0';
 		}
 	} else if (kind == KV_FILE_TMP) {
-		f.tmp = strtoull(last_name(e->path) + 5, NULL, 16);
+		f.tmp = strtoull(last_name(e->path) + TMP_PREFIX_LEN, NULL, 16);
 	}
 	return w->fn(&f, w->arg);
 }
 
+/* Is name a temporary upload's, "tmp.<16 hex>" as kv_tmp_path makes it? (The ".tmp-<id>"
+ * of versions up to 0.1.0 never shows: the shards' PROPFIND leaves dotfiles out.) */
 static int tmp_name(const char *name)
 {
 	size_t i;
 
-	if (strncmp(name, ".tmp-", 5) != 0 || strlen(name) != 21)
+	if (strncmp(name, TMP_PREFIX, TMP_PREFIX_LEN) != 0 ||
+	    strlen(name) != TMP_PREFIX_LEN + 16)
 		return 0;
-	for (i = 5; i < 21; i++)
-		if (!isxdigit((unsigned char)name[i]))
+	for (i = TMP_PREFIX_LEN; name[i] != '\0'; i++)
+		if (!isxdigit((unsigned char)name[i]) || isupper((unsigned char)name[i]))
 			return 0;
 	return 1;
 }

@@ -16,7 +16,7 @@
 
 enum kv_file_kind {
 	KV_FILE_VALUE = 1,	/* the value of key */
-	KV_FILE_TMP,		/* a temporary upload (.tmp-<id> beside a value path) */
+	KV_FILE_TMP,		/* a temporary upload (tmp.<id> beside a value path) */
 	KV_FILE_STRAY		/* anything else: no key lives there */
 };
 

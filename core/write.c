@@ -33,6 +33,7 @@
 #include "crash.h"
 #include "hash.h"
 #include "sys.h"
+#include "xattr.h"
 
 struct kv_put {
 	struct kv_store *s;
@@ -89,6 +90,11 @@ void kv_meta_apply(struct kv_record *rec, const struct kv_meta *meta)
 
 /* --- taking a key --- */
 
+static int exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+		     int dead);
+static int exec_commit(struct kv_store *s, const char *key, size_t klen,
+		       struct kv_intent *in, int dead, struct kv_err *err);
+
 static int recover_one(struct kv_store *s, const char *key, size_t klen,
 		       struct kv_intent *dead, struct kv_err *err)
 {
@@ -97,8 +103,8 @@ static int recover_one(struct kv_store *s, const char *key, size_t klen,
 	if (rc < 0)
 		return rc;
 	if (dead->phase == KV_PHASE_COMMIT)
-		return kv__exec_commit(s, key, klen, dead, err);
-	return kv__exec_undo(s, key, klen, dead);
+		return exec_commit(s, key, klen, dead, 1, err);
+	return exec_undo(s, key, klen, dead, 1);
 }
 
 int kv__acquire(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
@@ -157,16 +163,40 @@ static void shard_answered(struct kv_store *s, const char *name)
 	kv_health_mark_up(s->health, kv__shard(s, name));
 }
 
+/*
+ * Intents of a dead owner may have been written by a version up to 0.1.0, which named a
+ * temporary upload ".tmp-<id>" where we say "tmp.<id>" (kv_tmp_path_legacy): the intent
+ * holds only the id. Recovery (dead != 0 below) therefore MOVEs from the old name when
+ * the new one is not there, and deletes both. A living writer's own intent never names
+ * an old file, so its writes cost no extra request.
+ */
+
+/* DELETE ref; and, for a dead owner's temporary upload, its old name too. */
+static int delete_ref(struct kv_store *s, const struct kv_fileref *ref, int dead)
+{
+	char url[KV_URL_MAX];
+	int rc = kv__ref_url(s, ref, url, sizeof(url), NULL);
+
+	if (rc == 0)
+		rc = kv_dav_delete(s->dav, url, NULL);
+	if (rc == 0 && dead && ref->tmp) {
+		rc = kv__legacy_tmp_url(s, ref, url, sizeof(url), NULL);
+		if (rc == 0)
+			rc = kv_dav_delete(s->dav, url, NULL);
+	}
+	return rc;
+}
+
 /* Delete files the index does not point at. Best effort: what cannot be deleted now is
  * an orphan for verify to find. A shard that has just failed is not even asked: waiting
  * out its timeout again would hold the key's lock (and the client's answer) for nothing.
  * Returns the first error. */
-static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs, int n)
+static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs, int n,
+			       int dead)
 {
 	int i, first = 0;
 
 	for (i = 0; i < n; i++) {
-		char url[KV_URL_MAX];
 		int rc;
 
 		if (referenced(s, &refs[i]))
@@ -176,9 +206,7 @@ static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs
 				first = -EIO;
 			continue;
 		}
-		rc = kv__ref_url(s, &refs[i], url, sizeof(url), NULL);
-		if (rc == 0)
-			rc = kv_dav_delete(s->dav, url, NULL);
+		rc = delete_ref(s, &refs[i], dead);
 		if (rc < 0) {
 			kv__shard_failed(s, refs[i].shard);
 			if (first == 0)
@@ -188,10 +216,16 @@ static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs
 	return first;
 }
 
+static int exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+		     int dead)
+{
+	(void)delete_unreferenced(s, in->undo, in->nundo, dead);
+	return kv_intents_release(s->ints, key, klen, NULL);
+}
+
 int kv__exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in)
 {
-	(void)delete_unreferenced(s, in->undo, in->nundo);
-	return kv_intents_release(s->ints, key, klen, NULL);
+	return exec_undo(s, key, klen, in, 0);
 }
 
 static void drop_replica(struct kv_record *rec, const char *shard)
@@ -223,6 +257,16 @@ static int apply_recops(struct kv_txn *txn, void *arg, struct kv_err *err)
 		if (op->expect_gen == 0 && !op->remove &&
 		    (rc = kv__file_fits(txn, op->key, op->klen, err)) < 0)
 			return rc;
+		/* A rename's attributes go with the name (recops[0]: its destination). */
+		if (op->remove && rc == 0 && in->op == KV_OP_RENAME && i > 0 &&
+		    (rc = kv_xattr_move_txn(txn, op->key, op->klen, in->recops[0].key,
+					    in->recops[0].klen, err)) < 0)
+			return rc;
+		/* A mode that changes with the value (a chmod while it was written): a stored
+		 * access ACL follows, as after any chmod. */
+		if (!op->remove && rc == 0 && cur.mode != op->rec.mode &&
+		    (rc = kv_xattr_chmod_txn(txn, op->key, op->klen, op->rec.mode, err)) < 0)
+			return rc;
 		if (op->remove)
 			rc = rc == 0 ? kv_txn_del(txn, KV_KEYS, op->key, op->klen, err) : 0;
 		else
@@ -248,24 +292,39 @@ int kv__apply_recop(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return kv_txn_put(txn, KV_KEYS, op->key, op->klen, &op->rec, err);
 }
 
+/* MOVE ref's temporary upload onto dst; for a dead owner's, from its old name too. */
+static int move_ref(struct kv_store *s, const struct kv_fileref *ref, const char *dst,
+		    int dead, struct kv_err *err)
+{
+	char src[KV_URL_MAX];
+	int rc = kv__ref_url(s, ref, src, sizeof(src), err);
+
+	if (rc == 0)
+		rc = kv_dav_move(s->dav, src, dst, err);
+	if (rc == -ENOENT && dead && ref->tmp) {
+		rc = kv__legacy_tmp_url(s, ref, src, sizeof(src), err);
+		if (rc == 0)
+			rc = kv_dav_move(s->dav, src, dst, err);
+	}
+	return rc;
+}
+
 /* MOVE temporary uploads onto their final paths. A move that fails takes its shard out of
  * the new record; returns how many succeeded, *first_err the first failure. */
-static int do_moves(struct kv_store *s, struct kv_intent *in, int *first_err,
+static int do_moves(struct kv_store *s, struct kv_intent *in, int dead, int *first_err,
 		    struct kv_err *err)
 {
 	int i, j, moved = 0;
 
 	for (i = 0; i < in->nmoves; i++) {
 		struct kv_fileref *m = &in->moves[i], final = *m;
-		char src[KV_URL_MAX], dst[KV_URL_MAX];
+		char dst[KV_URL_MAX];
 		int rc;
 
 		final.tmp = 0;
-		rc = kv__ref_url(s, m, src, sizeof(src), err);
+		rc = kv__ref_url(s, &final, dst, sizeof(dst), err);
 		if (rc == 0)
-			rc = kv__ref_url(s, &final, dst, sizeof(dst), err);
-		if (rc == 0)
-			rc = kv_dav_move(s->dav, src, dst, err);
+			rc = move_ref(s, m, dst, dead, err);
 		if (rc == 0 || rc == -ENOENT) {	/* gone: moved before a crash */
 			kv_crash_point("commit.move");	/* one more MOVE done */
 			moved++;
@@ -298,13 +357,13 @@ static void add_moved_to_cleanup(struct kv_intent *in)
 				     in->moves[i].shard, in->moves[i].key, in->moves[i].klen, 0);
 }
 
-int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
-		    struct kv_err *err)
+static int exec_commit(struct kv_store *s, const char *key, size_t klen,
+		       struct kv_intent *in, int dead, struct kv_err *err)
 {
 	int first_err = 0, moved, rc = 0;
 
 	kv_crash_point("commit.intent");	/* step 3 done: COMMIT recorded, nothing moved */
-	moved = do_moves(s, in, &first_err, err);
+	moved = do_moves(s, in, dead, &first_err, err);
 	kv_crash_point("commit.moved");
 	if (in->nmoves > 0 && moved == 0) {
 		/* Nothing reached a final path: the old state stands. */
@@ -317,10 +376,16 @@ int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_
 			add_moved_to_cleanup(in);
 	}
 	kv_crash_point("commit.indexed");
-	(void)delete_unreferenced(s, in->cleanup, in->ncleanup);
+	(void)delete_unreferenced(s, in->cleanup, in->ncleanup, dead);
 	kv_crash_point("commit.cleaned");
 	(void)kv_intents_release(s->ints, key, klen, NULL);
 	return rc;
+}
+
+int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+		    struct kv_err *err)
+{
+	return exec_commit(s, key, klen, in, 0, err);
 }
 
 static int recover_cb(const char *key, size_t klen, struct kv_intent *in, void *arg)
@@ -425,7 +490,7 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 	p->locked = 1;
 	rc = kv_index_get(s->idx, KV_KEYS, key, klen, &p->old, err);
 	if (rc == 0 && (flags & KV_PUT_EXCL)) {
-		rc = kv_err_set(err, -EEXIST, "Key '%.*s' already exists.", (int)klen, key);
+		rc = kv_err_set(err, -EEXIST, "key '%.*s' exists", (int)klen, key);
 		goto fail;
 	}
 	if (rc == 0) {

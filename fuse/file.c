@@ -579,6 +579,11 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		node_put(n);
 		return tk_errno(rc, &err, "create", path);
 	}
+	rc = tk_xattr_inherit(path, mode, 0);	/* before the handle: a failure leaves none */
+	if (rc < 0) {
+		node_put(n);
+		return rc;
+	}
 	return handle_new(fi, n, 1);
 }
 

@@ -34,6 +34,9 @@ int tk_lookup(const char *key, size_t klen, struct kv_record *rec, struct kv_err
 /* Mode (less the umask) and owner for something the caller creates. */
 struct kv_meta tk_caller_meta(mode_t mode);
 
+/* chmod of path (as the chmod callback does it), for a mode an ACL implies. */
+int tk_set_mode(const char *path, mode_t mode);
+
 /* The file node behind fi, or NULL (no handle, or a directory's). */
 struct node *tk_file_of(const struct fuse_file_info *fi);
 
@@ -75,5 +78,21 @@ void tk_destroy(void *data);
 /* Change the metadata of an open file: kept with its bytes while they wait for upload,
  * else stored at once. Returns 0 or an errno for the kernel. */
 int tk_node_set_meta(struct node *n, const struct kv_meta *m, const char *op);
+
+/* --- xattr.c --- */
+
+int tk_setxattr(const char *path, const char *name, const char *value, size_t size,
+		int flags);
+int tk_getxattr(const char *path, const char *name, char *value, size_t size);
+int tk_listxattr(const char *path, char *list, size_t size);
+int tk_removexattr(const char *path, const char *name);
+
+/* From .init: ask for POSIX ACLs enforced by the kernel, the umask left to us. */
+void tk_xattr_init(struct fuse_conn_info *conn);
+
+/* After path was made with mode (as asked, before the umask): if its directory has a
+ * default ACL, path gets it (an access ACL from it; a directory also as its default), and
+ * the mode it implies. Returns 0 or an errno for the kernel. */
+int tk_xattr_inherit(const char *path, mode_t mode, int is_dir);
 
 #endif

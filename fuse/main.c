@@ -46,22 +46,17 @@ static void usage(const char *prog)
 	       "\n", prog);
 }
 
+/* SOURCE ("none": no file), then the -o settings; an error names the -o it comes from. */
 static int load_config(struct tk_opts *c, struct kv_config *cfg)
 {
+	struct kv_config_setting set[TK_OPTS_SET_MAX];
+	const char *file = c->source != NULL && strcmp(c->source, "none") != 0 ? c->source :
+			   NULL;
 	struct kv_err err;
+	int n = tk_opts_settings(c, set), bad;
 
-	kv_config_defaults(cfg);
-	if (c->source != NULL && strcmp(c->source, "none") != 0 &&
-	    kv_config_load(cfg, c->source, &err) < 0) {
-		fprintf(stderr, "tinykv: %s\n", err.msg);
-		return -1;
-	}
-	if (tk_opts_apply(c, cfg, &err) < 0) {
-		fprintf(stderr, "tinykv: -o %s\n", err.msg);
-		return -1;
-	}
-	if (kv_config_finish(cfg, &err) < 0) {
-		fprintf(stderr, "tinykv: %s\n", err.msg);
+	if (kv_config_read(cfg, file, set, n, &bad, &err) < 0) {
+		fprintf(stderr, "tinykv: %s%s\n", bad >= 0 ? "-o " : "", err.msg);
 		return -1;
 	}
 	return 0;

@@ -2,8 +2,11 @@
  *
  * Writes go to a local spool file (an unlinked temporary file in the cache directory) and
  * are uploaded when the file is flushed (close, fsync) — close-to-open consistency, as on
- * NFS. Every handle of the same key shares its node, so a reader in this mount sees the
- * bytes a writer has not uploaded yet, and `ls -l` shows their size.
+ * NFS — except a file written from empty strictly in order: past STREAM_AT bytes its
+ * writes go up as they come (node->stream, stream.h), bypassing the spool, and close
+ * only finishes that upload; anything out of order first brings them back into the spool
+ * (file.c). Every handle of the same key shares its node, so a reader in this mount sees
+ * the bytes a writer has not uploaded yet, and `ls -l` shows their size.
  *
  * Locking, in this order:
  *   io          (per node) serialises what touches the node's bytes: spool writes and

@@ -342,7 +342,7 @@ static int tk_mkdir(const char *path, mode_t mode)
 
 	if (rc == 0)
 		rc = kv_store_mkdir(tk_ctx()->store, key, klen, &m, &err);
-	return rc < 0 ? tk_errno(rc, &err, "mkdir", path) : 0;
+	return rc < 0 ? tk_errno(rc, &err, "mkdir", path) : tk_xattr_inherit(path, mode, 1);
 }
 
 /* Does a directory hold files of this mount not stored yet (so it is not empty)? */
@@ -426,6 +426,11 @@ static int tk_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 	struct kv_meta m = { .set_mode = 1, .mode = (uint32_t)(mode & 07777) };
 
 	return set_meta(path, fi, &m, "chmod");
+}
+
+int tk_set_mode(const char *path, mode_t mode)
+{
+	return tk_chmod(path, mode, NULL);
 }
 
 static int tk_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
@@ -590,6 +595,7 @@ static void *tk_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 0;	/* a key PUT through HTTP shows at once */
 	conn->max_write = 1 << 20;
 	conn->max_readahead = 1 << 20;
+	tk_xattr_init(conn);
 	return c;
 }
 
@@ -620,4 +626,8 @@ const struct fuse_operations tinykv_ops = {
 	.chown = tk_chown,
 	.utimens = tk_utimens,
 	.statfs = tk_statfs,
+	.setxattr = tk_setxattr,
+	.getxattr = tk_getxattr,
+	.listxattr = tk_listxattr,
+	.removexattr = tk_removexattr,
 };

@@ -85,9 +85,9 @@ int tk_opts_parse(struct fuse_args *args, struct tk_opts *o, struct kv_err *err)
 	return kv_err_set(err, -EINVAL, "bad arguments");
 }
 
-int tk_opts_apply(struct tk_opts *o, struct kv_config *cfg, struct kv_err *err)
+int tk_opts_settings(struct tk_opts *o, struct kv_config_setting set[])
 {
-	int i, rc;
+	int i;
 
 	for (i = 0; i < o->nset; i++) {
 		char *p;
@@ -95,7 +95,19 @@ int tk_opts_apply(struct tk_opts *o, struct kv_config *cfg, struct kv_err *err)
 		for (p = o->set_val[i]; *p != '\0'; p++)
 			if (*p == ';')
 				*p = ',';
-		rc = kv_config_set(cfg, o->set_key[i], o->set_val[i], err);
+		set[i].key = o->set_key[i];
+		set[i].value = o->set_val[i];
+	}
+	return o->nset;
+}
+
+int tk_opts_apply(struct tk_opts *o, struct kv_config *cfg, struct kv_err *err)
+{
+	struct kv_config_setting set[TK_OPTS_SET_MAX];
+	int i, n = tk_opts_settings(o, set), rc;
+
+	for (i = 0; i < n; i++) {
+		rc = kv_config_set(cfg, set[i].key, set[i].value, err);
 		if (rc < 0)
 			return rc;
 	}

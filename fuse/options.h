@@ -32,6 +32,11 @@ struct tk_opts {
  */
 int tk_opts_parse(struct fuse_args *args, struct tk_opts *o, struct kv_err *err);
 
+/* The -o settings of o into set[0..TK_OPTS_SET_MAX), in order, as kv_config_read takes
+ * them (';' in a value stands for ',', which already separates options; the value is
+ * changed in place; set points into o). Returns how many. */
+int tk_opts_settings(struct tk_opts *o, struct kv_config_setting set[]);
+
 /* Apply the -o settings of o, in order, onto cfg (';' in a value stands for ',', which
  * already separates options; the value is changed in place). Returns 0, or the first
  * kv_config_set error (its message names the key). */

@@ -1,13 +1,16 @@
-/* http.c — the curl API of DESIGN §4 on libmicrohttpd: the server, request dispatch,
- * answers, and the requests that only read the index (GET, HEAD, ?list).
+/* http.c — the curl API of DESIGN §4 on libmicrohttpd: the server, request dispatch, and
+ * the requests that only read the index (GET, HEAD, ?list).
  *
- * Threads: libmicrohttpd runs an epoll loop per CPU; those threads must never wait on a
- * shard, so GET, HEAD and listings (index reads only) are answered right there, while
- * PUT and DELETE are handed to worker threads (writes.c), never waiting for one. The
- * busy counter (atomic: requests a worker holds) and the flow of body bytes are what a
- * graceful stop waits on; uploads that trickle or stall are not waited for. What one client may hold
- * (connections, idle time, body time, value size) is set in tinykv.conf(5).
- */
+ * Threads: libmicrohttpd runs an epoll loop per CPU. No loop thread talks to a shard, but
+ * they do read the index (LMDB, which may wait for the disk): GET and HEAD are answered
+ * there, and a PUT or DELETE is checked there (rights, an existing key) before it goes to
+ * a worker thread (writes.c); listings are built on lister threads. A loop thread hands
+ * work over with kv_pool_try_submit, never waiting for a thread, and otherwise waits only
+ * for a request's lock, which no thread holds across shard I/O.
+ * The busy counter (atomic: requests a worker holds) and the flow of body bytes are what
+ * a graceful stop waits on; uploads that trickle or stall are not waited for. What one
+ * client may hold (connections, idle time, body time, value size) is set in
+ * tinykv.conf(5). */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -21,157 +24,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http_int.h"
+#include "answer.h"
 #include "escape.h"
 #include "json.h"
 #include "listargs.h"
+#include "req.h"
 #include "say.h"
 #include "sys.h"
+#include "writes.h"
 
 #define LISTERS 2		/* listings at once; 8 more may wait, then 503 */
 /* A stop waits for uploads while their bodies arrive at 16 KiB/s or more in all. */
 #define STOP_WINDOW_MS 500
 #define STOP_FLOW_BYTES (8 * 1024)
-
-/* Queue the answer. mode says who owns body: MHD_RESPMEM_MUST_COPY (the caller keeps it)
- * or MHD_RESPMEM_MUST_FREE (a malloc'd body handed over, freed even on failure). */
-static enum MHD_Result respond_mode(struct req *r, struct MHD_Connection *c, unsigned status,
-				    const char *type, char *body, size_t len,
-				    const char *location, enum MHD_ResponseMemoryMode mode)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result ok;
-
-	resp = MHD_create_response_from_buffer(len, body, mode);
-	if (resp == NULL) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
-		return MHD_NO;
-	}
-	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (location != NULL)
-		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)	/* busy, or a shard failed */
-		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-					      "GET, HEAD, PUT, DELETE");
-	if (status == MHD_HTTP_UNAUTHORIZED) {
-		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					      "Bearer realm=\"tinykv\"");
-		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					      "Basic realm=\"tinykv\", charset=\"UTF-8\"");
-	}
-	ok = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	r->status = (int)status;
-	r->resp_len = len;
-	return ok;
-}
-
-enum MHD_Result http_respond(struct req *r, struct MHD_Connection *c, unsigned status,
-			     const char *type, const char *body, size_t len,
-			     const char *location)
-{
-	return respond_mode(r, c, status, type, (char *)body, len, location,
-			    MHD_RESPMEM_MUST_COPY);
-}
-
-/* A plain-text answer: printf-style, a newline appended. */
-static enum MHD_Result text(struct req *r, struct MHD_Connection *c, unsigned status,
-			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static enum MHD_Result text(struct req *r, struct MHD_Connection *c, unsigned status,
-			    const char *fmt, ...)
-{
-	char body[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(body, sizeof(body) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(body) - 2)
-		n = (int)sizeof(body) - 2;
-	body[n++] = '\n';
-	return http_respond(r, c, status, "text/plain; charset=utf-8", body, (size_t)n, NULL);
-}
-
-/* The one place a core error becomes an HTTP status. */
-static unsigned status_of(int rc)
-{
-	switch (rc) {
-	case -ENOENT: return MHD_HTTP_NOT_FOUND;
-	case -EEXIST:
-	case -EISDIR:
-	case -ENOTDIR:
-	case -EBUSY: return MHD_HTTP_CONFLICT;
-	case -EILSEQ:
-	case -EINVAL: return MHD_HTTP_BAD_REQUEST;
-	case -ENAMETOOLONG: return MHD_HTTP_URI_TOO_LONG;
-	default: return MHD_HTTP_SERVICE_UNAVAILABLE;
-	}
-}
-
-unsigned http_failure(const struct req *r, int rc, const struct kv_err *err, char *out,
-		      size_t cap, size_t *len)
-{
-	unsigned status = status_of(rc);
-	int n;
-
-	if (rc == -ENOENT)
-		n = snprintf(out, cap, "Key with value: '%.*s' not found.\n", (int)r->klen, r->key);
-	else if (rc == -EEXIST)
-		n = snprintf(out, cap, "Key '%.*s' already exists.\n", (int)r->klen, r->key);
-	else if (status == MHD_HTTP_BAD_REQUEST || status == MHD_HTTP_URI_TOO_LONG)
-		n = snprintf(out, cap, "Bad key: %s.\n", err->msg);
-	else if (rc == -EISDIR || rc == -ENOTDIR) /* the key and the mount's tree */
-		n = snprintf(out, cap, "Conflict: %s.\n", err->msg);
-	else if (rc == -EBUSY)
-		n = snprintf(out, cap, "Key '%.*s' is being written by another request; "
-			     "try again.\n", (int)r->klen, r->key);
-	else
-		n = snprintf(out, cap, "Service unavailable: %s\n", err->msg);
-	*len = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
-	if (*len > 0 && out[*len - 1] != '\n')
-		out[*len - 1] = '\n';	/* cut short: still one line */
-	return status;
-}
-
-static enum MHD_Result fail(struct req *r, struct MHD_Connection *c, int rc,
-			    const struct kv_err *err)
-{
-	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
-	size_t len;
-	unsigned status = http_failure(r, rc, err, text, sizeof(text), &len);
-
-	return http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
-}
-
-/* The one place an auth.c refusal becomes an HTTP status. */
-enum MHD_Result http_deny(struct req *r, struct MHD_Connection *c, int rc,
-			  const struct kv_err *err)
-{
-	switch (rc) {
-	case -EPERM: return text(r, c, MHD_HTTP_UNAUTHORIZED, "Unauthorized: %s.", err->msg);
-	case -EACCES: return text(r, c, MHD_HTTP_FORBIDDEN, "Forbidden: %s.", err->msg);
-	case -EHOSTUNREACH:
-		return text(r, c, MHD_HTTP_MISDIRECTED_REQUEST, "Misdirected request: %s.",
-			    err->msg);
-	default: return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
-			     err->msg);
-	}
-}
-
-/* The key is the request path after its first '/', percent-decoded. */
-int http_parse_key(struct req *r, const char *url, struct kv_err *err)
-{
-	if (url[0] != '/')
-		return kv_err_set(err, -EINVAL, "the request target must start with '/'");
-	return kv_key_decode(url + 1, strlen(url + 1), r->key, KV_KEY_MAX, &r->klen, err);
-}
 
 /* --- GET /PREFIX?list --- */
 
@@ -209,7 +74,7 @@ static const char *query_raw(struct MHD_Connection *c, const char *name, size_t 
 #define BUSY_LISTING "Service unavailable: every listing thread is busy; try again shortly."
 
 /* A lister thread: the keys of r->list into JSON, the answer handed back (req_finish). */
-static void list_work(const char *item, size_t len, void *arg)
+static void list_work(void *item, void *arg)
 {
 	char next[KV_KEY_MAX + 1], msg[KV_ERR_MSG_MAX + 64];
 	size_t nextlen = 0;
@@ -221,9 +86,7 @@ static void list_work(const char *item, size_t len, void *arg)
 	int rc;
 
 	(void)arg;
-	if (len != sizeof(r))
-		return;
-	memcpy(&r, item, sizeof(r));
+	r = *(struct req **)item;
 	l.r = r;
 	a = r->list;
 	rc = kv_store_list(r->h->s, a->prefix, a->plen, a->slen > 0 ? a->start : NULL, a->slen,
@@ -262,17 +125,17 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 	int rc;
 
 	if (listargs_parse(url, start, slen, limit, llen, &a, &err) < 0)
-		return text(r, c, MHD_HTTP_BAD_REQUEST, "%s.", err.msg);
+		return answer_text(r, c, MHD_HTTP_BAD_REQUEST, "%s.", err.msg);
 	if ((rc = auth_list_prefix(&r->who, a.prefix, &a.plen, &err)) < 0)
-		return http_deny(r, c, rc, &err);
+		return answer_deny(r, c, rc, &err);
 	r->list = malloc(sizeof(*r->list));
 	if (r->list == NULL)
-		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory");
+		return answer_text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory");
 	*r->list = a;
 	pthread_mutex_lock(&r->lock);
 	if (req_hand_over(r, r->h->listers, &r, sizeof(r)) < 0) {
 		pthread_mutex_unlock(&r->lock);
-		return text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_LISTING);
+		return answer_text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_LISTING);
 	}
 	req_suspend(r);
 	pthread_mutex_unlock(&r->lock);
@@ -294,19 +157,19 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, const
 	    MHD_YES)
 		return handle_list(r, c, url);
 	if (strcmp(url, "/") == 0)
-		return text(r, c, MHD_HTTP_BAD_REQUEST,
+		return answer_text(r, c, MHD_HTTP_BAD_REQUEST,
 			    "Bad key: empty. Use /KEY, or /PREFIX?list to list keys.");
-	rc = http_parse_key(r, url, &err);
+	rc = req_parse_key(r, url, &err);
 	if (rc == 0 && (rc = auth_may(&r->who, r->h->s, AUTH_GET, r->key, r->klen, &err)) < 0)
-		return http_deny(r, c, rc, &err);
+		return answer_deny(r, c, rc, &err);
 	if (rc == 0)
 		rc = kv_store_locate(r->h->s, r->key, r->klen, location, sizeof(location), &rec,
 				     &err);
 	if (rc < 0)
-		return fail(r, c, rc, &err);
+		return answer_fail(r, c, rc, &err);
 	if ((rc = auth_may_key(&r->who, AUTH_GET, r->key, r->klen, &rec, &err)) < 0)
-		return http_deny(r, c, rc, &err);
-	return http_respond(r, c, MHD_HTTP_FOUND, "text/plain; charset=utf-8", "", 0, location);
+		return answer_deny(r, c, rc, &err);
+	return answer_respond(r, c, MHD_HTTP_FOUND, "text/plain; charset=utf-8", "", 0, location);
 }
 
 /* A request other than PUT: its body means nothing, but a framing that two parsers may
@@ -318,11 +181,9 @@ static enum MHD_Result check_framing(struct req *r, struct MHD_Connection *c)
 	int rc = writes_body_length(c, &size, &why);
 
 	if (rc == -EINVAL)
-		return http_respond(r, c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8", why,
-				    strlen(why), NULL);
+		return answer_plain(r, c, MHD_HTTP_BAD_REQUEST, why);
 	if (rc == -ENOSYS)
-		return http_respond(r, c, MHD_HTTP_NOT_IMPLEMENTED, "text/plain; charset=utf-8",
-				    why, strlen(why), NULL);
+		return answer_plain(r, c, MHD_HTTP_NOT_IMPLEMENTED, why);
 	return MHD_YES;
 }
 
@@ -346,7 +207,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		 * the connection instead of keeping it alive. */
 		r->c = c;
 		if ((rc = auth_identify(r->h->auth, c, version, &r->who, &err)) < 0)
-			return http_deny(r, c, rc, &err);
+			return answer_deny(r, c, rc, &err);
 		if (strcmp(method, MHD_HTTP_METHOD_PUT) != 0)
 			return check_framing(r, c);
 		return !strcmp(method, MHD_HTTP_METHOD_PUT) ? writes_put_start(r, c, url) :
@@ -364,24 +225,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return handle_get(r, c, url);
 	if (!strcmp(method, MHD_HTTP_METHOD_DELETE))
 		return writes_delete(r, c, url);
-	return text(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method %s not allowed.", method);
+	return answer_text(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method %s not allowed.", method);
 }
 
 /* --- request lifetime: start (URI seen), completion, access log --- */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	struct http_server *h = cls;
-	struct req *r = calloc(1, sizeof(*r));
-
 	(void)c;
-	if (r == NULL)
-		return NULL;
-	r->h = h;
-	r->uri = strdup(uri);
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->more, NULL);
-	return r;
+	return req_new(cls, uri);
 }
 
 static void access_log(struct req *r, struct MHD_Connection *c)
@@ -520,20 +372,13 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 	h->body_timeout = cfg->body_timeout;
 	h->idle_timeout = cfg->idle_timeout;
 	h->max_value_size = cfg->max_value_size;
-	h->workers = kv_pool_new(cfg->workers, writes_work, h);
-	if (h->workers == NULL) {
-		free(h);
-		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
-	}
-	h->listers = kv_pool_new(LISTERS, list_work, h);
+	h->listers = kv_pool_new(LISTERS, sizeof(struct req *), list_work, h);
 	if (h->listers == NULL) {
-		kv_pool_finish(h->workers);
 		free(h);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	}
-	if (writes_init(h) < 0) {
+	if (writes_init(h, cfg->workers) < 0) {
 		kv_pool_finish(h->listers);
-		kv_pool_finish(h->workers);
 		free(h);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	}
@@ -553,7 +398,6 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 				MHD_OPTION_END);
 	if (h->d == NULL) {
 		kv_pool_finish(h->listers);
-		kv_pool_finish(h->workers);
 		writes_fini(h);
 		free(h);
 		return kv_err_set(err, -EADDRINUSE, "cannot listen on %s:%d (in use, or not "
@@ -602,7 +446,6 @@ void http_stop(struct http_server *h, int grace_s)
 	wait_in_flight(h, kv_mono_ms() + (int64_t)grace_s * 1000);
 	MHD_stop_daemon(h->d);
 	kv_pool_finish(h->listers);
-	kv_pool_finish(h->workers);	/* writes of clients that went away finish undoing */
-	writes_fini(h);
+	writes_fini(h);		/* writes of clients that went away finish undoing */
 	free(h);
 }

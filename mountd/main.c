@@ -52,6 +52,8 @@ static void usage(FILE *f)
 "remain), 2 usage error. See tinykvd(8) and tinykv.conf(5).\n");
 }
 
+#define SET_MAX 32	/* --set settings on one command line */
+
 struct opts {
 	const char *command;
 	const char *config;
@@ -59,13 +61,13 @@ struct opts {
 	int nforce;
 	const char *force[KV_MAX_SHARDS];
 	int nset;
-	char *set_key[32];
-	const char *set_val[32];
+	char *set_key[SET_MAX];
+	const char *set_val[SET_MAX];
 };
 
 static int add_set(struct opts *o, const char *key, const char *val)
 {
-	if (o->nset == 32) {
+	if (o->nset == SET_MAX) {
 		say("too many options");
 		return -1;
 	}
@@ -163,28 +165,23 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* --config FILE, or KV_DEFAULT_CONF if it exists and no --set gives the shards; then the
+ * --set settings. */
 static int load_config(const struct opts *o, struct kv_config *cfg)
 {
+	struct kv_config_setting set[SET_MAX];
 	const char *file = o->config;
 	struct kv_err err;
 	int i, has_shards = 0;
 
-	kv_config_defaults(cfg);
-	for (i = 0; i < o->nset; i++)
+	for (i = 0; i < o->nset; i++) {
+		set[i].key = o->set_key[i];
+		set[i].value = o->set_val[i];
 		has_shards |= !strcmp(o->set_key[i], "shards");
+	}
 	if (file == NULL && !has_shards && access(KV_DEFAULT_CONF, R_OK) == 0)
 		file = KV_DEFAULT_CONF;
-	if (file != NULL && kv_config_load(cfg, file, &err) < 0) {
-		say("%s", err.msg);
-		return -1;
-	}
-	for (i = 0; i < o->nset; i++) {
-		if (kv_config_set(cfg, o->set_key[i], o->set_val[i], &err) < 0) {
-			say("%s", err.msg);
-			return -1;
-		}
-	}
-	if (kv_config_finish(cfg, &err) < 0) {
+	if (kv_config_read(cfg, file, set, o->nset, NULL, &err) < 0) {
 		say("%s", err.msg);
 		return -1;
 	}

@@ -2,16 +2,17 @@
  * libmicrohttpd's few event-loop threads never block and keep serving GETs.
  *
  * No client can hold the store (DESIGN §7): the loop threads hand work over with
- * kv_pool_try_submit and never wait for a worker; a new write that finds no free worker
- * is answered 503 with Retry-After at once. A request holds a worker only while its
- * bytes flow: the loop thread receives the body into the request's ring, and a worker
- * is given the request when the ring holds bytes; it takes them to the shards (the first
- * piece begins the put: the key's lock, recovery of a dead writer's intent, the uploads)
- * and, once the ring is empty, lets go of the request again ("parks" it, the uploads
- * paused) until more bytes come. A body that stops arriving is cut off by the
- * connection's timeout, body_timeout while the body is due; a parked put whose
- * connection ended (cut off, closed, or the server stopping) is undone by the reaper, a
- * thread of its own that never takes new work, so that cleaning up needs no free worker.
+ * kv_pool_try_submit (req_hand_over, req.c) and never wait for a worker; a new write
+ * that finds no free worker is answered 503 with Retry-After at once. A request holds a
+ * worker only while its bytes flow: the loop thread receives the body into the request's
+ * ring, and a worker is given the request when the ring holds bytes; it takes them to
+ * the shards (the first piece begins the put: the key's lock, recovery of a dead
+ * writer's intent, the uploads) and, once the ring is empty, lets go of the request
+ * again ("parks" it, the uploads paused) until more bytes come. A body that stops
+ * arriving is cut off by the connection's timeout, body_timeout while the body is due; a
+ * parked put whose connection ended (cut off, closed, or the server stopping) is undone
+ * by the reaper, a thread of its own that never takes new work, so that cleaning up
+ * needs no free worker.
  *
  * A small PUT (a Content-Length up to SMALL) is collected on the loop thread and handed
  * to a worker whole. At the end of the body the connection is suspended until the
@@ -27,7 +28,7 @@
  * thread frees it. h->busy counts the requests a worker or the reaper holds: what a
  * graceful stop waits for.
  */
-#include "http_int.h"
+#include "writes.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,72 +36,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "answer.h"
 #include "json.h"
+#include "req.h"
 
 #define RING (128 * 1024)
 #define SMALL (64 * 1024)	/* bodies up to this are collected, then written at once */
 #define LINGER_MS 5		/* a streaming worker waits this long for the next piece */
 
 #define BUSY_TEXT "Service unavailable: every worker is busy; try again shortly.\n"
-
-void req_free(struct req *r)
-{
-	pthread_cond_destroy(&r->more);
-	pthread_mutex_destroy(&r->lock);
-	free(r->buf);
-	free(r->list);
-	free(r->answer);
-	free(r->uri);
-	free(r);
-}
-
-void req_suspend(struct req *r)
-{
-	r->suspended = 1;
-	MHD_suspend_connection(r->c);
-}
-
-/* Caller holds r->lock, which this releases; then resumes the connection if it waits. */
-static void unlock_and_wake(struct req *r)
-{
-	int resume = r->suspended && !r->gone;
-
-	r->suspended = 0;
-	pthread_mutex_unlock(&r->lock);
-	if (resume)
-		MHD_resume_connection(r->c);
-}
-
-/* A worker (or the reaper) takes r. Caller holds r->lock. */
-static void hold(struct req *r)
-{
-	r->worker = 1;
-	atomic_fetch_add(&r->h->busy, 1);
-}
-
-/* ... and lets go of it. Caller holds r->lock. */
-static void let_go(struct req *r)
-{
-	r->worker = 0;
-	atomic_fetch_sub(&r->h->busy, 1);
-}
-
-void req_finish(struct req *r, unsigned status, const char *type, char *body, size_t len)
-{
-	int gone;
-
-	pthread_mutex_lock(&r->lock);
-	r->answer_status = status;
-	r->answer_type = type;
-	r->answer = body;
-	r->answer_len = len;
-	r->done = 1;
-	let_go(r);
-	gone = r->gone;
-	unlock_and_wake(r);
-	if (gone)
-		req_free(r);
-}
 
 /* The worker is done with r: hand over the answer (text, malloc'd; may be NULL). */
 static void finish(struct req *r, unsigned status, char *text, size_t len)
@@ -117,9 +61,9 @@ static void finish_text(struct req *r, unsigned status, const char *msg)
 
 static void finish_failure(struct req *r, int rc, const struct kv_err *err)
 {
-	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
+	char text[ANSWER_MAX];
 	size_t len;
-	unsigned status = http_failure(r, rc, err, text, sizeof(text), &len);
+	unsigned status = answer_failure(r, rc, err, text, sizeof(text), &len);
 
 	finish(r, status, strndup(text, len), len);
 }
@@ -131,19 +75,6 @@ static void refuse_locked(struct req *r, unsigned status, const char *msg)
 	r->answer = strdup(msg);
 	r->answer_len = r->answer != NULL ? strlen(r->answer) : 0;
 	r->done = 1;
-}
-
-enum MHD_Result req_answer(struct req *r, struct MHD_Connection *c)
-{
-	enum MHD_Result ok = http_respond(r, c, r->answer_status,
-					  r->answer_type != NULL ? r->answer_type :
-					  "text/plain; charset=utf-8",
-					  r->answer != NULL ? r->answer : "", r->answer_len,
-					  NULL);
-
-	free(r->answer);
-	r->answer = NULL;
-	return ok;
 }
 
 static int printable(const char *s, size_t n)
@@ -253,7 +184,7 @@ static void put_work(struct req *r)
 			return;
 		}
 		if (r->len == 0 && !r->eof && !linger(r)) {
-			let_go(r);	/* parked: the next bytes hand it to a worker again */
+			req_let_go(r);	/* parked: the next bytes hand it to a worker again */
 			pthread_mutex_unlock(&r->lock);
 			return;
 		}
@@ -279,7 +210,7 @@ static void put_work(struct req *r)
 		r->len -= n;
 		if (rc < 0)
 			break;	/* with the lock held */
-		unlock_and_wake(r);
+		req_unlock_and_wake(r);
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (rc < 0) {
@@ -347,33 +278,20 @@ static int gone_before_start(struct req *r)
 	return gone;
 }
 
-void writes_work(const char *item, size_t len, void *arg)
+/* A worker: item is a struct job, whose request the worker holds (req_hold). */
+static void work(void *item, void *arg)
 {
-	struct job j;
+	const struct job *j = item;
 
 	(void)arg;
-	if (len != sizeof(j))
-		return;
-	memcpy(&j, item, sizeof(j));
-	if (j.kind != JOB_STREAM && gone_before_start(j.r))
-		finish(j.r, 0, NULL, 0);
-	else if (j.kind == JOB_STREAM)
-		put_work(j.r);
-	else if (j.kind == JOB_SMALL)
-		small_work(j.r);
+	if (j->kind != JOB_STREAM && gone_before_start(j->r))
+		finish(j->r, 0, NULL, 0);
+	else if (j->kind == JOB_STREAM)
+		put_work(j->r);
+	else if (j->kind == JOB_SMALL)
+		small_work(j->r);
 	else
-		delete_work(j.r);
-}
-
-int req_hand_over(struct req *r, struct kv_pool *pool, const void *item, size_t len)
-{
-	int rc;
-
-	hold(r);
-	rc = kv_pool_try_submit(pool, item, len);
-	if (rc < 0)
-		let_go(r);
-	return rc;
+		delete_work(j->r);
 }
 
 static int submit(struct req *r, enum job_kind kind)
@@ -411,7 +329,7 @@ static void reap(struct req *r)
 {
 	struct http_server *h = r->h;
 
-	hold(r);
+	req_hold(r);
 	pthread_mutex_lock(&h->reap_lock);
 	r->reap_next = h->reap_list;
 	h->reap_list = r;
@@ -419,13 +337,17 @@ static void reap(struct req *r)
 	pthread_mutex_unlock(&h->reap_lock);
 }
 
-int writes_init(struct http_server *h)
+int writes_init(struct http_server *h, int nworkers)
 {
+	h->workers = kv_pool_new(nworkers, sizeof(struct job), work, h);
+	if (h->workers == NULL)
+		return -EAGAIN;
 	pthread_mutex_init(&h->reap_lock, NULL);
 	pthread_cond_init(&h->reap_more, NULL);
 	if (pthread_create(&h->reaper, NULL, reaper, h) != 0) {
 		pthread_cond_destroy(&h->reap_more);
 		pthread_mutex_destroy(&h->reap_lock);
+		kv_pool_finish(h->workers);
 		return -EAGAIN;
 	}
 	return 0;
@@ -433,6 +355,7 @@ int writes_init(struct http_server *h)
 
 void writes_fini(struct http_server *h)
 {
+	kv_pool_finish(h->workers);
 	pthread_mutex_lock(&h->reap_lock);
 	h->reap_stop = 1;
 	pthread_cond_signal(&h->reap_more);
@@ -451,26 +374,16 @@ static int saturated(struct http_server *h)
 	return kv_pool_backlog(h->workers) >= kv_pool_threads(h->workers);
 }
 
-static enum MHD_Result early(struct req *r, struct MHD_Connection *c, unsigned status,
-			     const char *msg)
-{
-	return http_respond(r, c, status, "text/plain; charset=utf-8", msg, strlen(msg), NULL);
-}
-
 /* Answer "exists" at once if the index can tell (an index read: the worker checks again
  * under the key's lock), before the client sends its body in vain. */
 static int exists_answered(struct req *r, struct MHD_Connection *c, enum MHD_Result *ok)
 {
-	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
 	struct kv_record rec;
 	struct kv_err err;
-	size_t len;
-	unsigned status;
 
 	if (kv_store_get(r->h->s, r->key, r->klen, &rec, &err) != 0)
 		return 0;
-	status = http_failure(r, -EEXIST, &err, text, sizeof(text), &len);
-	*ok = http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
+	*ok = answer_fail(r, c, -EEXIST, &err);
 	return 1;
 }
 
@@ -481,7 +394,8 @@ static enum MHD_Result small_start(struct req *r, struct MHD_Connection *c)
 	r->cap = (size_t)r->size;
 	r->buf = malloc(r->cap);
 	if (r->buf == NULL)
-		return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory\n");
+		return answer_plain(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				    "Service unavailable: out of memory\n");
 	return MHD_YES;
 }
 
@@ -585,44 +499,41 @@ int writes_body_length(struct MHD_Connection *c, int64_t *size, const char **why
 
 enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const char *url)
 {
-	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
+	char text[ANSWER_MAX];
 	struct kv_err err;
 	enum MHD_Result ok;
 	const char *why;
-	unsigned status;
-	size_t len;
-	int rc = http_parse_key(r, url, &err);
+	int rc = req_parse_key(r, url, &err);
 
 	if (rc == 0 && (rc = auth_may(&r->who, r->h->s, AUTH_PUT, r->key, r->klen, &err)) < 0)
-		return http_deny(r, c, rc, &err);
-	if (rc < 0) {
-		status = http_failure(r, rc, &err, text, sizeof(text), &len);
-		return http_respond(r, c, status, "text/plain; charset=utf-8", text, len, NULL);
-	}
+		return answer_deny(r, c, rc, &err);
+	if (rc < 0)
+		return answer_fail(r, c, rc, &err);
 	rc = writes_body_length(c, &r->size, &why);
 	if (rc == -ENODATA || (rc == 0 && r->size == 0))
-		return early(r, c, MHD_HTTP_LENGTH_REQUIRED,
-			     "Empty value: a PUT needs a body (the value to store).\n");
+		return answer_plain(r, c, MHD_HTTP_LENGTH_REQUIRED,
+				    "Empty value: a PUT needs a body (the value to store).\n");
 	if (rc < 0)
-		return early(r, c, rc == -ENOSYS ? MHD_HTTP_NOT_IMPLEMENTED : MHD_HTTP_BAD_REQUEST,
-			     why);
+		return answer_plain(r, c, rc == -ENOSYS ? MHD_HTTP_NOT_IMPLEMENTED :
+				    MHD_HTTP_BAD_REQUEST, why);
 	if (r->size > 0 && (uint64_t)r->size > r->h->max_value_size) {
 		(void)snprintf(text, sizeof(text), "Value too large: %lld bytes; this server "
 			       "takes values up to %llu bytes (max_value_size).\n",
 			       (long long)r->size, (unsigned long long)r->h->max_value_size);
-		return early(r, c, MHD_HTTP_CONTENT_TOO_LARGE, text);
+		return answer_plain(r, c, MHD_HTTP_CONTENT_TOO_LARGE, text);
 	}
 	if (exists_answered(r, c, &ok))
 		return ok;
 	if (saturated(r->h))
-		return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
+		return answer_plain(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 	(void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
 					(unsigned)r->h->body_timeout);
 	if (r->size > 0 && r->size <= SMALL)
 		return small_start(r, c);
 	r->buf = malloc(RING);
 	if (r->buf == NULL)
-		return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory\n");
+		return answer_plain(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				    "Service unavailable: out of memory\n");
 	r->cap = RING;
 	return MHD_YES;
 }
@@ -753,9 +664,7 @@ static int delete_allowed(struct req *r, struct kv_err *err)
 
 enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const char *url)
 {
-	char text[KV_ERR_MSG_MAX + 2 * KV_KEY_MAX + 256];
 	struct kv_err err;
-	size_t len;
 	int rc;
 
 	pthread_mutex_lock(&r->lock);
@@ -764,20 +673,18 @@ enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const cha
 		return req_answer(r, c);
 	}
 	if (!r->worker) {
-		rc = http_parse_key(r, url, &err);
+		rc = req_parse_key(r, url, &err);
 		if (rc < 0) {
 			pthread_mutex_unlock(&r->lock);
-			len = 0;
-			return http_respond(r, c, http_failure(r, rc, &err, text, sizeof(text), &len),
-					    "text/plain; charset=utf-8", text, len, NULL);
+			return answer_fail(r, c, rc, &err);
 		}
 		if ((rc = delete_allowed(r, &err)) < 0) {
 			pthread_mutex_unlock(&r->lock);
-			return http_deny(r, c, rc, &err);
+			return answer_deny(r, c, rc, &err);
 		}
 		if (saturated(r->h) || submit(r, JOB_DELETE) < 0) {
 			pthread_mutex_unlock(&r->lock);
-			return early(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
+			return answer_plain(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 		}
 	}
 	req_suspend(r);

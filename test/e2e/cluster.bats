@@ -320,7 +320,7 @@ CC
 	assert_line --index 2 "tinykv-cluster up"
 }
 
-@test "make lint fails on a finding of clang-format, shellcheck or cppcheck; make format fixes the C" {
+@test "make lint fails on a finding of clang-format, shellcheck, cppcheck or check-cycles; make format fixes the C" {
 	# A small tree with the real Makefile, checker settings and scripts, and one C file.
 	C=$BATS_TEST_TMPDIR/tree
 	mkdir -p "$C/core" "$C/fuse" "$C/mountd" "$C/test/unit" "$C/test/e2e" "$C/bench" "$C/.ci"
@@ -353,18 +353,25 @@ SRC
 	printf '#!/bin/bash\nrm $1\n' >"$C/scripts/bad"	# an unquoted expansion
 	printf 'void kv_oob(void);\nvoid kv_oob(void)\n{\n\tint a[2];\n\n\ta[2] = 0;\n\t(void)a;\n}\n' \
 		>"$C/mountd/oob.c"	# a write past the end of an array
+	printf 'int kv_cb(int x);\nint kv_ca(int x);\nint kv_ca(int x)\n{\n\treturn x ? kv_cb(x - 1) : 0;\n}\n' \
+		>"$C/mountd/ca.c"	# two files calling each other
+	printf 'int kv_ca(int x);\nint kv_cb(int x);\nint kv_cb(int x)\n{\n\treturn kv_ca(x);\n}\n' \
+		>"$C/mountd/cb.c"
 	run make -C "$C" lint
 	echo "$output"
 	assert_failure
 	assert_output --partial "core/bad.c:2"
 	assert_output --partial "SC2086"
 	assert_output --partial "arrayIndexOutOfBounds"
+	assert_output --partial "cycle: mountd/c"
+	assert_line "  mountd/ca.c -> mountd/cb.c: kv_cb"
+	assert_line "  mountd/cb.c -> mountd/ca.c: kv_ca"
 	refute_line "lint: clean"
 
 	# make format repairs the C file; without the other two, lint is clean again
 	run make -C "$C" format
 	assert_success
-	rm "$C/scripts/bad" "$C/mountd/oob.c"
+	rm "$C/scripts/bad" "$C/mountd/oob.c" "$C/mountd/ca.c" "$C/mountd/cb.c"
 	run make -C "$C" lint
 	echo "$output"
 	assert_success

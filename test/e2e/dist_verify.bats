@@ -7,7 +7,8 @@
 # from a good replica or reports them lost, keeping their records; --force deletes the
 # records of values lost on the shards it names, each listed; checksum = no is checked for
 # size only and said so; keys in reports have their control bytes escaped; an operation
-# a dead daemon left is reported with what undoing it deletes.
+# a dead daemon left is reported with what undoing it deletes; temporary uploads nothing
+# refers to are reported, and deleted once older than orphan_grace.
 
 load helpers
 
@@ -308,4 +309,33 @@ damage_four() {
 	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(port_of b)/$k"
 	assert_output 404
 	read_all b
+}
+
+@test "temporary uploads nothing refers to are reported; repair deletes those older than orphan_grace, each listed" {
+	local dir old young p
+	dir=$(dirname "$(shard_path a-020)")
+	old=$dir/tmp.00000000000000a1 young=$dir/tmp.00000000000000a2
+	for p in "$old" "$young"; do
+		run curl -s -o /dev/null -w '%{http_code}' -X PUT -H "X-Tinykv-Secret: $(cat "$KV_SECRET")" \
+			--data-binary "half a value" "http://127.0.0.1:$(shard_port 1)$p"
+		assert_output 201
+	done
+	touch -d '3 hours ago' "$KV_DIR/shard1$old"
+	run verify a
+	assert_failure
+	assert_output --partial " 2 orphans, 0 strays"
+	assert_line "orphan (temporary upload no operation refers to): http://$(shard_name 1)$old"
+	assert_line "orphan (temporary upload no operation refers to): http://$(shard_name 1)$young"
+	run verify a --repair
+	assert_failure	# the young one is kept
+	assert_line "deleted: http://$(shard_name 1)$old: orphan (temporary upload no operation refers to), on $(shard_name 1), 3 h old"
+	assert_line --regexp "^kept: http://$(shard_name 1)$young: orphan \(temporary upload no operation refers to\), [0-9]+ s old, younger than orphan_grace \(60 min\)$"
+	[ ! -e "$KV_DIR/shard1$old" ]
+	[ -e "$KV_DIR/shard1$young" ]
+	run verify a --repair -o orphan_grace=0
+	assert_success
+	[ ! -e "$KV_DIR/shard1$young" ]
+	run verify a
+	assert_success
+	read_all a
 }

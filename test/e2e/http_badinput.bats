@@ -82,6 +82,8 @@ teardown_file() { kv_cleanup; }
 		[ "$output" = 400 ] || { echo "GET $bad: $output"; return 1; }
 		run kv_status -X DELETE "$bad"
 		[ "$output" = 400 ] || { echo "DELETE $bad: $output"; return 1; }
+		run kv_body	# said why, as the PUT does (it was empty: len read before set)
+		assert_output --partial "percent-encoding"
 	done
 	run kv '?list'
 	assert_output "$before"

@@ -378,7 +378,7 @@ CONF
 	assert_output "$new"
 	run record_size_md5 "$k"
 	assert_output "${#new} $(printf '%s' "$new" | md5sum | cut -c1-32)"
-	[ -z "$(find "$KV_DIR/shard1" -name '.tmp-*')" ]
+	[ -z "$(find "$KV_DIR/shard1" -type f \( -name 'tmp.*' -o -name '.tmp-*' \))" ]
 	stop_kvd
 	stop_pid "$(pid_of proxy)"
 }

@@ -6,8 +6,10 @@
 # mix, never a record without its files), no intent, and `tinykvd verify --deep` finds
 # the cluster healthy with no orphan. Recovery cut at the same points is finished by the
 # next; a reader before recovery is refused rather than given a mix. A reboot in between
-# (the intent log forgotten) leaves a durable intent to finish, or a new key's copies as
-# orphans that verify --repair removes.
+# (the intent log forgotten) leaves a durable intent to finish, or a new key's copies or a
+# replacement's temporary uploads as orphans that verify reports and verify --repair
+# removes once older than orphan_grace, but never while their writer lives. What a version
+# up to 0.1.0 left (temporary uploads named .tmp-<id>) is finished or undone as well.
 
 load helpers
 
@@ -69,10 +71,27 @@ absent() {
 	fi
 }
 
-# Every record has its files with the right size and md5; no file is left over. (verify
-# cannot see temporary uploads: the shards' PROPFIND lists no dotfiles. Hence find.)
+# The temporary uploads on the shards, by either name. (verify cannot see the .tmp-<id>
+# of versions up to 0.1.0: the shards' PROPFIND lists no dotfiles. Hence find.)
+tmp_files() {
+	find "$KV_DIR/shard1" "$KV_DIR/shard2" -type f \( -name 'tmp.*' -o -name '.tmp-*' \) |
+		sort
+}
+
+# as_legacy: the temporary uploads on the shards renamed .tmp-<id>, as a version up to
+# 0.1.0 would have left them (an intent names only the id, so it reads the same).
+as_legacy() {
+	local f n=0
+	for f in $(find "$KV_DIR/shard1" "$KV_DIR/shard2" -type f -name 'tmp.*'); do
+		mv "$f" "$(dirname "$f")/.tmp-${f##*/tmp.}"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 1 ] || { echo "no temporary upload to rename"; return 1; }
+}
+
+# Every record has its files with the right size and md5; no file is left over.
 healthy() {
-	run find "$KV_DIR/shard1" "$KV_DIR/shard2" -name '.tmp-*'
+	run tmp_files
 	assert_output ""
 	run "$BIN/tinykvd" verify --deep -c "$CONF"
 	assert_success
@@ -275,6 +294,90 @@ healthy() {
 	run "$BIN/tinykvd" verify --repair -o orphan_grace=0 -c "$CONF"
 	assert_output --partial "2 orphan or stray files deleted"
 	absent boot-new
+	healthy
+}
+
+@test "reboot while a replacement uploads: its temporary files are orphans, removed after orphan_grace" {
+	drive put boot-rep "$KV_DIR/old"
+	crash_at put.uploaded put boot-rep "$KV_DIR/new"
+	drive reboot
+	recovered 0
+	holds boot-rep "$KV_DIR/old"
+	[ "$(tmp_files | wc -l)" -eq 2 ]
+	run "$BIN/tinykvd" verify -c "$CONF"
+	assert_failure 1
+	assert_output --partial " 2 orphans, 0 strays, 0 unfinished operations"
+	[ "$(grep -c '^orphan (temporary upload no operation refers to): http://localhost:[0-9]*/../../tmp\.[0-9a-f]\{16\}$' <<<"$output")" -eq 2 ]
+	# Younger than orphan_grace (an hour unless set): kept, and said so.
+	run "$BIN/tinykvd" verify --repair -c "$CONF"
+	assert_failure 1
+	[ "$(grep -c '^kept: .*/tmp\.[0-9a-f]\{16\}: orphan (temporary upload no operation refers to), .* old, younger than orphan_grace (60 min)$' <<<"$output")" -eq 2 ]
+	[ "$(tmp_files | wc -l)" -eq 2 ]
+	run "$BIN/tinykvd" verify --repair -o orphan_grace=0 -c "$CONF"
+	assert_success
+	[ "$(grep -c '^deleted: .*/tmp\.[0-9a-f]\{16\}: orphan (temporary upload no operation refers to), on localhost:[0-9]*, .* old$' <<<"$output")" -eq 2 ]
+	assert_output --partial "2 orphan or stray files deleted"
+	holds boot-rep "$KV_DIR/old"
+	healthy
+}
+
+@test "a replacement's temporary files are left alone while its writer lives, whatever orphan_grace" {
+	local pid state="" rc=0
+	drive put live-rep "$KV_DIR/old"
+	# The writer stops itself with its uploads done, before its COMMIT: alive, its intent
+	# naming them.
+	TINYKV_CRASH_AT=put.uploaded TINYKV_CRASH_STOP=1 "$DRIVE" "$CONF" put live-rep \
+		"$KV_DIR/new" >"$KV_DIR/writer.log" 2>&1 3>&- &
+	pid=$!
+	record_pid writer "$pid"
+	for _ in $(seq 200); do
+		state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || true
+		[ "$state" != T ] || break
+		sleep 0.05
+	done
+	assert_equal "$state" T
+	[ "$(tmp_files | wc -l)" -eq 2 ]
+	run "$BIN/tinykvd" verify --repair -o orphan_grace=0 -c "$CONF"
+	refute_output --partial "tmp."
+	assert_output --partial " 0 orphans, 0 strays, 0 unfinished operations"
+	[ "$(tmp_files | wc -l)" -eq 2 ]
+	kill -CONT "$pid"
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	holds live-rep "$KV_DIR/new"
+	healthy
+}
+
+@test "upgrade: a replacement a version up to 0.1.0 left after its COMMIT (uploads .tmp-<id>) is finished" {
+	drive put up-commit "$KV_DIR/old"
+	crash_at commit.intent put up-commit "$KV_DIR/new"
+	as_legacy
+	drive reboot	# the intent's durable copy, as the older version synced it
+	recovered 1
+	holds up-commit "$KV_DIR/new"
+	healthy
+	# Cut between its two MOVEs: one copy in place, the other still under the old name.
+	drive put up-move "$KV_DIR/old"
+	crash_at commit.move put up-move "$KV_DIR/new"
+	as_legacy
+	recovered 1
+	holds up-move "$KV_DIR/new"
+	healthy
+	drive put up-rename "$KV_DIR/old"
+	crash_at commit.intent rename up-rename up-renamed
+	as_legacy
+	recovered 2
+	absent up-rename
+	holds up-renamed "$KV_DIR/old"
+	healthy
+}
+
+@test "upgrade: a replacement a version up to 0.1.0 left before its COMMIT is undone, its .tmp- uploads deleted" {
+	drive put up-prepare "$KV_DIR/old"
+	crash_at put.uploaded put up-prepare "$KV_DIR/new"
+	as_legacy
+	recovered 1
+	holds up-prepare "$KV_DIR/old"
 	healthy
 }
 

@@ -88,6 +88,7 @@ UNIT_TEST(path_to_key_rejects_strays)
 	CHECK(memcmp(key, "hello", 5) == 0);
 	CHECK(kv_path_key("/00/00/aGVsbG8=", 15, key, sizeof(key)) == -EINVAL);
 	CHECK(kv_path_key("/5d/41/.tmp-0000000000000001", 28, key, sizeof(key)) == -EINVAL);
+	CHECK(kv_path_key("/5d/41/tmp.0000000000000001", 27, key, sizeof(key)) == -EINVAL);
 	CHECK(kv_path_key("/5d/41/", 7, key, sizeof(key)) == -EINVAL);
 }
 

@@ -188,3 +188,43 @@ UNIT_TEST(config_parse_from_a_buffer)
 	CHECK(kv_config_parse(&c, "\n\n  # only\nport\n", 16, "buf", &err) == -EINVAL);
 	CHECK_STR(err.msg, "buf:4: expected 'key = value'");
 }
+
+/* kv_config_read, the loader both programs call: defaults, the file, the settings in
+ * order, the whole checked; a failure says whether a setting (and which) was at fault. */
+UNIT_TEST(config_read_file_then_settings)
+{
+	char path[] = "/tmp/tinykv-unit-XXXXXX";
+	const struct kv_config_setting ok[] = { { "port", "5000" }, { "replicas", "1" },
+						{ "port", "5001" } };
+	const struct kv_config_setting bad[] = { { "port", "5000" }, { "nosuchkey", "1" } };
+	const struct kv_config_setting too_many[] = { { "replicas", "3" } };
+	const struct kv_config_setting shards[] = { { "shards", "localhost:3009" } };
+	struct kv_config c;
+	struct kv_err err;
+	int fd = mkstemp(path), which = 7;
+
+	CHECK(fd >= 0);
+	close(fd);
+	write_file(path, "shards = localhost:3001, localhost:3002\nreplicas = 2\nport = 4000\n");
+	c.port = 1;	/* the defaults come first: nothing of what c held stays */
+	CHECK(kv_config_read(&c, path, ok, 3, &which, &err) == 0);
+	CHECK(which == -1);
+	CHECK(c.shards.n == 2 && c.replicas == 1 && c.port == 5001 && c.sync == 1);
+
+	CHECK(kv_config_read(&c, path, bad, 2, &which, &err) == -ENOENT);
+	CHECK(which == 1);	/* the second setting */
+	CHECK(strstr(err.msg, "nosuchkey") != NULL);
+
+	CHECK(kv_config_read(&c, path, too_many, 1, &which, &err) == -EINVAL);
+	CHECK(which == -1);	/* the whole is wrong, not the setting */
+	CHECK(strstr(err.msg, "replicas = 3") != NULL);
+
+	CHECK(kv_config_read(&c, NULL, NULL, 0, &which, &err) == -EINVAL);	/* no shards */
+	CHECK(which == -1);
+	CHECK(kv_config_read(&c, NULL, shards, 1, NULL, &err) == 0);
+	CHECK(c.shards.n == 1 && c.port == 3000);
+	unlink(path);
+	CHECK(kv_config_read(&c, path, shards, 1, &which, &err) == -ENOENT);
+	CHECK(which == -1);	/* the file is missing */
+	CHECK(strstr(err.msg, path) != NULL);
+}

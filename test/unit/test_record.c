@@ -111,8 +111,34 @@ UNIT_TEST(tmp_path_is_beside_the_value)
 {
 	char path[KV_PATH_MAX];
 
-	CHECK(kv_tmp_path("hello", 5, 0x1f, path, sizeof(path)) > 0);
+	CHECK(kv_tmp_path("hello", 5, 0x1f, path, sizeof(path)) == 27);
+	CHECK_STR(path, "/5d/41/tmp.000000000000001f");
+	CHECK(kv_tmp_path_legacy("hello", 5, 0x1f, path, sizeof(path)) == 28);
 	CHECK_STR(path, "/5d/41/.tmp-000000000000001f");
+}
+
+/* The shards' PROPFIND leaves out names that start with '.', and verify must see a
+ * temporary upload a crash left: its name is not hidden, and can never be a value's
+ * (kv_path_key refuses it), for a short key and for one split into segments. */
+UNIT_TEST(tmp_name_is_listed_and_never_a_value)
+{
+	char key[KV_KEY_MAX], path[KV_PATH_MAX], back[KV_KEY_MAX + 1], value[KV_PATH_MAX];
+	const char *last;
+	size_t lens[] = { 1, 5, 189, 190, 380, KV_KEY_MAX }, i;
+	int n;
+
+	memset(key, 'k', sizeof(key));
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		n = kv_tmp_path(key, lens[i], 0xfedcba9876543210ULL, path, sizeof(path));
+		CHECK(n > 0);
+		last = strrchr(path, '/') + 1;
+		CHECK_STR(last, "tmp.fedcba9876543210");
+		CHECK(kv_path_key(path, (size_t)n, back, sizeof(back)) == -EINVAL);
+		/* beside the value: in the directory of its last segment */
+		CHECK(kv_key_path(key, lens[i], value, sizeof(value)) > 0);
+		CHECK(strncmp(path, value, (size_t)(last - path)) == 0);
+		CHECK(strchr(value + (last - path), '/') == NULL);
+	}
 }
 
 /* Found by fuzzing (test/fuzz/record, test/fuzz/intent): a replica "localh\0st:3001"

@@ -1,7 +1,8 @@
-/* http_int.h — what http.c (the server, reads) and writes.c (PUT and DELETE on worker
- * threads) share. Private to tinykvd. */
-#ifndef TINYKVD_HTTP_INT_H
-#define TINYKVD_HTTP_INT_H
+/* req.h — one HTTP request of tinykvd and the server it belongs to: the state the loop
+ * threads (http.c, writes.c) and the pools' threads share, the key parsed from the path,
+ * and handing a request to a thread of a pool and back. Private to tinykvd. */
+#ifndef TINYKVD_REQ_H
+#define TINYKVD_REQ_H
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 
 #define ECHO_MAX 100		/* longest value echoed back in a PUT answer */
 
+/* The server (http.c makes it), seen by every request as r->h. */
 struct http_server {
 	struct MHD_Daemon *d;
 	struct kv_store *s;
@@ -79,49 +81,35 @@ struct req {
 	struct auth_who who;	/* who asks: set when the headers are in */
 };
 
-/* Parse the key from the request path (after its first '/', percent-decoded). */
-int http_parse_key(struct req *r, const char *url, struct kv_err *err);
-
-/* The answer to a core error: status and text (a newline ended) into out. */
-unsigned http_failure(const struct req *r, int rc, const struct kv_err *err, char *out,
-		      size_t cap, size_t *len);
-
-/* The answer to an auth.c refusal (401, 403, 421; 503 for an index failure). */
-enum MHD_Result http_deny(struct req *r, struct MHD_Connection *c, int rc,
-			  const struct kv_err *err);
-
-/* Queue an answer; body is copied. */
-enum MHD_Result http_respond(struct req *r, struct MHD_Connection *c, unsigned status,
-			     const char *type, const char *body, size_t len,
-			     const char *location);
-
-/* writes.c */
-void writes_work(const char *item, size_t len, void *arg);	/* the workers' function */
-/* Start (0, or -EAGAIN) and stop the reaper of h. */
-int writes_init(struct http_server *h);
-void writes_fini(struct http_server *h);
-/* The length of the request's body (RFC 9112 §6.3) into *size: -1 when chunked. 0; or
- * -ENODATA when the request says nothing of a body; -EINVAL for Content-Length with
- * Transfer-Encoding, two different lengths or a bad one; -ENOSYS for a transfer coding
- * other than chunked; *why then says so, as an answer's text. */
-int writes_body_length(struct MHD_Connection *c, int64_t *size, const char **why);
-enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const char *url);
-enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const char *data,
-				size_t *size);
-enum MHD_Result writes_delete(struct req *r, struct MHD_Connection *c, const char *url);
-/* The connection ended. Returns 1 when the caller may free r, 0 when a worker will. */
-int writes_release(struct req *r);
+/* A new request of h for the target uri (copied): NULL when out of memory. The loop
+ * thread that saw the URI; freed with req_free. */
+struct req *req_new(struct http_server *h, const char *uri);
 void req_free(struct req *r);
 
-/* Handing a request to a thread of a pool and back (writes.c; the rules there):
- * req_hand_over submits item (never waiting; -EAGAIN when pool is full) for a thread that
- * takes r; caller holds r->lock, then suspends the connection with req_suspend before
- * letting go of the lock. That thread ends with req_finish (body malloc'd or NULL, taken
+/* The key into r->key: the request path after its first '/', percent-decoded. 0;
+ * -EINVAL for a path without the '/', or kv_key_decode's errors (err says which). */
+int req_parse_key(struct req *r, const char *url, struct kv_err *err);
+
+/*
+ * Handing a request to a thread of a pool and back (the rules in writes.c).
+ * req_hand_over submits item (len bytes, the pool's item type, naming r: the pool copies
+ * it) without waiting (-EAGAIN when pool is full) for a thread that then holds r; caller
+ * holds r->lock, then suspends the connection with req_suspend before letting go of the
+ * lock. That thread ends with req_finish (body malloc'd or NULL, taken
  * over; type static or NULL for text/plain), which resumes the connection or frees r if
- * it is gone; then the loop thread sends the answer with req_answer (r->done is set). */
+ * it is gone; then the loop thread sends the answer with req_answer (r->done is set).
+ */
 int req_hand_over(struct req *r, struct kv_pool *pool, const void *item, size_t len);
 void req_suspend(struct req *r);
 void req_finish(struct req *r, unsigned status, const char *type, char *body, size_t len);
 enum MHD_Result req_answer(struct req *r, struct MHD_Connection *c);
+
+/* A worker (or the reaper) takes r, and lets go of it; both counted in h->busy. Caller
+ * holds r->lock. */
+void req_hold(struct req *r);
+void req_let_go(struct req *r);
+
+/* Release r->lock (which the caller holds), then resume the connection if it waits. */
+void req_unlock_and_wake(struct req *r);
 
 #endif
