@@ -3,9 +3,10 @@
  * A record is versioned, little-endian binary: type, mode, owner, size, times, a
  * generation number, md5 of the value, the replica shard names (best first) and, for
  * symlinks, the target; since version 2 also the inode number and, for devices, rdev.
- * Version-1 records still decode (inode 0: none stored, rdev 0); every write is version 2. An intent is the write-ahead note of an operation in flight on a
- * key: who owns it (pid + process start time), which phase it is in, and exactly what to
- * undo or finish if the owner dies (DESIGN §3; the protocol and recovery live in write.c).
+ * Version-1 records still decode (inode 0: none stored, rdev 0); every write is version
+ * 2. An intent is the write-ahead note of an operation in flight on a key: who owns it
+ * (pid + process start time), which phase it is in, and exactly what to undo or finish
+ * if the owner dies (DESIGN §3; the protocol and recovery live in write.c).
  */
 #ifndef KV_RECORD_H
 #define KV_RECORD_H
