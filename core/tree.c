@@ -122,6 +122,24 @@ int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_er
 	return 0;
 }
 
+int kv__dir_changed(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err)
+{
+	const char *slash = memrchr(key, '/', klen);
+	const char *dir = slash != NULL ? key : "/";
+	size_t dlen = slash != NULL ? (size_t)(slash - key) : 1;
+	struct kv_record rec;
+	int rc = kv_txn_get(txn, KV_DIRS, dir, dlen, &rec, err);
+
+	/* Implied (the root too until its first chmod): no times of its own, and none given
+	 * here, as a record would make its mode count for tinykvd (mountd/perm.c). */
+	if (rc == -ENOENT || rc == -KV_ECORRUPT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rec.mtime_ns = rec.ctime_ns = kv_now_ns();
+	return kv_txn_put(txn, KV_DIRS, dir, dlen, &rec, err);
+}
+
 struct mkdir_arg {
 	const char *path;
 	size_t plen;
@@ -150,7 +168,8 @@ static int mkdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 		return rc;
 	if (exists_in_txn(txn, a->path, a->plen))
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
-	return kv_txn_put(txn, KV_DIRS, a->path, a->plen, &a->rec, err);
+	rc = kv_txn_put(txn, KV_DIRS, a->path, a->plen, &a->rec, err);
+	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);
 }
 
 int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
@@ -171,7 +190,7 @@ static int rmdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct mkdir_arg *a = arg;
 	char prefix[KV_KEY_MAX + 1];
-	int n = with_slash(a->path, a->plen, prefix);
+	int n = with_slash(a->path, a->plen, prefix), rc;
 
 	if (n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
 		      kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n)))
@@ -179,7 +198,8 @@ static int rmdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	if (kv_txn_get(txn, KV_KEYS, a->path, a->plen, &a->rec, NULL) == 0)
 		return kv_err_set(err, -ENOTDIR, "'%.*s' is not a directory", (int)a->plen,
 				  a->path);
-	return kv_txn_del(txn, KV_DIRS, a->path, a->plen, err);
+	rc = kv_txn_del(txn, KV_DIRS, a->path, a->plen, err);
+	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);
 }
 
 static int stop_at_first(const char *name, size_t nlen, const struct kv_record *rec, void *arg)
@@ -469,7 +489,8 @@ static int symlink_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 		return rc;
 	if (exists_in_txn(txn, a->path, a->plen))
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
-	return kv_txn_put(txn, KV_KEYS, a->path, a->plen, &a->rec, err);
+	rc = kv_txn_put(txn, KV_KEYS, a->path, a->plen, &a->rec, err);
+	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);
 }
 
 int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const char *target,

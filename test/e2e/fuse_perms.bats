@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# The smaller POSIX rules of the mount (issue 10): a directory's times follow its entries,
+# a name over NAME_MAX is ENAMETOOLONG, writes, truncates and chowns by other users clear
+# set-user-ID and set-group-ID, ftruncate(2) changes ctime, and a directory's link count
+# counts its subdirectories. The other user is nobody (65534, as_nobody).
+
+load helpers
+
+setup_file() {
+	start_cluster
+	# nobody must reach the mount point: not inside the private (0700) bats tmpdir.
+	KV_MNT=$(mktemp -d /tmp/tinykv-perms.XXXXXX)
+	chmod 755 "$KV_MNT"
+	export KV_MNT M=$KV_MNT
+	mount_kv allow_other
+}
+
+teardown_file() {
+	kv_cleanup
+	case "${KV_MNT:-}" in /tmp/tinykv-perms.*) rmdir "$KV_MNT" ;; esac
+}
+
+setup() { require_fuse; }
+
+# A whole stat(2), as programs make it: "mode ctime_ns mtime_s nlink". (stat -c asking for
+# only some fields may be answered from the kernel's attribute cache.)
+full_stat() {
+	python3 -c 'import os, sys
+st = os.lstat(sys.argv[1])
+print("%o %d %d %d" % (st.st_mode & 0o7777, st.st_ctime_ns, int(st.st_mtime), st.st_nlink))' "$1"
+}
+
+field() { full_stat "$1" | cut -d' ' -f"$2"; }
+
+# dir_changes DIR COMMAND: COMMAND (a shell line) must set DIR's mtime to now (from 2001)
+# and move its ctime on.
+dir_changes() {
+	local dir=$1 before
+	touch -d '2001-01-01 00:00:00 UTC' "$dir"
+	before=$(field "$dir" 2)
+	sh -c "$2"
+	[ "$(field "$dir" 3)" -gt 978307200 ] || { echo "$2: mtime of $dir stayed" >&2; return 1; }
+	[ "$(field "$dir" 2)" -gt "$before" ] || { echo "$2: ctime of $dir stayed" >&2; return 1; }
+}
+
+@test "making, renaming and removing an entry updates its directory's mtime and ctime" {
+	mkdir "$M/times" "$M/times2"
+	dir_changes "$M/times" "mkdir '$M/times/sub'"
+	dir_changes "$M/times" "echo f >'$M/times/file'"
+	dir_changes "$M/times" "ln -s file '$M/times/link'"
+	dir_changes "$M/times" "mv '$M/times/file' '$M/times/file2'"
+	dir_changes "$M/times" "mv '$M/times/file2' '$M/times2/file'"
+	dir_changes "$M/times2" "mv '$M/times/link' '$M/times2/link'"
+	dir_changes "$M/times2" "rm '$M/times2/file'"
+	dir_changes "$M/times" "mv '$M/times/sub' '$M/times2/sub'"
+	dir_changes "$M/times2" "rmdir '$M/times2/sub'"
+	# and the index keeps them: a new mount shows the same
+	local want
+	want=$(field "$M/times2" 2)
+	remount_kv allow_other
+	run field "$M/times2" 2
+	assert_output "$want"
+}
