@@ -170,6 +170,10 @@ static int tk_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		return -ENOENT;
 	key = tk_key(path, &klen);
 	rc = tk_lookup(key, klen, &rec, &err);
+	/* A name over NAME_MAX that is not there: POSIX's ENAMETOOLONG (a longer one PUT
+	 * over HTTP is there, and opens). */
+	if (rc == -ENOENT && tk_new_name(key, klen) < 0)
+		return -ENAMETOOLONG;
 	if (rc < 0)
 		return rc == -ENOENT ? rc : tk_errno(rc, &err, "getattr", path);
 	fill_stat(st, key, klen, &rec);

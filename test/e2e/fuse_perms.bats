@@ -61,3 +61,24 @@ dir_changes() {
 	run field "$M/times2" 2
 	assert_output "$want"
 }
+
+@test "a name over 255 bytes that does not exist is ENAMETOOLONG, not ENOENT" {
+	local long
+	long=$(printf 'n%.0s' $(seq 256))
+	for cmd in "chmod 644" "chown 1" "chown -h 1" "truncate -c -s 0" "rm" "rmdir" "stat"; do
+		run $cmd "$M/$long"
+		assert_failure
+		assert_output --partial "File name too long"
+	done
+	run mv "$M/$long" "$M/short"
+	assert_output --partial "File name too long"
+	run ls "$M/$long/below"
+	assert_output --partial "File name too long"
+	# a name of 255 bytes is only missing
+	run stat "$M/${long:1}"
+	assert_output --partial "No such file"
+	# and a longer name stored through HTTP still opens
+	kv -X PUT -d http "perms-long/$long" >/dev/null
+	run cat "$M/perms-long/$long"
+	assert_output "http"
+}
