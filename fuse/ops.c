@@ -593,6 +593,11 @@ static void *tk_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->attr_timeout = c->cfg->attr_timeout;
 	cfg->entry_timeout = c->cfg->entry_timeout;
 	cfg->negative_timeout = 0;	/* a key PUT through HTTP shows at once */
+	/* The kernel clears set-user-ID and set-group-ID on truncate, chown and cached writes
+	 * by Linux's rules (it knows who holds CAP_FSETID; a callback does not), unless the
+	 * file system claims the job: never (libfuse documents the claim as its default).
+	 * Writes that bypass the cache do it in file.c. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	conn->max_write = 1 << 20;
 	conn->max_readahead = 1 << 20;
 	tk_xattr_init(conn);

@@ -82,3 +82,45 @@ dir_changes() {
 	run cat "$M/perms-long/$long"
 	assert_output "http"
 }
+
+@test "a write by another user clears set-user-ID, and set-group-ID with group-exec" {
+	mkdir "$M/suid"
+	chmod 777 "$M/suid"
+	local mode
+	for mode in 4777:777 2777:777 6777:777 2767:2767; do
+		echo a >"$M/suid/f"
+		chmod "${mode%:*}" "$M/suid/f"
+		run as_nobody "echo x >>'$M/suid/f'"	# write-only: the kernel's page cache is bypassed
+		assert_success
+		run field "$M/suid/f" 1
+		assert_output "${mode#*:}"
+		chmod "${mode%:*}" "$M/suid/f"
+		run as_nobody "exec 3<>'$M/suid/f' && echo y >&3"	# read-write: through the cache
+		assert_success
+		run field "$M/suid/f" 1
+		assert_output "${mode#*:}"
+		rm "$M/suid/f"
+	done
+	# root (CAP_FSETID) keeps them
+	echo a >"$M/suid/f"
+	chmod 6777 "$M/suid/f"
+	echo b >>"$M/suid/f"
+	run field "$M/suid/f" 1
+	assert_output 6777
+}
+
+@test "a truncate or a chown by another user clears set-user-ID and set-group-ID" {
+	mkdir -p "$M/suid2"
+	echo a >"$M/suid2/f"
+	chown 65534:65534 "$M/suid2/f"
+	chmod 6777 "$M/suid2/f"
+	run as_nobody "truncate -s 1 '$M/suid2/f'"
+	assert_success
+	run field "$M/suid2/f" 1
+	assert_output 777
+	chmod 6755 "$M/suid2/f"
+	run as_nobody "chown 65534:65534 '$M/suid2/f'"
+	assert_success
+	run field "$M/suid2/f" 1
+	assert_output 755
+}
