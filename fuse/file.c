@@ -358,7 +358,7 @@ static void spool_changed(struct node *n, uint64_t size)
 	n->dirty = 1;
 	n->failed = 0;
 	n->meta.set_mtime = 0;	/* a write after utimens: the time is now */
-	n->rec.mtime_ns = kv_now_ns();
+	n->rec.mtime_ns = n->rec.ctime_ns = kv_now_ns();	/* what stat shows until stored */
 	pthread_mutex_unlock(&n->lock);
 }
 

@@ -124,3 +124,18 @@ dir_changes() {
 	run field "$M/suid2/f" 1
 	assert_output 755
 }
+
+@test "ftruncate of an open file updates its ctime" {
+	echo data >"$M/ftrunc"
+	run python3 - "$M/ftrunc" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+before = os.fstat(fd).st_ctime_ns
+os.ftruncate(fd, 123)
+after = os.fstat(fd).st_ctime_ns
+os.close(fd)
+print("open", "later" if after > before else "same")
+print("closed", "later" if os.stat(sys.argv[1]).st_ctime_ns > before else "same")
+PY
+	assert_output "$(printf 'open later\nclosed later')"
+}
