@@ -72,6 +72,55 @@ int kv_store_dir_get(struct kv_store *s, const char *path, size_t plen, struct k
 	return kv_err_set(err, -ENOENT, "no directory '%.*s'", (int)plen, path);
 }
 
+int kv_store_subdirs(struct kv_store *s, const char *path, size_t plen, uint64_t max,
+		     uint64_t *count, struct kv_err *err)
+{
+	char pfx[KV_KEY_MAX + 2], last[KV_KEY_MAX + 1];
+	struct kv_cursor *c;
+	const char *k;
+	size_t kl, n = 0, lastlen = 0;
+	int rc;
+
+	*count = 0;
+	if (plen > 0) {
+		rc = with_slash(path, plen, pfx);
+		if (rc < 0)
+			return 0;	/* nothing can be below it */
+		n = (size_t)rc;
+	}
+	rc = kv_cursor_open(s->idx, KV_DIRS, &c, err);
+	if (rc < 0)
+		return rc;
+	rc = kv_cursor_seek(c, pfx, n, &k, &kl, NULL);
+	while (rc == 0 && *count <= max && kl > n && memcmp(k, pfx, n) == 0) {
+		const char *name = k + n, *slash = memchr(name, '/', kl - n);
+		size_t nlen = slash != NULL ? (size_t)(slash - name) : kl - n;
+
+		/* The names readdir shows, each once ("a", then "a/b" names "a" again). */
+		if (nlen > 0 && !(nlen == 1 && name[0] == '.') &&
+		    !(nlen == 2 && name[0] == '.' && name[1] == '.') &&
+		    (nlen != lastlen || memcmp(name, last, nlen) != 0))
+			(*count)++;
+		memcpy(last, name, nlen);
+		lastlen = nlen;
+		if (slash == NULL) {
+			rc = kv_cursor_next(c, &k, &kl, NULL);
+		} else {
+			/* Skip the subtree: after "pfx name /..." comes "pfx name 0". */
+			char seek[KV_KEY_MAX + 2];
+
+			memcpy(seek, k, n + nlen);
+			seek[n + nlen] = '/' + 1;
+			rc = kv_cursor_seek(c, seek, n + nlen + 1, &k, &kl, NULL);
+		}
+	}
+	kv_cursor_close(c);
+	if (rc == -ENOENT)
+		rc = 0;
+	return rc < 0 ? kv_err_set(err, rc, "counting the directories in '%.*s': %s",
+				   (int)plen, path, kv_strerror(rc)) : 0;
+}
+
 /* -ENOTDIR when an ancestor of path ("a", then "a/b", of "a/b/c") is a file or symlink:
  * nothing can be stored below it. */
 static int file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)

@@ -67,6 +67,23 @@ static void ts(struct timespec *t, int64_t ns)
 	}
 }
 
+/* Subdirectories counted for a directory's link count: each costs an index seek (about
+ * 0.15 us of CPU) in every stat of the directory, and the kernel's lookups stat each
+ * directory on a path again once its entry_timeout has passed. */
+#define TK_LINKS_COUNTED 1000
+
+/* A directory's links: its own name, its ".", and the ".." of each directory in it; 1
+ * past TK_LINKS_COUNTED, which find(1) and fts(3) read as "not counted" (as on file
+ * systems that keep no count). */
+static nlink_t dir_links(const char *key, size_t klen)
+{
+	uint64_t subdirs = 0;
+
+	if (kv_store_subdirs(tk_ctx()->store, key, klen, TK_LINKS_COUNTED, &subdirs, NULL) < 0)
+		subdirs = 0;	/* a count is no reason to fail a stat */
+	return subdirs > TK_LINKS_COUNTED ? 1 : (nlink_t)(2 + subdirs);
+}
+
 static void fill_stat(struct stat *st, const char *key, size_t klen, const struct kv_record *rec)
 {
 	memset(st, 0, sizeof(*st));
@@ -82,7 +99,7 @@ static void fill_stat(struct stat *st, const char *key, size_t klen, const struc
 	switch (rec->type) {
 	case KV_TYPE_DIR:
 		st->st_mode = S_IFDIR | (rec->mode & 07777);
-		st->st_nlink = 2;
+		st->st_nlink = dir_links(key, klen);
 		st->st_size = 4096;
 		st->st_blocks = 8;
 		break;

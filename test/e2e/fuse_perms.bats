@@ -139,3 +139,29 @@ print("closed", "later" if os.stat(sys.argv[1]).st_ctime_ns > before else "same"
 PY
 	assert_output "$(printf 'open later\nclosed later')"
 }
+
+@test "a directory's link count is 2 and one per subdirectory" {
+	mkdir -p "$M/links/a" "$M/links/b/deeper" "$M/links/c" "$M/links2"
+	echo f >"$M/links/file"
+	run field "$M/links" 4
+	assert_output 5
+	run field "$M/links/b" 4
+	assert_output 3
+	rmdir "$M/links/c"
+	mv "$M/links/a" "$M/links2/a"
+	run field "$M/links" 4
+	assert_output 3
+	run field "$M/links2" 4
+	assert_output 3
+	# a listing gives the same (readdirplus: attributes with the names)
+	run sh -c "ls -l '$M' | awk '\$NF == \"links2\" { print \$2 }'"
+	assert_output 3
+	# past 1000 subdirectories the count is not kept up: 1, "not counted" to find(1)
+	mkdir "$M/many"
+	(cd "$M/many" && seq 1000 | xargs mkdir)
+	run field "$M/many" 4
+	assert_output 1002
+	mkdir "$M/many/one-more"
+	run field "$M/many" 4
+	assert_output 1
+}
