@@ -166,9 +166,12 @@ out:
 struct dirmove_arg {
 	const char *from, *to;
 	size_t flen, tlen;
+	int top;		/* the renamed directory itself, not one below it */
 };
 
-/* Move a KV_DIRS record, and its extended attributes, in one transaction. */
+/* Move a KV_DIRS record (if there is one), and its extended attributes, in one
+ * transaction; the renamed directory's change of name changes the directories it leaves
+ * and enters. */
 static int move_dirs_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct dirmove_arg *a = arg;
@@ -180,10 +183,18 @@ static int move_dirs_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	if (rc == 0) {
 		rec.ino = kv_record_ino(&rec, a->from, a->flen);	/* kept under the new name */
 		rc = kv_txn_del(txn, KV_DIRS, a->from, a->flen, err);
+		if (rc == 0 && a->top)
+			rec.ctime_ns = kv_now_ns();
 		if (rc == 0)
 			rc = kv_txn_put(txn, KV_DIRS, a->to, a->tlen, &rec, err);
 	}
-	return rc == -ENOENT ? 0 : rc;
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0 && a->top)
+		rc = kv__dir_changed(txn, a->from, a->flen, err);
+	if (rc == 0 && a->top)
+		rc = kv__dir_changed(txn, a->to, a->tlen, err);
+	return rc;
 }
 
 /* The first key (of table t) under prefix, into key; -ENOENT when none. */
@@ -297,7 +308,7 @@ static int rename_dir(struct kv_store *s, const char *from, size_t flen, const c
 	kv_crash_point("rename_dir.keys");	/* every key moved, no directory record yet */
 	/* Then the directory records: subdirectories, and the directory itself. */
 	while (first_under(s, KV_DIRS, pfx, flen + 1, key, &klen) == 0) {
-		struct dirmove_arg sub = { key, dst, klen, tlen + klen - flen };
+		struct dirmove_arg sub = { key, dst, klen, tlen + klen - flen, 0 };
 
 		if (klen - flen + tlen > KV_KEY_MAX)
 			return kv_err_set(err, -ENAMETOOLONG, "'%.*s' would become too long",
@@ -312,6 +323,7 @@ static int rename_dir(struct kv_store *s, const char *from, size_t flen, const c
 	a.flen = flen;
 	a.to = to;
 	a.tlen = tlen;
+	a.top = 1;
 	return kv_index_update(s->idx, move_dirs_txn, &a, err);
 }
 

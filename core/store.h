@@ -177,6 +177,15 @@ int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const cha
  * apart by it). */
 int kv_store_dir_get(struct kv_store *s, const char *path, size_t plen, struct kv_record *rec,
 		     struct kv_err *err);
+
+/* How many directories path (plen 0: the root) holds, counted up to max + 1 (then
+ * *count is max + 1: "more than max"): those made by mkdir, and those implied by
+ * directories made below them (not those only implied by keys: counting them would read
+ * every key of the directory). One index seek per directory counted.
+ * Returns 0 or a negative errno (LMDB's trouble). */
+int kv_store_subdirs(struct kv_store *s, const char *path, size_t plen, uint64_t max,
+		     uint64_t *count, struct kv_err *err);
+
 /* mkdir: -EEXIST when path is a key or a directory, -ENOTDIR below a file or symlink,
  * -EINVAL for a name kv_key_check_new refuses. */
 int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,

@@ -102,6 +102,12 @@ int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got,
  */
 int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err);
 
+/* An entry of the directory holding key came or went (in txn, with that change): the
+ * directory's mtime and ctime become now. Only a directory with a record keeps times (one
+ * made by mkdir or chmod); an implied one shows the store's opening. Its generation stays:
+ * a time is no reason for a rename's or chmod's check of it to fail. */
+int kv__dir_changed(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err);
+
 /* Report a shard failure (by shard name) to the health view. */
 void kv__shard_failed(struct kv_store *s, const char *name);
 

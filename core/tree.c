@@ -72,6 +72,55 @@ int kv_store_dir_get(struct kv_store *s, const char *path, size_t plen, struct k
 	return kv_err_set(err, -ENOENT, "no directory '%.*s'", (int)plen, path);
 }
 
+int kv_store_subdirs(struct kv_store *s, const char *path, size_t plen, uint64_t max,
+		     uint64_t *count, struct kv_err *err)
+{
+	char pfx[KV_KEY_MAX + 2], last[KV_KEY_MAX + 1];
+	struct kv_cursor *c;
+	const char *k;
+	size_t kl, n = 0, lastlen = 0;
+	int rc;
+
+	*count = 0;
+	if (plen > 0) {
+		rc = with_slash(path, plen, pfx);
+		if (rc < 0)
+			return 0;	/* nothing can be below it */
+		n = (size_t)rc;
+	}
+	rc = kv_cursor_open(s->idx, KV_DIRS, &c, err);
+	if (rc < 0)
+		return rc;
+	rc = kv_cursor_seek(c, pfx, n, &k, &kl, NULL);
+	while (rc == 0 && *count <= max && kl > n && memcmp(k, pfx, n) == 0) {
+		const char *name = k + n, *slash = memchr(name, '/', kl - n);
+		size_t nlen = slash != NULL ? (size_t)(slash - name) : kl - n;
+
+		/* The names readdir shows, each once ("a", then "a/b" names "a" again). */
+		if (nlen > 0 && !(nlen == 1 && name[0] == '.') &&
+		    !(nlen == 2 && name[0] == '.' && name[1] == '.') &&
+		    (nlen != lastlen || memcmp(name, last, nlen) != 0))
+			(*count)++;
+		memcpy(last, name, nlen);
+		lastlen = nlen;
+		if (slash == NULL) {
+			rc = kv_cursor_next(c, &k, &kl, NULL);
+		} else {
+			/* Skip the subtree: after "pfx name /..." comes "pfx name 0". */
+			char seek[KV_KEY_MAX + 2];
+
+			memcpy(seek, k, n + nlen);
+			seek[n + nlen] = '/' + 1;
+			rc = kv_cursor_seek(c, seek, n + nlen + 1, &k, &kl, NULL);
+		}
+	}
+	kv_cursor_close(c);
+	if (rc == -ENOENT)
+		rc = 0;
+	return rc < 0 ? kv_err_set(err, rc, "counting the directories in '%.*s': %s",
+				   (int)plen, path, kv_strerror(rc)) : 0;
+}
+
 /* -ENOTDIR when an ancestor of path ("a", then "a/b", of "a/b/c") is a file or symlink:
  * nothing can be stored below it. */
 static int file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
@@ -122,6 +171,24 @@ int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_er
 	return 0;
 }
 
+int kv__dir_changed(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err)
+{
+	const char *slash = memrchr(key, '/', klen);
+	const char *dir = slash != NULL ? key : "/";
+	size_t dlen = slash != NULL ? (size_t)(slash - key) : 1;
+	struct kv_record rec;
+	int rc = kv_txn_get(txn, KV_DIRS, dir, dlen, &rec, err);
+
+	/* Implied (the root too until its first chmod): no times of its own, and none given
+	 * here, as a record would make its mode count for tinykvd (mountd/perm.c). */
+	if (rc == -ENOENT || rc == -KV_ECORRUPT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rec.mtime_ns = rec.ctime_ns = kv_now_ns();
+	return kv_txn_put(txn, KV_DIRS, dir, dlen, &rec, err);
+}
+
 struct mkdir_arg {
 	const char *path;
 	size_t plen;
@@ -150,7 +217,8 @@ static int mkdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 		return rc;
 	if (exists_in_txn(txn, a->path, a->plen))
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
-	return kv_txn_put(txn, KV_DIRS, a->path, a->plen, &a->rec, err);
+	rc = kv_txn_put(txn, KV_DIRS, a->path, a->plen, &a->rec, err);
+	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);
 }
 
 int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
@@ -171,7 +239,7 @@ static int rmdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct mkdir_arg *a = arg;
 	char prefix[KV_KEY_MAX + 1];
-	int n = with_slash(a->path, a->plen, prefix);
+	int n = with_slash(a->path, a->plen, prefix), rc;
 
 	if (n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
 		      kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n)))
@@ -179,7 +247,8 @@ static int rmdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	if (kv_txn_get(txn, KV_KEYS, a->path, a->plen, &a->rec, NULL) == 0)
 		return kv_err_set(err, -ENOTDIR, "'%.*s' is not a directory", (int)a->plen,
 				  a->path);
-	return kv_txn_del(txn, KV_DIRS, a->path, a->plen, err);
+	rc = kv_txn_del(txn, KV_DIRS, a->path, a->plen, err);
+	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);
 }
 
 static int stop_at_first(const char *name, size_t nlen, const struct kv_record *rec, void *arg)
@@ -470,7 +539,8 @@ static int symlink_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 		return rc;
 	if (exists_in_txn(txn, a->path, a->plen))
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
-	return kv_txn_put(txn, KV_KEYS, a->path, a->plen, &a->rec, err);
+	rc = kv_txn_put(txn, KV_KEYS, a->path, a->plen, &a->rec, err);
+	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);
 }
 
 /* Store a->rec, a record with no value on any shard (a symlink or a special file), as the

@@ -271,6 +271,10 @@ static int apply_recops(struct kv_txn *txn, void *arg, struct kv_err *err)
 			rc = rc == 0 ? kv_txn_del(txn, KV_KEYS, op->key, op->klen, err) : 0;
 		else
 			rc = kv_txn_put(txn, KV_KEYS, op->key, op->klen, &op->rec, err);
+		/* A name that comes or goes changes its directory (a rename's two sides);
+		 * a value replaced in place does not. */
+		if (rc == 0 && (op->remove || op->expect_gen == 0 || in->op == KV_OP_RENAME))
+			rc = kv__dir_changed(txn, op->key, op->klen, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -544,7 +548,9 @@ static int put_new_record(struct kv_txn *txn, void *arg, struct kv_err *err)
 	struct kv_put *p = arg;
 	int rc = put_fits(txn, p, err); /* a mkdir or a put of a parent meanwhile */
 
-	return rc < 0 ? rc : kv_txn_put(txn, KV_KEYS, p->key, p->klen, &p->rec, err);
+	if (rc == 0)
+		rc = kv_txn_put(txn, KV_KEYS, p->key, p->klen, &p->rec, err);
+	return rc < 0 ? rc : kv__dir_changed(txn, p->key, p->klen, err);
 }
 
 /* Replacement: MOVE the temporary uploads into place through a COMMIT intent. */
@@ -714,6 +720,15 @@ static int put_back(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return kv_txn_put(txn, KV_KEYS, op->key, op->klen, &op->rec, err);
 }
 
+/* The record of a key being deleted goes, and its directory changes with it. */
+static int delete_record(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	const struct kv_recop *op = arg;
+	int rc = kv__apply_recop(txn, arg, err);
+
+	return rc < 0 ? rc : kv__dir_changed(txn, op->key, op->klen, err);
+}
+
 /* Delete every replica of rec; the record keeps the ones that failed. */
 static int delete_replicas(struct kv_store *s, const char *key, size_t klen,
 			   struct kv_record *rec, struct kv_err *err)
@@ -775,7 +790,7 @@ int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_
 	rc = kv_intents_update(s->ints, key, klen, in, err);
 	kv_crash_point("delete.intent");
 	if (rc == 0)
-		rc = kv_index_update(s->idx, kv__apply_recop, op, err);
+		rc = kv_index_update(s->idx, delete_record, op, err);
 	kv_crash_point("delete.indexed");
 	if (rc == 0) {
 		rc = delete_replicas(s, key, klen, &op->rec, err);

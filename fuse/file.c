@@ -358,7 +358,7 @@ static void spool_changed(struct node *n, uint64_t size)
 	n->dirty = 1;
 	n->failed = 0;
 	n->meta.set_mtime = 0;	/* a write after utimens: the time is now */
-	n->rec.mtime_ns = kv_now_ns();
+	n->rec.mtime_ns = n->rec.ctime_ns = kv_now_ns();	/* what stat shows until stored */
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -792,6 +792,27 @@ int tk_read(const char *path, char *buf, size_t size, off_t off, struct fuse_fil
 
 /* --- writing --- */
 
+/* A write by a user without CAP_FSETID clears set-user-ID, and set-group-ID where the
+ * group may execute (Linux's rule). The kernel does it for writes through its page cache;
+ * write-only handles bypass it (direct_io), so their writes do it here. Root counts as
+ * holding CAP_FSETID: a callback knows the caller's uid, not its capabilities. */
+static void drop_privs_on_write(struct node *n)
+{
+	struct kv_meta m = { .set_mode = 1 };
+	uint32_t mode;
+
+	if (fuse_get_context()->uid == 0)
+		return;
+	pthread_mutex_lock(&n->lock);
+	mode = n->rec.mode;
+	pthread_mutex_unlock(&n->lock);
+	m.mode = mode & ~(uint32_t)S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		m.mode &= ~(uint32_t)S_ISGID;
+	if (m.mode != mode)
+		(void)tk_node_set_meta(n, &m, "write");
+}
+
 int tk_write(const char *path, const char *buf, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
@@ -812,6 +833,7 @@ int tk_write(const char *path, const char *buf, size_t size, off_t off,
 	if (n->appending && (uint64_t)off == n->size && stream_write(n, buf, size, n->size)) {
 		spool_changed(n, (uint64_t)off + size);	/* sent up, not spooled */
 		pthread_mutex_unlock(&n->io);
+		drop_privs_on_write(n);
 		return (int)size;
 	}
 	if ((uint64_t)off != n->size)	/* not at the end: no longer in order */
@@ -831,6 +853,8 @@ int tk_write(const char *path, const char *buf, size_t size, off_t off,
 		spool_changed(n, end > n->size ? end : n->size);
 	}
 	pthread_mutex_unlock(&n->io);
+	if (rc > 0)
+		drop_privs_on_write(n);
 	return rc;
 }
 
