@@ -64,6 +64,7 @@ struct kv_cursor {
 };
 
 static const char bytes_key[] = "bytes";
+static const char ino_key[] = "ino";	/* KV_META: the last inode number given out */
 
 int kv_lmdb_errno(int rc)
 {
@@ -427,22 +428,74 @@ static int64_t stored_size(const MDB_val *v)
 	return (int64_t)rec.size;
 }
 
+int kv_txn_new_inos(struct kv_txn *txn, uint64_t count, uint64_t *first, struct kv_err *err)
+{
+	MDB_val k = mval(ino_key, sizeof(ino_key) - 1), v;
+	uint8_t buf[8];
+	uint64_t last = 1;	/* 2 comes first: 1 is the root's */
+	int i, rc;
+
+	if (mdb_get(txn->txn, txn->idx->dbi[KV_META], &k, &v) == 0 && v.mv_size == 8)
+		last = get_u64(&v);
+	if (last < 1)
+		last = 1;
+	*first = last + 1;
+	last += count;
+	for (i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(last >> (8 * i));
+	v = mval(buf, 8);
+	rc = mdb_put(txn->txn, txn->idx->dbi[KV_META], &k, &v, 0);
+	return rc == 0 ? 0 : mdb_fail(rc, err, txn->idx, "put");
+}
+
+/* A file or directory record without an inode number gets one as it is stored: the one
+ * of the record it replaces under the same key (a replaced value is the same file; an
+ * older record's is the number made from its key, which st_ino showed), else a new one
+ * from the counter, in the transaction that stores it, so no two records share one. */
+static int give_ino(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
+		    struct kv_record *rec, struct kv_err *err)
+{
+	MDB_val k = mval(key, klen), old;
+	struct kv_record was;
+
+	if (mdb_get(txn->txn, txn->idx->dbi[t], &k, &old) == 0 &&
+	    kv_record_decode(old.mv_data, old.mv_size, &was) == 0) {
+		rec->ino = kv_record_ino(&was, key, klen);
+		return 0;
+	}
+	return kv_txn_new_inos(txn, 1, &rec->ino, err);
+}
+
 int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       const struct kv_record *rec, struct kv_err *err)
 {
 	uint8_t buf[KV_RECORD_MAX];
-	size_t n = kv_record_encode(rec, buf, sizeof(buf));
+	struct kv_record *own = NULL;
+	size_t n;
 	MDB_val k = mval(key, klen), v, old;
 	int64_t delta = 0;
 	int rc;
 
+	if (rec->ino == 0 && (t == KV_KEYS || t == KV_DIRS)) {
+		own = malloc(sizeof(*own));
+		if (own == NULL)
+			return kv_err_set(err, -ENOMEM, "out of memory");
+		*own = *rec;
+		rc = give_ino(txn, t, key, klen, own, err);
+		if (rc < 0) {
+			free(own);
+			return rc;
+		}
+		rec = own;
+	}
+	n = kv_record_encode(rec, buf, sizeof(buf));
+	if (t == KV_KEYS)
+		delta = rec->type == KV_TYPE_REG ? (int64_t)rec->size : 0;
+	free(own);
 	if (n == 0)
 		return kv_err_set(err, -EINVAL, "record of '%.*s' does not fit", (int)klen, key);
-	if (t == KV_KEYS) {
-		delta = rec->type == KV_TYPE_REG ? (int64_t)rec->size : 0;
-		if (mdb_get(txn->txn, txn->idx->dbi[t], &k, &old) == 0)
-			delta -= stored_size(&old);
-	}
+	if (t == KV_KEYS && mdb_get(txn->txn, txn->idx->dbi[t], &k, &old) == 0)
+		delta -= stored_size(&old);
 	v = mval(buf, n);
 	rc = mdb_put(txn->txn, txn->idx->dbi[t], &k, &v, 0);
 	if (rc != 0)

@@ -1,14 +1,15 @@
 /* index.h — the LMDB index: where every key lives, and its metadata.
  *
  * One LMDB environment in a directory, shared by every process on the host (DESIGN §3).
- * Tables: KV_KEYS (key → record of a live value or symlink) and KV_DIRS (directories made
- * through the mount, so an empty one still lists) hold committed, acknowledged state;
- * operations in flight are intents (intents.h), of which those that must outlive a reboot
- * keep a copy in KV_INTENTS. KV_META holds small settings. KV_XATTRS holds the extended
- * attributes of keys and directories (xattr.h: its layout and rules); they live in the
- * index only. KV_INTENTS, KV_META and KV_XATTRS hold bytes, not records: use the _bytes
- * functions on them. Removing a key or directory record (kv_txn_del on KV_KEYS or
- * KV_DIRS) removes its extended attributes in the same transaction.
+ * Tables: KV_KEYS (key → record of a live value, symlink or special file) and KV_DIRS
+ * (directories made through the mount, so an empty one still lists) hold committed,
+ * acknowledged state; operations in flight are intents (intents.h), of which those that
+ * must outlive a reboot keep a copy in KV_INTENTS. KV_META holds small settings and
+ * counters (bytes, the last inode number). KV_XATTRS holds the extended attributes of
+ * keys and directories (xattr.h: its layout and rules); they live in the index only.
+ * KV_INTENTS, KV_META and KV_XATTRS hold bytes, not records: use the _bytes functions on
+ * them. Removing a key or directory record (kv_txn_del on KV_KEYS or KV_DIRS) removes its
+ * extended attributes in the same transaction.
  *
  * The directory is private (DESIGN §7): created 0700 with files 0600, and refused when a
  * symbolic link, someone else's, writable by others or below a directory others may
@@ -101,9 +102,14 @@ int kv_index_view(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *
 
 int kv_txn_get(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       struct kv_record *rec, struct kv_err *err);
-/* Store rec under key (replacing). Keeps the byte count of KV_KEYS current. */
+/* Store rec under key (replacing). Keeps the byte count of KV_KEYS current. A KV_KEYS or
+ * KV_DIRS record with ino 0 is stored with an inode number: that of the record it
+ * replaces (kv_record_ino), else the next of a counter in KV_META, in this transaction. */
 int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       const struct kv_record *rec, struct kv_err *err);
+/* Take count inode numbers from the counter: *first .. *first + count - 1 (never 0 or 1,
+ * the root's; no number is given twice). */
+int kv_txn_new_inos(struct kv_txn *txn, uint64_t count, uint64_t *first, struct kv_err *err);
 /* Remove key; -ENOENT when absent. From KV_KEYS or KV_DIRS, its extended attributes go
  * too (kv_xattr_drop_txn). */
 int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,

@@ -2,7 +2,9 @@
  *
  * Little-endian fixed-width fields and length-prefixed strings behind a version byte, so
  * the format can grow without breaking existing indexes. Decoding trusts nothing: every
- * length is checked against the buffer and the field's limit.
+ * length is checked against the buffer and the field's limit. Version 2 appends the inode
+ * number and rdev and allows the special file types; version 1 still decodes (the upgrade
+ * is one-way: encode writes version 2 only).
  */
 #include "record.h"
 
@@ -10,7 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define RECORD_VERSION 1
+#define RECORD_VERSION 2
+#define RECORD_VERSION_1 1
 #define INTENT_VERSION 1
 
 struct wbuf {
@@ -113,14 +116,18 @@ static void put_record(struct wbuf *w, const struct kv_record *r)
 		put_str8(w, r->rep[i]);
 	put_uint(w, r->target_len, 2);
 	put_bytes(w, r->target, r->target_len);
+	put_uint(w, r->ino, 8);
+	put_uint(w, r->rdev, 8);
 }
 
 static void get_record(struct rbuf *b, struct kv_record *r)
 {
+	uint64_t version;
 	int i;
 
 	memset(r, 0, sizeof(*r));
-	if (get_uint(b, 1) != RECORD_VERSION)
+	version = get_uint(b, 1);
+	if (version != RECORD_VERSION && version != RECORD_VERSION_1)
 		b->bad = 1;
 	r->type = (uint8_t)get_uint(b, 1);
 	r->mode = (uint32_t)get_uint(b, 4);
@@ -133,11 +140,16 @@ static void get_record(struct rbuf *b, struct kv_record *r)
 	r->gen = get_uint(b, 8);
 	get_bytes(b, r->md5, KV_MD5_LEN);
 	r->nrep = (uint8_t)get_uint(b, 1);
-	if (r->nrep > KV_MAX_REPLICAS || r->type < KV_TYPE_REG || r->type > KV_TYPE_DIR)
+	if (r->nrep > KV_MAX_REPLICAS || r->type < KV_TYPE_REG ||
+	    r->type > (version == RECORD_VERSION_1 ? KV_TYPE_DIR : KV_TYPE_LAST))
 		b->bad = 1;
 	for (i = 0; !b->bad && i < r->nrep; i++)
 		(void)get_str(b, 1, r->rep[i], sizeof(r->rep[i]));
 	r->target_len = (uint16_t)get_str(b, 2, r->target, sizeof(r->target));
+	if (version == RECORD_VERSION_1)
+		return;
+	r->ino = get_uint(b, 8);
+	r->rdev = get_uint(b, 8);
 }
 
 size_t kv_record_encode(const struct kv_record *r, uint8_t *out, size_t cap)
@@ -154,6 +166,22 @@ int kv_record_decode(const uint8_t *buf, size_t len, struct kv_record *r)
 
 	get_record(&b, r);
 	return b.bad || b.off != len ? -KV_ECORRUPT : 0;
+}
+
+uint64_t kv_record_ino(const struct kv_record *r, const char *key, size_t klen)
+{
+	uint8_t md[KV_MD5_LEN];
+	uint64_t ino = 0;
+	int i;
+
+	if (klen == 0)
+		return 1;
+	if (r != NULL && r->ino != 0)
+		return r->ino;
+	kv_md5(key, klen, md);
+	for (i = 0; i < 8; i++)
+		ino = ino << 8 | md[i];
+	return ino > 1 ? ino : ino + 2;
 }
 
 int kv_record_has_replica(const struct kv_record *r, const char *shard)

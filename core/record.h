@@ -2,9 +2,11 @@
  *
  * A record is versioned, little-endian binary: type, mode, owner, size, times, a
  * generation number, md5 of the value, the replica shard names (best first) and, for
- * symlinks, the target. An intent is the write-ahead note of an operation in flight on a
- * key: who owns it (pid + process start time), which phase it is in, and exactly what to
- * undo or finish if the owner dies (DESIGN §3; the protocol and recovery live in write.c).
+ * symlinks, the target; since version 2 also the inode number and, for devices, rdev.
+ * Version-1 records still decode (inode 0: none stored, rdev 0); every write is version
+ * 2. An intent is the write-ahead note of an operation in flight on a key: who owns it
+ * (pid + process start time), which phase it is in, and exactly what to undo or finish
+ * if the owner dies (DESIGN §3; the protocol and recovery live in write.c).
  */
 #ifndef KV_RECORD_H
 #define KV_RECORD_H
@@ -20,7 +22,17 @@
 #define KV_TARGET_MAX 4095
 #define KV_RECORD_MAX (128 + KV_MAX_REPLICAS * (KV_SHARD_NAME_MAX + 1) + KV_TARGET_MAX + 2)
 
-enum kv_type { KV_TYPE_REG = 1, KV_TYPE_LNK = 2, KV_TYPE_DIR = 3 };
+/* Only regular files have a value on the shards; the others live in the index alone. */
+enum kv_type {
+	KV_TYPE_REG = 1,
+	KV_TYPE_LNK = 2,
+	KV_TYPE_DIR = 3,
+	KV_TYPE_FIFO = 4,	/* version 2 on: special files, made by mknod(2) */
+	KV_TYPE_CHR = 5,
+	KV_TYPE_BLK = 6,
+	KV_TYPE_SOCK = 7
+};
+#define KV_TYPE_LAST KV_TYPE_SOCK
 
 struct kv_record {
 	uint8_t type;			/* enum kv_type */
@@ -34,6 +46,8 @@ struct kv_record {
 	char rep[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1];
 	uint16_t target_len;
 	char target[KV_TARGET_MAX + 1];	/* symlinks only; NUL-terminated */
+	uint64_t ino;			/* inode number; 0: none stored (version 1) */
+	uint64_t rdev;			/* device number of KV_TYPE_CHR and _BLK, else 0 */
 };
 
 /* Serialise r into out (cap >= KV_RECORD_MAX). Returns the length. */
@@ -43,6 +57,11 @@ size_t kv_record_encode(const struct kv_record *r, uint8_t *out, size_t cap);
  * an unknown version or type, a length past the buffer or a field's limit, a NUL inside
  * a shard name or link target, bytes left over. */
 int kv_record_decode(const uint8_t *buf, size_t len, struct kv_record *r);
+
+/* The inode number of key's record r: the one stored, or for a record without one (version
+ * 1, or a directory implied by keys below it) one made from md5 of the key, as before
+ * inode numbers were stored. The root (klen 0) is always 1. */
+uint64_t kv_record_ino(const struct kv_record *r, const char *key, size_t klen);
 
 /* Does r list shard name as a replica? */
 int kv_record_has_replica(const struct kv_record *r, const char *shard);

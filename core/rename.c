@@ -4,7 +4,9 @@
  * key's placement (as temporary uploads), then one COMMIT intent on the destination key
  * that MOVEs them into place, writes the new record and removes the old one in a single
  * index transaction, and deletes the old files. The source key is held by a lock-only
- * intent meanwhile. A directory is renamed key by key (not atomic as a whole).
+ * intent meanwhile. A directory is renamed key by key (not atomic as a whole). The record
+ * keeps its inode number (an older record without one gets the number its old name made),
+ * and a file with no value (symlink, special file) is moved in the index alone.
  */
 #include "store_int.h"
 
@@ -93,6 +95,7 @@ static int rename_locked(struct rename_ctx *c, struct kv_err *err)
 	if (!c->have_dst && dir_exists(c->s, c->to, c->tlen))
 		return kv_err_set(err, -EISDIR, "'%.*s' is a directory", (int)c->tlen, c->to);
 	newrec = c->src;
+	newrec.ino = kv_record_ino(&c->src, c->from, c->flen);	/* a rename keeps st_ino */
 	newrec.gen = kv_new_gen();
 	newrec.ctime_ns = kv_now_ns();
 	newrec.nrep = 0;
@@ -178,6 +181,7 @@ static int move_dirs_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	if (rc == 0)
 		rc = kv_xattr_move_txn(txn, a->from, a->flen, a->to, a->tlen, err);
 	if (rc == 0) {
+		rec.ino = kv_record_ino(&rec, a->from, a->flen);	/* kept under the new name */
 		rc = kv_txn_del(txn, KV_DIRS, a->from, a->flen, err);
 		if (rc == 0 && a->top)
 			rec.ctime_ns = kv_now_ns();

@@ -26,6 +26,7 @@ int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	s->cfg = *cfg;
 	s->opened_ns = kv_now_ns();
+	pthread_mutex_init(&s->ino_lock, NULL);
 	rc = kv_index_open(cfg->index, &io, &s->idx, err);
 	if (rc == 0)
 		rc = kv_intents_open(s->idx, &s->ints, err);
@@ -55,7 +56,42 @@ void kv_store_close(struct kv_store *s)
 	kv_dav_free(s->dav);
 	kv_intents_close(s->ints);
 	kv_index_close(s->idx);
+	pthread_mutex_destroy(&s->ino_lock);
 	free(s);
+}
+
+/* Inode numbers are taken from the index this many at a time: one commit per block, and
+ * what a process leaves unused at its exit is simply never given. */
+#define INO_BLOCK 256
+
+struct ino_block {
+	uint64_t first;
+};
+
+static int take_inos(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct ino_block *b = arg;
+
+	return kv_txn_new_inos(txn, INO_BLOCK, &b->first, err);
+}
+
+int kv_store_new_ino(struct kv_store *s, uint64_t *ino, struct kv_err *err)
+{
+	struct ino_block b;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->ino_lock);
+	if (s->ino_next == s->ino_end) {
+		rc = kv_index_update(s->idx, take_inos, &b, err);
+		if (rc == 0) {
+			s->ino_next = b.first;
+			s->ino_end = b.first + INO_BLOCK;
+		}
+	}
+	if (rc == 0)
+		*ino = s->ino_next++;
+	pthread_mutex_unlock(&s->ino_lock);
+	return rc;
 }
 
 void kv_store_set_lock_wait(struct kv_store *s, int ms)

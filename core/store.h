@@ -59,10 +59,16 @@ enum {
 
 /* Metadata a writer chooses; fields whose set_ flag is 0 keep defaults or old values. */
 struct kv_meta {
-	int set_mode, set_owner, set_mtime, set_atime;
+	int set_mode, set_owner, set_mtime, set_atime, set_ino;
 	uint32_t mode, uid, gid;	/* (uint32_t)-1: leave uid or gid as is */
 	int64_t mtime_ns, atime_ns;
+	uint64_t ino;			/* from kv_store_new_ino, for a file being created */
 };
+
+/* An inode number for a file about to be created, given to no other record: for a writer
+ * that shows the file before it is stored (set_ino in its kv_meta). A record stored
+ * without one gets one in the transaction that stores it (kv_txn_put). */
+int kv_store_new_ino(struct kv_store *s, uint64_t *ino, struct kv_err *err);
 
 /* A fresh record of type (enum kv_type): mode 0644 (dirs 0755, symlinks 0777), owned by
  * this process's user, times now, a new generation; then the set parts of meta (may be
@@ -214,6 +220,12 @@ int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen,
  * symlink, -EINVAL for a name kv_key_check_new refuses. */
 int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const char *target,
 		     const struct kv_meta *meta, struct kv_err *err);
+
+/* Create a special file (type KV_TYPE_FIFO, _CHR, _BLK or _SOCK; rdev for devices): a
+ * record in the index alone, with no value on any shard, as symlinks are. Errors as for
+ * kv_store_symlink; -EINVAL for another type. */
+int kv_store_mknod(struct kv_store *s, const char *path, size_t plen, uint8_t type,
+		   uint64_t rdev, const struct kv_meta *meta, struct kv_err *err);
 
 enum { KV_RENAME_NOREPLACE = 1 };
 /* Rename a key, or a directory with everything beneath it, replacing an existing

@@ -3,6 +3,8 @@
 #ifndef KV_STORE_INT_H
 #define KV_STORE_INT_H
 
+#include <pthread.h>
+
 #include "dav.h"
 #include "health.h"
 #include "index.h"
@@ -18,6 +20,8 @@ struct kv_store {
 	struct kv_health *health;
 	int lock_wait_ms;	/* how long a writer waits for a busy key before -EBUSY */
 	int64_t opened_ns;
+	pthread_mutex_t ino_lock;	/* guards ino_next, ino_end */
+	uint64_t ino_next, ino_end;	/* inode numbers taken, not given out yet */
 	char notes[2 * KV_NOTES_MAX];	/* kv_store_notes */
 };
 

@@ -1,7 +1,7 @@
-/* tree.c — the file-system view of the key space: directories, listings, metadata and
- * symlinks (renames are rename.c's). Keys are paths; "a/b/c" makes directories "a" and "a/b".
- * Directories exist explicitly (KV_DIRS, made by mkdir) or implicitly (a key below them).
- * Every listing is an index range scan; no shard is asked.
+/* tree.c — the file-system view of the key space: directories, listings, metadata,
+ * symlinks and special files (renames are rename.c's). Keys are paths; "a/b/c" makes
+ * directories "a" and "a/b". Directories exist explicitly (KV_DIRS, made by mkdir) or
+ * implicitly (a key below them). Every listing is an index range scan; no shard is asked.
  */
 #include "store_int.h"
 
@@ -458,7 +458,7 @@ out:
 	return rc;
 }
 
-/* --- metadata, symlinks --- */
+/* --- metadata, symlinks, special files --- */
 
 struct meta_arg {
 	struct kv_store *s;
@@ -485,6 +485,7 @@ static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	}
 	if (rc == -ENOENT && exists_in_txn(txn, a->path, a->plen)) {
 		implied_dir(a->s, &rec);	/* an implied directory becomes explicit */
+		rec.ino = kv_record_ino(NULL, a->path, a->plen);	/* as st_ino showed */
 		rc = 0;
 	}
 	if (rc == -ENOENT)
@@ -542,12 +543,28 @@ static int symlink_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);
 }
 
+/* Store a->rec, a record with no value on any shard (a symlink or a special file), as the
+ * new key a->path: under the key's lock, in one index transaction. */
+static int store_valueless(struct kv_store *s, struct symlink_arg *a, struct kv_err *err)
+{
+	struct kv_intent in;
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	in.op = KV_OP_PUT;
+	rc = kv__acquire(s, a->path, a->plen, &in, err);
+	if (rc < 0)
+		return rc;
+	rc = kv_index_update(s->idx, symlink_txn, a, err);
+	(void)kv_intents_release(s->ints, a->path, a->plen, NULL);
+	return rc;
+}
+
 int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const char *target,
 		     const struct kv_meta *meta, struct kv_err *err)
 {
 	struct symlink_arg *a = calloc(1, sizeof(*a));
 	size_t tlen = strlen(target);
-	struct kv_intent in;
 	int rc = kv_key_check_new(path, plen, err);
 
 	if (a == NULL)
@@ -564,14 +581,31 @@ int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const ch
 	a->rec.size = tlen;
 	a->rec.target_len = (uint16_t)tlen;
 	memcpy(a->rec.target, target, tlen + 1);
-	memset(&in, 0, sizeof(in));
-	in.op = KV_OP_PUT;
-	rc = kv__acquire(s, path, plen, &in, err);
-	if (rc < 0)
-		goto out;
-	rc = kv_index_update(s->idx, symlink_txn, a, err);
-	(void)kv_intents_release(s->ints, path, plen, NULL);
+	rc = store_valueless(s, a, err);
 out:
+	free(a);
+	return rc;
+}
+
+int kv_store_mknod(struct kv_store *s, const char *path, size_t plen, uint8_t type,
+		   uint64_t rdev, const struct kv_meta *meta, struct kv_err *err)
+{
+	struct symlink_arg *a;
+	int rc = kv_key_check_new(path, plen, err);
+
+	if (rc < 0)
+		return rc;
+	if (type < KV_TYPE_FIFO || type > KV_TYPE_LAST)
+		return kv_err_set(err, -EINVAL, "mknod makes special files only");
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	a->path = path;
+	a->plen = plen;
+	kv_record_new(&a->rec, type, meta);
+	if (type == KV_TYPE_CHR || type == KV_TYPE_BLK)
+		a->rec.rdev = rdev;
+	rc = store_valueless(s, a, err);
 	free(a);
 	return rc;
 }

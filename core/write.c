@@ -59,7 +59,7 @@ void kv_record_new(struct kv_record *rec, uint8_t type, const struct kv_meta *me
 
 	memset(rec, 0, sizeof(*rec));
 	rec->type = type;
-	rec->mode = type == KV_TYPE_REG ? 0644 : type == KV_TYPE_DIR ? 0755 : 0777;
+	rec->mode = type == KV_TYPE_DIR ? 0755 : type == KV_TYPE_LNK ? 0777 : 0644;
 	rec->uid = (uint32_t)geteuid();
 	rec->gid = (uint32_t)getegid();
 	rec->mtime_ns = now;
@@ -84,6 +84,8 @@ void kv_meta_apply(struct kv_record *rec, const struct kv_meta *meta)
 		rec->mtime_ns = meta->mtime_ns;
 	if (meta->set_atime)
 		rec->atime_ns = meta->atime_ns;
+	if (meta->set_ino)
+		rec->ino = meta->ino;
 }
 
 /* --- taking a key --- */

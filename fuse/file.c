@@ -551,6 +551,11 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		rc = kv_key_check(key, klen, &err);
 	if (rc < 0)
 		return rc;
+	/* Its inode number now: stat shows the same one before and after it is stored. */
+	rc = kv_store_new_ino(tk_ctx()->store, &m.ino, &err);
+	if (rc < 0)
+		return tk_errno(rc, &err, "create", path);
+	m.set_ino = 1;
 	kv_record_new(&rec, KV_TYPE_REG, &m);
 	n = node_get(key, klen, &rec, &fresh);
 	if (n == NULL)
@@ -582,14 +587,43 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return handle_new(fi, n, 1);
 }
 
+/* The record type mknod(2) makes for mode, or 0 (a regular file: tk_create's). */
+static uint8_t special_type(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO: return KV_TYPE_FIFO;
+	case S_IFCHR: return KV_TYPE_CHR;
+	case S_IFBLK: return KV_TYPE_BLK;
+	case S_IFSOCK: return KV_TYPE_SOCK;
+	default: return 0;
+	}
+}
+
+/* A special file (FIFO, device, a socket bind(2) makes) has no value: the core stores its
+ * record alone. The kernel opens such files itself; they never reach tk_open. */
+static int mknod_special(const char *path, mode_t mode, dev_t rdev, uint8_t type)
+{
+	struct kv_meta m = tk_caller_meta(mode);
+	struct kv_err err;
+	size_t klen;
+	const char *key = tk_key(path, &klen);
+	int rc = tk_new_name(key, klen);
+
+	if (rc == 0)
+		rc = kv_store_mknod(tk_ctx()->store, key, klen, type, (uint64_t)rdev, &m, &err);
+	return rc < 0 ? tk_errno(rc, &err, "mknod", path) : 0;
+}
+
 int tk_mknod(const char *path, mode_t mode, dev_t rdev)
 {
 	struct fuse_file_info fi;
+	uint8_t type = special_type(mode);
 	int rc;
 
-	(void)rdev;
+	if (type != 0)
+		return mknod_special(path, mode, rdev, type);
 	if (!S_ISREG(mode))
-		return -EPERM;	/* only values exist here: no devices, FIFOs or sockets */
+		return -EINVAL;
 	memset(&fi, 0, sizeof(fi));
 	fi.flags = O_WRONLY | O_CREAT;
 	rc = tk_create(path, mode, &fi);

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
-#include "hash.h"
 #include "node.h"
 #include "sys.h"
 
@@ -43,20 +42,6 @@ const char *tk_key(const char *path, size_t *klen)
 	return path;
 }
 
-static ino_t ino_of(const char *key, size_t klen)
-{
-	uint8_t md[KV_MD5_LEN];
-	ino_t ino = 0;
-	int i;
-
-	if (klen == 0)
-		return 1;
-	kv_md5(key, klen, md);
-	for (i = 0; i < 8; i++)
-		ino = ino << 8 | md[i];
-	return ino > 1 ? ino : ino + 2;
-}
-
 static void ts(struct timespec *t, int64_t ns)
 {
 	t->tv_sec = (time_t)(ns / 1000000000);
@@ -64,6 +49,17 @@ static void ts(struct timespec *t, int64_t ns)
 	if (t->tv_nsec < 0) {
 		t->tv_sec--;
 		t->tv_nsec += 1000000000;
+	}
+}
+
+/* The S_IF* bits of a special file's record type. */
+static mode_t special_mode(uint8_t type)
+{
+	switch (type) {
+	case KV_TYPE_FIFO: return S_IFIFO;
+	case KV_TYPE_CHR: return S_IFCHR;
+	case KV_TYPE_BLK: return S_IFBLK;
+	default: return S_IFSOCK;
 	}
 }
 
@@ -87,7 +83,7 @@ static nlink_t dir_links(const char *key, size_t klen)
 static void fill_stat(struct stat *st, const char *key, size_t klen, const struct kv_record *rec)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_ino = ino_of(key, klen);
+	st->st_ino = (ino_t)kv_record_ino(rec, key, klen);	/* kept across renames */
 	st->st_uid = rec->uid;
 	st->st_gid = rec->gid;
 	st->st_size = (off_t)rec->size;
@@ -105,6 +101,14 @@ static void fill_stat(struct stat *st, const char *key, size_t klen, const struc
 		break;
 	case KV_TYPE_LNK:
 		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		break;
+	case KV_TYPE_FIFO:
+	case KV_TYPE_CHR:
+	case KV_TYPE_BLK:
+	case KV_TYPE_SOCK:
+		st->st_mode = special_mode(rec->type) | (rec->mode & 07777);
+		st->st_rdev = (dev_t)rec->rdev;
 		st->st_nlink = 1;
 		break;
 	default:
@@ -603,7 +607,7 @@ static void *tk_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct mount_ctx *c = tk_ctx();
 
-	cfg->use_ino = 1;		/* stable inode numbers: a hash of the key */
+	cfg->use_ino = 1;		/* st_ino is the record's (kv_record_ino) */
 	cfg->nullpath_ok = 1;
 	cfg->hard_remove = 0;		/* .fuse_hidden names keep fstat working on a removed
 					 * open file; they never become keys (tk_hide) */
