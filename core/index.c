@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "sys.h"
-#include "xattr.h"
+#include "hash.h"
 
 struct gc_req {
 	kv_txn_fn fn;
@@ -521,7 +521,7 @@ int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen
 		return mdb_fail(rc, err, txn->idx, "delete");
 	if (t == KV_KEYS || t == KV_DIRS) {
 		/* Here, so that no way of removing a name can leave its attributes behind. */
-		rc = kv_xattr_drop_txn(txn, key, klen, err);
+		rc = kv_txn_drop_xattrs(txn, key, klen, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -622,25 +622,6 @@ int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, s
 	return found;
 }
 
-uint64_t kv_new_gen(void)
-{
-	static _Atomic uint64_t counter;
-	uint64_t z;
-
-	if (counter == 0) {
-		uint64_t seed = 0;
-
-		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-			seed = (uint64_t)&seed ^ 0x9e3779b97f4a7c15ULL;
-		counter = seed | 1;
-	}
-	/* splitmix64 of a counter: distinct per call in this process, random across them. */
-	z = atomic_fetch_add(&counter, 0x9e3779b97f4a7c15ULL) + 0x9e3779b97f4a7c15ULL;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return z != 0 ? z : 1;
-}
 
 /* Run a batch of requests in one write transaction; each in its own nested one. */
 static void run_batch(struct kv_index *idx, struct gc_req *batch)
@@ -727,4 +708,42 @@ int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err
 	pthread_mutex_unlock(&idx->gc_lock);
 	pthread_cond_destroy(&req.wake);
 	return req.rc;
+}
+
+void kv_xattr_prefix(const char *path, size_t plen, char out[KV_SHA256_LEN])
+{
+	if (plen == 0) {	/* the root's attributes are kept under "/" */
+		path = "/";
+		plen = 1;
+	}
+	kv_sha256(path, plen, (uint8_t *)out);
+}
+
+int kv_txn_drop_xattrs(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
+{
+	char prefix[KV_SHA256_LEN];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (!txn->idx->have[KV_XATTRS])
+		return 0;
+	kv_xattr_prefix(path, plen, prefix);
+	rc = mdb_cursor_open(txn->txn, txn->idx->dbi[KV_XATTRS], &cur);
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "open cursor");
+	/* Seek again after each delete: where a cursor stands after mdb_cursor_del differs
+	 * between LMDB versions at the end of the table. */
+	for (;;) {
+		k = mval(prefix, sizeof(prefix));
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc != 0 || k.mv_size < sizeof(prefix) ||
+		    memcmp(k.mv_data, prefix, sizeof(prefix)) != 0)
+			break;
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, err, txn->idx, "delete");
 }

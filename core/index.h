@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "hash.h"
 #include "record.h"
 
 enum kv_table { KV_KEYS = 0, KV_DIRS = 1, KV_INTENTS = 2, KV_META = 3, KV_XATTRS = 4 };
@@ -111,7 +112,7 @@ int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen
  * the root's; no number is given twice). */
 int kv_txn_new_inos(struct kv_txn *txn, uint64_t count, uint64_t *first, struct kv_err *err);
 /* Remove key; -ENOENT when absent. From KV_KEYS or KV_DIRS, its extended attributes go
- * too (kv_xattr_drop_txn). */
+ * too (kv_txn_drop_xattrs). */
 int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       struct kv_err *err);
 /* Bytes under key in t, valid until the transaction ends. 0, -ENOENT, -EIO. */
@@ -140,7 +141,11 @@ int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, s
  * MDB_BAD_VALSIZE -ENAMETOOLONG, an errno as its negative, anything else -EIO. */
 int kv_lmdb_errno(int rc);
 
-/* A fresh, non-zero generation number for a record about to be written. */
-uint64_t kv_new_gen(void);
+/* The KV_XATTRS key prefix of path's attributes (an entry's key is this, then the
+ * attribute's name): sha256 of the path, of "/" for the root (plen 0). */
+void kv_xattr_prefix(const char *path, size_t plen, char out[KV_SHA256_LEN]);
+/* In a write transaction: remove every attribute of path. 0 or -EIO/-ENOSPC. */
+int kv_txn_drop_xattrs(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err);
+
 
 #endif

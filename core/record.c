@@ -9,8 +9,13 @@
 #include "record.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "sys.h"
 
 #define RECORD_VERSION 2
 #define RECORD_VERSION_1 1
@@ -335,4 +340,59 @@ int kv_tmp_path(const char *key, size_t klen, uint64_t tmp, char *out, size_t ca
 int kv_tmp_path_legacy(const char *key, size_t klen, uint64_t tmp, char *out, size_t cap)
 {
 	return tmp_path(key, klen, tmp, ".tmp-", out, cap);
+}
+
+void kv_record_new(struct kv_record *rec, uint8_t type, const struct kv_meta *meta)
+{
+	int64_t now = kv_now_ns();
+
+	memset(rec, 0, sizeof(*rec));
+	rec->type = type;
+	rec->mode = type == KV_TYPE_DIR ? 0755 : type == KV_TYPE_LNK ? 0777 : 0644;
+	rec->uid = (uint32_t)geteuid();
+	rec->gid = (uint32_t)getegid();
+	rec->mtime_ns = now;
+	rec->ctime_ns = now;
+	rec->atime_ns = now;
+	rec->gen = kv_new_gen();
+	if (meta != NULL)
+		kv_meta_apply(rec, meta);
+}
+
+void kv_meta_apply(struct kv_record *rec, const struct kv_meta *meta)
+{
+	if (meta->set_mode)
+		rec->mode = meta->mode & 07777;
+	if (meta->set_owner) {
+		if (meta->uid != (uint32_t)-1)
+			rec->uid = meta->uid;
+		if (meta->gid != (uint32_t)-1)
+			rec->gid = meta->gid;
+	}
+	if (meta->set_mtime)
+		rec->mtime_ns = meta->mtime_ns;
+	if (meta->set_atime)
+		rec->atime_ns = meta->atime_ns;
+	if (meta->set_ino)
+		rec->ino = meta->ino;
+}
+
+uint64_t kv_new_gen(void)
+{
+	static _Atomic uint64_t counter;
+	uint64_t z;
+
+	if (counter == 0) {
+		uint64_t seed = 0;
+
+		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+			seed = (uint64_t)&seed ^ 0x9e3779b97f4a7c15ULL;
+		counter = seed | 1;
+	}
+	/* splitmix64 of a counter: distinct per call in this process, random across them. */
+	z = atomic_fetch_add(&counter, 0x9e3779b97f4a7c15ULL) + 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z != 0 ? z : 1;
 }

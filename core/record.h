@@ -6,7 +6,9 @@
  * Version-1 records still decode (inode 0: none stored, rdev 0); every write is version
  * 2. An intent is the write-ahead note of an operation in flight on a key: who owns it
  * (pid + process start time), which phase it is in, and exactly what to undo or finish
- * if the owner dies (DESIGN §3; the protocol and recovery live in write.c).
+ * if the owner dies (DESIGN §3; the protocol and recovery live in write.c). A new
+ * record (kv_record_new) starts with this process's owner, the time now and a fresh
+ * generation.
  */
 #ifndef KV_RECORD_H
 #define KV_RECORD_H
@@ -140,5 +142,24 @@ int kv_tmp_path(const char *key, size_t klen, uint64_t tmp, char *out, size_t ca
  * intent an older version wrote names its files only by id, so recovery of a dead
  * owner's intent tries this one too (write.c). */
 int kv_tmp_path_legacy(const char *key, size_t klen, uint64_t tmp, char *out, size_t cap);
+
+/* Metadata a writer chooses; fields whose set_ flag is 0 keep defaults or old values. */
+struct kv_meta {
+	int set_mode, set_owner, set_mtime, set_atime, set_ino;
+	uint32_t mode, uid, gid;	/* (uint32_t)-1: leave uid or gid as is */
+	int64_t mtime_ns, atime_ns;
+	uint64_t ino;			/* from kv_store_new_ino, for a file being created */
+};
+
+/* A fresh record of type (enum kv_type): mode 0644 (dirs 0755, symlinks 0777), owned by
+ * this process's user, times now, a new generation; then the set parts of meta (may be
+ * NULL) applied. */
+void kv_record_new(struct kv_record *rec, uint8_t type, const struct kv_meta *meta);
+
+/* Apply the parts of meta whose set_ flag is on to rec. */
+void kv_meta_apply(struct kv_record *rec, const struct kv_meta *meta);
+
+/* A fresh, non-zero generation number for a record about to be written. */
+uint64_t kv_new_gen(void);
 
 #endif

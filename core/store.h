@@ -57,26 +57,12 @@ enum {
 	KV_PUT_EXCL = 1		/* fail with -EEXIST when the key already has a value */
 };
 
-/* Metadata a writer chooses; fields whose set_ flag is 0 keep defaults or old values. */
-struct kv_meta {
-	int set_mode, set_owner, set_mtime, set_atime, set_ino;
-	uint32_t mode, uid, gid;	/* (uint32_t)-1: leave uid or gid as is */
-	int64_t mtime_ns, atime_ns;
-	uint64_t ino;			/* from kv_store_new_ino, for a file being created */
-};
 
 /* An inode number for a file about to be created, given to no other record: for a writer
  * that shows the file before it is stored (set_ino in its kv_meta). A record stored
  * without one gets one in the transaction that stores it (kv_txn_put). */
 int kv_store_new_ino(struct kv_store *s, uint64_t *ino, struct kv_err *err);
 
-/* A fresh record of type (enum kv_type): mode 0644 (dirs 0755, symlinks 0777), owned by
- * this process's user, times now, a new generation; then the set parts of meta (may be
- * NULL) applied. */
-void kv_record_new(struct kv_record *rec, uint8_t type, const struct kv_meta *meta);
-
-/* Apply the parts of meta whose set_ flag is on to rec. */
-void kv_meta_apply(struct kv_record *rec, const struct kv_meta *meta);
 
 /*
  * Write a value in pieces: begin (takes the key's lock), write the bytes in order, commit.

@@ -53,41 +53,6 @@ struct kv_put {
 	int locked, committed;
 };
 
-void kv_record_new(struct kv_record *rec, uint8_t type, const struct kv_meta *meta)
-{
-	int64_t now = kv_now_ns();
-
-	memset(rec, 0, sizeof(*rec));
-	rec->type = type;
-	rec->mode = type == KV_TYPE_DIR ? 0755 : type == KV_TYPE_LNK ? 0777 : 0644;
-	rec->uid = (uint32_t)geteuid();
-	rec->gid = (uint32_t)getegid();
-	rec->mtime_ns = now;
-	rec->ctime_ns = now;
-	rec->atime_ns = now;
-	rec->gen = kv_new_gen();
-	if (meta != NULL)
-		kv_meta_apply(rec, meta);
-}
-
-void kv_meta_apply(struct kv_record *rec, const struct kv_meta *meta)
-{
-	if (meta->set_mode)
-		rec->mode = meta->mode & 07777;
-	if (meta->set_owner) {
-		if (meta->uid != (uint32_t)-1)
-			rec->uid = meta->uid;
-		if (meta->gid != (uint32_t)-1)
-			rec->gid = meta->gid;
-	}
-	if (meta->set_mtime)
-		rec->mtime_ns = meta->mtime_ns;
-	if (meta->set_atime)
-		rec->atime_ns = meta->atime_ns;
-	if (meta->set_ino)
-		rec->ino = meta->ino;
-}
-
 /* --- taking a key --- */
 
 static int exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,

@@ -67,7 +67,7 @@ static size_t entry_key(const char *path, size_t plen, const char *name, char *k
 {
 	size_t n = name != NULL ? strlen(name) : 0;
 
-	kv_sha256(path, plen, (uint8_t *)key);
+	kv_xattr_prefix(path, plen, key);
 	memcpy(key + KV_SHA256_LEN, name, n);
 	return KV_SHA256_LEN + n;
 }
@@ -529,24 +529,11 @@ static int replay(struct kv_txn *txn, const struct entries *e, const char *from,
 	return rc;
 }
 
-int kv_xattr_drop_txn(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
-{
-	struct entries e = { NULL, 0, 0, 0 };
-	int rc;
-
-	root_as_slash(&path, &plen);
-	rc = collect(txn, path, plen, &e, err);
-	if (rc == 0)
-		rc = replay(txn, &e, path, plen, NULL, 0, err);
-	free(e.buf);
-	return rc;
-}
-
 int kv_xattr_move_txn(struct kv_txn *txn, const char *from, size_t flen, const char *to,
 		      size_t tlen, struct kv_err *err)
 {
 	struct entries e = { NULL, 0, 0, 0 };
-	int rc = kv_xattr_drop_txn(txn, to, tlen, err);
+	int rc = kv_txn_drop_xattrs(txn, to, tlen, err);
 
 	if (rc == 0)
 		rc = collect(txn, from, flen, &e, err);

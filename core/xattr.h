@@ -82,10 +82,6 @@ int kv_xattr_list(struct kv_index *idx, const char *path, size_t plen, int who, 
 int kv_xattr_remove(struct kv_index *idx, const char *path, size_t plen, const char *name,
 		    int who, struct kv_err *err);
 
-/* In a write transaction: remove every attribute of path (kv_txn_del does, for a key or
- * directory it removes). 0 or -EIO/-ENOSPC. */
-int kv_xattr_drop_txn(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err);
-
 /* In a write transaction: give to the attributes of from (from keeps none), dropping
  * those to had: what a rename does, before it removes from's record. */
 int kv_xattr_move_txn(struct kv_txn *txn, const char *from, size_t flen, const char *to,
