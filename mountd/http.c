@@ -386,9 +386,10 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 		free(h);
 		return kv_err_set(err, -EAGAIN, "cannot start worker threads");
 	}
+	/* The logger first: libmicrohttpd complains (on stderr, unescaped) otherwise. */
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
