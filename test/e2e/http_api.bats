@@ -218,6 +218,12 @@ PY
 	assert_output --partial "unknown command 'frobnicate'"
 }
 
+@test "tinykvd's log has no complaint of libmicrohttpd about the order of its options" {
+	grep -q 'serving http' "$KV_DIR/kvd.log"
+	run grep -F 'not the first option' "$KV_DIR/kvd.log"
+	assert_failure
+}
+
 @test "tinykvd stops cleanly; the logs show no crash or sanitizer report" {
 	assert_stops_cleanly
 	assert_logs_clean
