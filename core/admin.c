@@ -107,7 +107,7 @@ int admin_each_key(struct kv_store *s, admin_key_fn fn, void *arg, struct kv_err
 			return rc;
 		rc = kv_cursor_seek(c, last, first ? 0 : lastlen, &k, &kl, &rec);
 		if (rc == 0 && !first && kl == lastlen && memcmp(k, last, kl) == 0)
-			rc = kv_cursor_next(c, &k, &kl, &rec);	/* done in the last batch */
+			rc = kv_cursor_next(c, &k, &kl, &rec); /* done in the last batch */
 		for (; rc == 0 && n < BATCH; n++) {
 			memcpy(last, k, kl);
 			lastlen = kl;
@@ -135,7 +135,8 @@ int admin_placement(const struct kv_store *s, const char *key, size_t klen,
 
 	n = kv_place(&s->cfg.shards, key, klen, s->cfg.replicas, order);
 	for (i = 0; i < n; i++)
-		(void)snprintf(want[i], KV_SHARD_NAME_MAX + 1, "%s", s->cfg.shards.v[order[i]].name);
+		(void)snprintf(want[i], KV_SHARD_NAME_MAX + 1, "%s",
+			       s->cfg.shards.v[order[i]].name);
 	return n;
 }
 

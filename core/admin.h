@@ -16,21 +16,21 @@
 #include "store.h"
 
 struct kv_progress {
-	const char *phase;	/* what is being counted */
-	const char *unit;	/* "keys", "directories" */
-	uint64_t done, total;	/* total 0: not known yet */
-	uint64_t hits;		/* moved / found / problems so far */
+	const char *phase;    /* what is being counted */
+	const char *unit;     /* "keys", "directories" */
+	uint64_t done, total; /* total 0: not known yet */
+	uint64_t hits;	      /* moved / found / problems so far */
 };
 
 struct kv_admin_opts {
-	int jobs;		/* parallel workers */
-	int repair;		/* verify: fix what is found */
-	int deep;		/* verify: read every replica whole (size and md5), not HEAD */
-	const char *const *force;	/* verify: shards whose missing data is gone for good */
+	int jobs;		  /* parallel workers */
+	int repair;		  /* verify: fix what is found */
+	int deep;		  /* verify: read every replica whole (size and md5), not HEAD */
+	const char *const *force; /* verify: shards whose missing data is gone for good */
 	int nforce;
-	int grace_ms;		/* rebalance: keep old copies this long after the switch */
+	int grace_ms; /* rebalance: keep old copies this long after the switch */
 	void (*progress)(const struct kv_progress *p, void *arg);
-	void (*report)(const char *line, void *arg);	/* one finding or failure */
+	void (*report)(const char *line, void *arg); /* one finding or failure */
 	void *arg;
 };
 
@@ -41,8 +41,8 @@ struct kv_rebalance_result {
 /* Give every key the replica set the current shard list places it on; only keys whose
  * set changed are touched. Finishes a previous, interrupted run. Returns 0 when every key
  * is where it belongs, -EIO when some could not be moved (reported). */
-int kv_rebalance(struct kv_store *s, const struct kv_admin_opts *o,
-		 struct kv_rebalance_result *r, struct kv_err *err);
+int kv_rebalance(struct kv_store *s, const struct kv_admin_opts *o, struct kv_rebalance_result *r,
+		 struct kv_err *err);
 
 struct kv_rebuild_result {
 	uint64_t files, keys_added, replicas_added, conflicts, strays;
@@ -51,25 +51,25 @@ struct kv_rebuild_result {
 /* Add to the index every value found on the configured shards (keys, replicas, sizes,
  * mtimes); copies of one key on several shards become its replicas. Records already in
  * the index gain the replicas found. */
-int kv_rebuild(struct kv_store *s, const struct kv_admin_opts *o,
-	       struct kv_rebuild_result *r, struct kv_err *err);
+int kv_rebuild(struct kv_store *s, const struct kv_admin_opts *o, struct kv_rebuild_result *r,
+	       struct kv_err *err);
 
 struct kv_verify_result {
 	uint64_t keys, files;
-	uint64_t missing;	/* a replica the index lists is not on its shard */
-	uint64_t wrong_size;	/* a replica of another size than the record's */
-	uint64_t damaged;	/* deep: a replica whose md5 is not the record's */
-	uint64_t no_md5;	/* deep: values whose record has no md5 (checked for size) */
-	uint64_t misplaced;	/* replicas not where placement puts them (rebalance) */
-	uint64_t lost;		/* no good replica left at all (the record is kept) */
-	uint64_t unchecked;	/* replicas or shards that could not be checked */
-	uint64_t empty_shards;	/* shards holding under half of the files they should */
-	uint64_t left_alone;	/* keys with a problem on such a shard: not repaired */
-	uint64_t orphans;	/* files of keys that do not list that shard, stale uploads */
-	uint64_t strays;	/* files no key explains */
-	uint64_t dead_intents;	/* unfinished operations of dead processes */
+	uint64_t missing;      /* a replica the index lists is not on its shard */
+	uint64_t wrong_size;   /* a replica of another size than the record's */
+	uint64_t damaged;      /* deep: a replica whose md5 is not the record's */
+	uint64_t no_md5;       /* deep: values whose record has no md5 (checked for size) */
+	uint64_t misplaced;    /* replicas not where placement puts them (rebalance) */
+	uint64_t lost;	       /* no good replica left at all (the record is kept) */
+	uint64_t unchecked;    /* replicas or shards that could not be checked */
+	uint64_t empty_shards; /* shards holding under half of the files they should */
+	uint64_t left_alone;   /* keys with a problem on such a shard: not repaired */
+	uint64_t orphans;      /* files of keys that do not list that shard, stale uploads */
+	uint64_t strays;       /* files no key explains */
+	uint64_t dead_intents; /* unfinished operations of dead processes */
 	uint64_t repaired, unrepaired;
-	uint64_t files_deleted, records_deleted;	/* repair: each listed in the report */
+	uint64_t files_deleted, records_deleted; /* repair: each listed in the report */
 };
 
 /*

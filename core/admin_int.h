@@ -12,7 +12,7 @@
 struct admin_run {
 	struct kv_store *s;
 	const struct kv_admin_opts *o;
-	pthread_mutex_t lock;		/* guards prog and the callbacks */
+	pthread_mutex_t lock; /* guards prog and the callbacks */
 	struct kv_progress prog;
 };
 
@@ -24,8 +24,7 @@ void admin_tick(struct admin_run *a, uint64_t done, uint64_t hits);
 /* Set the counters (for work whose progress is measured elsewhere). */
 void admin_set(struct admin_run *a, uint64_t done, uint64_t total, uint64_t hits);
 /* A finding or failure for the report callback (printf-style). */
-void admin_report(struct admin_run *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void admin_report(struct admin_run *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void admin_done(struct admin_run *a);
 
 /* key as reports show it, in quotes, through kv_escape: control bytes and bytes outside
@@ -36,8 +35,7 @@ const char *admin_key(char *buf, size_t cap, const char *key, size_t klen);
 
 /* Call fn for every record of KV_KEYS, in order, reading in short snapshots so a long walk
  * does not pin old pages. fn returns 0 to go on. */
-typedef int (*admin_key_fn)(const char *key, size_t klen, const struct kv_record *rec,
-			    void *arg);
+typedef int (*admin_key_fn)(const char *key, size_t klen, const struct kv_record *rec, void *arg);
 int admin_each_key(struct kv_store *s, admin_key_fn fn, void *arg, struct kv_err *err);
 
 /* A key as an item of a kv_pool (rebalance's and verify's workers). */

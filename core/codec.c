@@ -58,8 +58,8 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-static int percent_decode(const char *raw, size_t rawlen, char *out, size_t cap,
-			  size_t *outlen, struct kv_err *err)
+static int percent_decode(const char *raw, size_t rawlen, char *out, size_t cap, size_t *outlen,
+			  struct kv_err *err)
 {
 	size_t i, n = 0;
 
@@ -102,8 +102,7 @@ int kv_url_decode(const char *raw, size_t rawlen, char *out, size_t cap, size_t 
 	return percent_decode(raw, rawlen, out, cap, outlen, err);
 }
 
-static const char b64url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int kv_b64url_encode(const void *in, size_t len, char *out, size_t cap)
 {

@@ -13,8 +13,8 @@
 
 #include "err.h"
 
-#define KV_KEY_MAX 511		/* LMDB's default key limit */
-#define KV_SEGMENT_MAX 255	/* longest file name on common filesystems */
+#define KV_KEY_MAX 511	   /* LMDB's default key limit */
+#define KV_SEGMENT_MAX 255 /* longest file name on common filesystems */
 /* Longest shard path: "/xx/yy/" + base64 of KV_KEY_MAX bytes (684) + separators. */
 #define KV_PATH_MAX 704
 

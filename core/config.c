@@ -37,8 +37,7 @@ void kv_config_defaults(struct kv_config *c)
 	c->max_value_size = (uint64_t)5 << 30;
 }
 
-static int parse_int(const char *key, const char *v, long lo, long hi, int *out,
-		     struct kv_err *err)
+static int parse_int(const char *key, const char *v, long lo, long hi, int *out, struct kv_err *err)
 {
 	char *end;
 	long n;
@@ -63,10 +62,22 @@ static int parse_size(const char *key, const char *v, uint64_t *out, struct kv_e
 	n = strtoull(v, &end, 10);
 	if (errno == 0 && end != v && v[0] != '-') {
 		switch (toupper((unsigned char)*end)) {
-		case 'K': shift = 10; end++; break;
-		case 'M': shift = 20; end++; break;
-		case 'G': shift = 30; end++; break;
-		case 'T': shift = 40; end++; break;
+		case 'K':
+			shift = 10;
+			end++;
+			break;
+		case 'M':
+			shift = 20;
+			end++;
+			break;
+		case 'G':
+			shift = 30;
+			end++;
+			break;
+		case 'T':
+			shift = 40;
+			end++;
+			break;
 		default: break;
 		}
 		if (*end == '\0' && n > 0 && n <= (UINT64_MAX >> shift)) {
@@ -103,8 +114,7 @@ static int parse_seconds(const char *key, const char *v, double *out, struct kv_
 	return 0;
 }
 
-static int parse_path(const char *key, const char *v, char *out, size_t cap,
-		      struct kv_err *err)
+static int parse_path(const char *key, const char *v, char *out, size_t cap, struct kv_err *err)
 {
 	if (v[0] == '\0' || strlen(v) >= cap)
 		return kv_err_set(err, -EINVAL, "%s: path is empty or too long", key);
@@ -121,8 +131,10 @@ static int parse_auth(struct kv_config *c, const char *v, struct kv_err *err)
 		return 0;
 	}
 	if (v[0] != '/')
-		return kv_err_set(err, -EINVAL, "auth: '%s' is neither none nor an absolute path "
-				  "of a token file", v);
+		return kv_err_set(err, -EINVAL,
+				  "auth: '%s' is neither none nor an absolute path "
+				  "of a token file",
+				  v);
 	if (parse_path("auth", v, c->auth, sizeof(c->auth), err) < 0)
 		return -EINVAL;
 	c->auth_mode = KV_AUTH_FILE;
@@ -153,10 +165,12 @@ static int parse_server_names(struct kv_config *c, const char *v, struct kv_err 
 
 			colons += ch == ':';
 			if (!isalnum(ch) && !strchr(".-_:[]", ch))
-				return kv_err_set(err, -EINVAL, "server_name: '%.*s' is not a host "
-						  "name or address", (int)len, p);
+				return kv_err_set(err, -EINVAL,
+						  "server_name: '%.*s' is not a host "
+						  "name or address",
+						  (int)len, p);
 		}
-		bracket = colons > 1 && p[0] != '[';	/* a bare IPv6 address */
+		bracket = colons > 1 && p[0] != '['; /* a bare IPv6 address */
 		if (len + 2 * (size_t)bracket >= KV_SERVER_NAME_LEN)
 			return kv_err_set(err, -EINVAL, "server_name: '%.*s' is too long", (int)len,
 					  p);
@@ -195,8 +209,10 @@ static int parse_rights(const char *key, const char *v, int *out, struct kv_err 
 		else if (len == 5 && !strncmp(p, "write", 5))
 			rights |= KV_RIGHT_WRITE;
 		else if (len > 0)
-			return kv_err_set(err, -EINVAL, "%s: '%.*s' is not a right (none, read, "
-					  "write)", key, (int)len, p);
+			return kv_err_set(err, -EINVAL,
+					  "%s: '%.*s' is not a right (none, read, "
+					  "write)",
+					  key, (int)len, p);
 		p += len + (p[len] != '\0');
 	}
 	if (rights == 0)
@@ -217,20 +233,44 @@ static int parse_id(const char *key, const char *v, uint32_t *out, struct kv_err
 		return kv_err_set(err, -EINVAL, "%s: '%s' is not a number from 1 to 4294967294",
 				  key, v);
 	if (n == 0)
-		return kv_err_set(err, -EINVAL, "%s: 0 is root's; anonymous requests must not "
-				  "act as root", key);
+		return kv_err_set(err, -EINVAL,
+				  "%s: 0 is root's; anonymous requests must not "
+				  "act as root",
+				  key);
 	*out = (uint32_t)n;
 	return 0;
 }
 
-static const char *const known_keys[] = {
-	"shards", "index", "cache", "listen", "port", "replicas", "timeout", "sync",
-	"checksum", "down_time", "map_size", "max_size", "attr_timeout", "entry_timeout",
-	"auth", "server_name", "anonymous", "anonymous_uid", "anonymous_gid",
-	"orphan_grace", "shard_secret_file", "sign_reads", "read_link_ttl", "workers",
-	"body_timeout", "idle_timeout", "max_connections", "max_client_connections",
-	"max_value_size", NULL
-};
+static const char *const known_keys[] = { "shards",
+					  "index",
+					  "cache",
+					  "listen",
+					  "port",
+					  "replicas",
+					  "timeout",
+					  "sync",
+					  "checksum",
+					  "down_time",
+					  "map_size",
+					  "max_size",
+					  "attr_timeout",
+					  "entry_timeout",
+					  "auth",
+					  "server_name",
+					  "anonymous",
+					  "anonymous_uid",
+					  "anonymous_gid",
+					  "orphan_grace",
+					  "shard_secret_file",
+					  "sign_reads",
+					  "read_link_ttl",
+					  "workers",
+					  "body_timeout",
+					  "idle_timeout",
+					  "max_connections",
+					  "max_client_connections",
+					  "max_value_size",
+					  NULL };
 
 int kv_config_is_key(const char *key)
 {
@@ -332,7 +372,7 @@ int kv_config_parse(struct kv_config *c, const char *text, size_t len, const cha
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	end = copy + len;
-	for (line = copy; rc == 0 && line < end; ) {
+	for (line = copy; rc == 0 && line < end;) {
 		char *nl = memchr(line, '\n', (size_t)(end - line));
 		char *stop = nl != NULL ? nl : end, *hash, *eq, *key, *val;
 
@@ -352,7 +392,8 @@ int kv_config_parse(struct kv_config *c, const char *text, size_t len, const cha
 			continue;
 		eq = strchr(key, '=');
 		if (eq == NULL) {
-			rc = kv_err_set(err, -EINVAL, "%s:%d: expected 'key = value'", name, lineno);
+			rc = kv_err_set(err, -EINVAL, "%s:%d: expected 'key = value'", name,
+					lineno);
 			break;
 		}
 		*eq = '\0';
@@ -405,7 +446,7 @@ int kv_config_finish(struct kv_config *c, struct kv_err *err)
 	if (c->replicas > c->shards.n)
 		return kv_err_set(err, -EINVAL, "replicas = %d but only %d shard%s configured",
 				  c->replicas, c->shards.n, c->shards.n == 1 ? " is" : "s are");
-	if (c->anonymous < 0)	/* with tokens, writing needs one */
+	if (c->anonymous < 0) /* with tokens, writing needs one */
 		c->anonymous = KV_RIGHT_READ | (c->auth_mode == KV_AUTH_FILE ? 0 : KV_RIGHT_WRITE);
 	c->shard_secret[0] = '\0';
 	if (c->shard_secret_file[0] != '\0') {
@@ -416,14 +457,14 @@ int kv_config_finish(struct kv_config *c, struct kv_err *err)
 			return rc;
 	}
 	if (c->sign_reads && c->shard_secret[0] == '\0')
-		return kv_err_set(err, -EINVAL, "sign_reads = yes needs shard_secret_file (the "
+		return kv_err_set(err, -EINVAL,
+				  "sign_reads = yes needs shard_secret_file (the "
 				  "secret signs the links)");
 	return 0;
 }
 
-int kv_config_read(struct kv_config *c, const char *file,
-		   const struct kv_config_setting *settings, int n, int *bad_setting,
-		   struct kv_err *err)
+int kv_config_read(struct kv_config *c, const char *file, const struct kv_config_setting *settings,
+		   int n, int *bad_setting, struct kv_err *err)
 {
 	int i, rc;
 

@@ -23,7 +23,7 @@ void kv_crash_point(const char *name)
 	if (__atomic_add_fetch(&passed, 1, __ATOMIC_SEQ_CST) != nth)
 		return;
 	if (getenv("TINYKV_CRASH_STOP") != NULL)
-		(void)raise(SIGSTOP);	/* alive, holding its intents, until SIGCONT */
+		(void)raise(SIGSTOP); /* alive, holding its intents, until SIGCONT */
 	else
 		_exit(99);
 }

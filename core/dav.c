@@ -33,7 +33,7 @@
 
 #define MAX_TARGETS KV_MAX_REPLICAS
 #define BIG_VALUE (1 << 20)	/* transfers larger than this use BIG_BUFFER */
-#define BIG_BUFFER (512 * 1024)	/* curl's largest receive buffer */
+#define BIG_BUFFER (512 * 1024) /* curl's largest receive buffer */
 #define INLINE_MAX (64 * 1024)	/* curl sends bodies up to this with the headers */
 
 struct xfer {
@@ -46,7 +46,7 @@ struct xfer {
 	char errbuf[CURL_ERROR_SIZE];
 	/* upload */
 	struct kv_upload *up;
-	size_t taken;		/* of the current chunk */
+	size_t taken; /* of the current chunk */
 	int paused;
 	/* download */
 	kv_dav_sink sink;
@@ -57,7 +57,7 @@ struct xfer {
 	int64_t last_ms;
 	curl_off_t last_bytes;
 	int stalled;
-	int sent_secret;	/* for the message of a 401 */
+	int sent_secret; /* for the message of a 401 */
 };
 
 struct client {
@@ -70,9 +70,9 @@ struct kv_dav {
 	pthread_mutex_t pool_lock;
 	struct client *pool;
 	struct curl_slist *no_expect;
-	struct curl_slist *inline_hdrs;	/* no Expect, and no Content-Type curl adds to bodies */
+	struct curl_slist *inline_hdrs; /* no Expect, and no Content-Type curl adds to bodies */
 	struct curl_slist *depth1;
-	char *secret_hdr;	/* "X-Tinykv-Secret: ..." or NULL; in every list above */
+	char *secret_hdr; /* "X-Tinykv-Secret: ..." or NULL; in every list above */
 	int timeout;
 };
 
@@ -211,7 +211,7 @@ static void client_put(struct kv_dav *dav, struct client *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < MAX_TARGETS; i++) {
-		if (c->easy[i] == NULL) {	/* could not be renewed: not worth pooling */
+		if (c->easy[i] == NULL) { /* could not be renewed: not worth pooling */
 			client_free(c);
 			return;
 		}
@@ -244,9 +244,9 @@ static size_t sink_cb(char *p, size_t size, size_t n, void *arg)
 	if (x->status == 0)
 		(void)curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &x->status);
 	if (x->status < 200 || x->status > 299)
-		return size * n;	/* an error page: not the value */
+		return size * n; /* an error page: not the value */
 	x->sink_rc = x->sink(p, size * n, x->sink_arg);
-	x->last_ms = kv_mono_ms();	/* time the sink took is not the shard's */
+	x->last_ms = kv_mono_ms(); /* time the sink took is not the shard's */
 	return x->sink_rc < 0 ? 0 : size * n;
 }
 
@@ -332,18 +332,21 @@ static int dav_fail(const struct xfer *x, struct kv_err *err)
 	case 507: code = -ENOSPC; break;
 	case 413: code = -EFBIG; break;
 	case 401:
-		return kv_err_set(err, -EIO, "shard %.*s refused %s %s: %s", (int)base_len,
-				  x->url, x->method, *path != '\0' ? path : "/",
-				  x->sent_secret ? "not the secret it was started with (make "
-				  "shard_secret_file the file of its --secret-file)" :
-				  "it wants the cluster's secret (set shard_secret_file to the "
-				  "file of its --secret-file)");
+		return kv_err_set(err, -EIO, "shard %.*s refused %s %s: %s", (int)base_len, x->url,
+				  x->method, *path != '\0' ? path : "/",
+				  x->sent_secret ?
+					  "not the secret it was started with (make "
+					  "shard_secret_file the file of its --secret-file)" :
+					  "it wants the cluster's secret (set shard_secret_file to "
+					  "the "
+					  "file of its --secret-file)");
 	case 421:
-		return kv_err_set(err, -EIO, "shard %.*s refused %s %s: it does not answer to "
+		return kv_err_set(err, -EIO,
+				  "shard %.*s refused %s %s: it does not answer to "
 				  "that name (start it with --server-name, or list it by a name "
-				  "it has)", (int)base_len, x->url, x->method,
-				  *path != '\0' ? path : "/");
-	default: code = -EIO; break;	/* 403 too: the shard's policy refused the core */
+				  "it has)",
+				  (int)base_len, x->url, x->method, *path != '\0' ? path : "/");
+	default: code = -EIO; break; /* 403 too: the shard's policy refused the core */
 	}
 	return kv_err_set(err, code, "shard %.*s answered %ld to %s %s", (int)base_len, x->url,
 			  x->status, x->method, *path != '\0' ? path : "/");
@@ -527,7 +530,7 @@ static void feed(struct kv_upload *up, const void *buf, size_t len, int eof)
 		x->taken = 0;
 		if (x->paused && !x->done) {
 			x->paused = 0;
-			x->last_ms = kv_mono_ms();	/* the shard's clock starts now */
+			x->last_ms = kv_mono_ms(); /* the shard's clock starts now */
 			(void)curl_easy_pause(x->e, CURLPAUSE_CONT);
 		}
 	}
@@ -626,15 +629,15 @@ static int simple(struct kv_dav *dav, const char *method, const char *url,
 		*length = cl;
 	}
 	if (rc < 0 && range != NULL && x.done && x.res == CURLE_OK && x.status == 416)
-		rc = 0;		/* the range starts past the end: no bytes */
+		rc = 0; /* the range starts past the end: no bytes */
 	if (!x.done || x.res != CURLE_OK)
 		client_renew(c, 0);
 	client_put(dav, c);
 	return rc;
 }
 
-int kv_dav_get(struct kv_dav *dav, const char *url, int64_t off, int64_t len,
-	       kv_dav_sink sink, void *arg, struct kv_err *err)
+int kv_dav_get(struct kv_dav *dav, const char *url, int64_t off, int64_t len, kv_dav_sink sink,
+	       void *arg, struct kv_err *err)
 {
 	char range[64];
 

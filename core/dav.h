@@ -24,8 +24,8 @@
 #include "err.h"
 
 struct kv_dav_opts {
-	int timeout;		/* seconds to connect, and of silence before giving up */
-	const char *secret;	/* the cluster's shard secret, sent on every request in the
+	int timeout;	    /* seconds to connect, and of silence before giving up */
+	const char *secret; /* the cluster's shard secret, sent on every request in the
 				 * KV_SECRET_HEADER header (secret.h); NULL or "": none.
 				 * Copied: the caller may wipe its own. */
 };
@@ -59,8 +59,8 @@ typedef int (*kv_dav_sink)(const void *buf, size_t len, void *arg);
 
 /* GET url, bytes [off, off+len) (len -1: to the end), into sink. A range wholly past the end
  * yields no bytes and success. */
-int kv_dav_get(struct kv_dav *dav, const char *url, int64_t off, int64_t len,
-	       kv_dav_sink sink, void *arg, struct kv_err *err);
+int kv_dav_get(struct kv_dav *dav, const char *url, int64_t off, int64_t len, kv_dav_sink sink,
+	       void *arg, struct kv_err *err);
 
 /* DELETE url. A missing file counts as deleted. */
 int kv_dav_delete(struct kv_dav *dav, const char *url, struct kv_err *err);

@@ -53,9 +53,7 @@ const char *kv_strerror(int code)
 {
 	switch (code) {
 	case KV_ECORRUPT:
-	case -KV_ECORRUPT:
-		return "index record is corrupt";
-	default:
-		return strerror(code < 0 ? -code : code);
+	case -KV_ECORRUPT: return "index record is corrupt";
+	default: return strerror(code < 0 ? -code : code);
 	}
 }

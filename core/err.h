@@ -14,12 +14,12 @@
 /* Errors errno has no name for. */
 enum {
 	KV_EBASE = 10000,
-	KV_ECORRUPT,	/* an index record failed to decode */
+	KV_ECORRUPT, /* an index record failed to decode */
 	KV_ELAST
 };
 
 struct kv_err {
-	int code;		/* the negative code last returned with this error */
+	int code; /* the negative code last returned with this error */
 	char msg[KV_ERR_MSG_MAX];
 };
 
@@ -29,8 +29,7 @@ int kv_err_set(struct kv_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Prefix err->msg with "prefix: " (keeps code). No-op when err is NULL. */
-void kv_err_prefix(struct kv_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void kv_err_prefix(struct kv_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Clear err to "no error". */
 void kv_err_clear(struct kv_err *err);

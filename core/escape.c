@@ -19,25 +19,24 @@ static size_t utf8_len(const unsigned char *s, size_t len)
 	else
 		return 0;
 	if (s[0] == 0xe0)
-		lo = 0xa0;		/* overlong */
+		lo = 0xa0; /* overlong */
 	else if (s[0] == 0xed)
-		hi = 0x9f;		/* surrogates */
+		hi = 0x9f; /* surrogates */
 	else if (s[0] == 0xf0)
-		lo = 0x90;		/* overlong */
+		lo = 0x90; /* overlong */
 	else if (s[0] == 0xf4)
-		hi = 0x8f;		/* past U+10FFFF */
+		hi = 0x8f; /* past U+10FFFF */
 	if (len < n || s[1] < lo || s[1] > hi)
 		return 0;
 	for (i = 2; i < n; i++)
 		if (s[i] < 0x80 || s[i] > 0xbf)
 			return 0;
 	if (s[0] == 0xc2 && s[1] <= 0x9f)
-		return 0;		/* C1 controls: some terminals act on them */
+		return 0; /* C1 controls: some terminals act on them */
 	return n;
 }
 
-size_t kv_escape(char *out, size_t cap, const char *s, size_t len, char quote,
-		 unsigned flags)
+size_t kv_escape(char *out, size_t cap, const char *s, size_t len, char quote, unsigned flags)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;

@@ -9,7 +9,7 @@
 #define KV_ESCAPE_CAP(len) (4 * (size_t)(len) + 1)
 
 enum {
-	KV_ESC_BACKSLASH = 1	/* also write '\' as "\\" (so that the text can be undone) */
+	KV_ESC_BACKSLASH = 1 /* also write '\' as "\\" (so that the text can be undone) */
 };
 
 /*
@@ -22,7 +22,6 @@ enum {
  * not fit, never inside one. Returns the length written (without the NUL). Pure;
  * any thread.
  */
-size_t kv_escape(char *out, size_t cap, const char *s, size_t len, char quote,
-		 unsigned flags);
+size_t kv_escape(char *out, size_t cap, const char *s, size_t len, char quote, unsigned flags);
 
 #endif

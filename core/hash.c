@@ -46,13 +46,12 @@ void kv_sha256(const void *buf, size_t len, uint8_t out[KV_SHA256_LEN])
 	unsigned int n = KV_SHA256_LEN;
 
 	(void)pthread_once(&sha256_once, sha256_fetch);
-	if (EVP_Digest(buf, len, out, &n, sha256_impl != NULL ? sha256_impl : EVP_sha256(),
-		       NULL) != 1)
+	if (EVP_Digest(buf, len, out, &n, sha256_impl != NULL ? sha256_impl : EVP_sha256(), NULL) !=
+	    1)
 		memset(out, 0, KV_SHA256_LEN);
 }
 
-void kv_md5_2(const void *a, size_t alen, const void *b, size_t blen,
-	      uint8_t out[KV_MD5_LEN])
+void kv_md5_2(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[KV_MD5_LEN])
 {
 	unsigned char stack[1024];
 	struct kv_md5 *h;

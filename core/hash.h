@@ -16,14 +16,13 @@ void kv_md5(const void *buf, size_t len, uint8_t out[KV_MD5_LEN]);
 void kv_sha256(const void *buf, size_t len, uint8_t out[KV_SHA256_LEN]);
 
 /* md5 of a ‖ b, without allocating for the common short case. Thread-safe. */
-void kv_md5_2(const void *a, size_t alen, const void *b, size_t blen,
-	      uint8_t out[KV_MD5_LEN]);
+void kv_md5_2(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[KV_MD5_LEN]);
 
 /* Incremental md5 of a value as it streams. Owned by the caller; free with kv_md5_free. */
 struct kv_md5;
-struct kv_md5 *kv_md5_new(void);	/* NULL on allocation failure */
+struct kv_md5 *kv_md5_new(void); /* NULL on allocation failure */
 void kv_md5_update(struct kv_md5 *h, const void *buf, size_t len);
-void kv_md5_final(struct kv_md5 *h, uint8_t out[KV_MD5_LEN]);	/* h stays allocated */
+void kv_md5_final(struct kv_md5 *h, uint8_t out[KV_MD5_LEN]); /* h stays allocated */
 void kv_md5_free(struct kv_md5 *h);
 
 #endif

@@ -16,7 +16,7 @@
 struct kv_health {
 	const struct kv_shards *shards;
 	int down_ms;
-	_Atomic int64_t down_until[KV_MAX_SHARDS];	/* monotonic ms; 0: up */
+	_Atomic int64_t down_until[KV_MAX_SHARDS]; /* monotonic ms; 0: up */
 	pthread_t probe;
 	int probing;
 	atomic_int stop;

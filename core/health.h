@@ -16,7 +16,7 @@ struct kv_health;
 
 /* shards must outlive the health view. */
 struct kv_health *kv_health_new(const struct kv_shards *shards, int down_time);
-void kv_health_free(struct kv_health *h);	/* stops the probe first */
+void kv_health_free(struct kv_health *h); /* stops the probe first */
 
 int kv_health_is_up(const struct kv_health *h, int shard);
 void kv_health_mark_down(struct kv_health *h, int shard);

@@ -32,7 +32,7 @@ struct gc_req {
 	struct kv_err *err;
 	int rc;
 	int done;
-	pthread_cond_t wake;	/* signalled once, when done */
+	pthread_cond_t wake; /* signalled once, when done */
 	struct gc_req *next;
 };
 
@@ -40,13 +40,13 @@ struct gc_req {
 
 struct kv_index {
 	MDB_env *env;
-	MDB_dbi dbi[NTABLES];	/* by enum kv_table */
-	int have[NTABLES];	/* a read-only index made by an older version lacks KV_INTENTS or
+	MDB_dbi dbi[NTABLES]; /* by enum kv_table */
+	int have[NTABLES];    /* a read-only index made by an older version lacks KV_INTENTS or
 				 * KV_XATTRS */
-	char dir[PATH_MAX];	/* resolved */
+	char dir[PATH_MAX];   /* resolved */
 	struct kv_notes notes;
 	pthread_mutex_t gc_lock;
-	pthread_cond_t gc_work;		/* the committer waits for requests */
+	pthread_cond_t gc_work; /* the committer waits for requests */
 	struct gc_req *queue, **queue_tail;
 	int committer_running, closing;
 	pthread_t committer;
@@ -64,7 +64,7 @@ struct kv_cursor {
 };
 
 static const char bytes_key[] = "bytes";
-static const char ino_key[] = "ino";	/* KV_META: the last inode number given out */
+static const char ino_key[] = "ino"; /* KV_META: the last inode number given out */
 
 int kv_lmdb_errno(int rc)
 {
@@ -103,8 +103,7 @@ static int txn_begin(struct kv_index *idx, MDB_txn *parent, unsigned flags, MDB_
 
 static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
 {
-	static const char *const names[NTABLES] = { "keys", "dirs", "intents", "meta",
-							   "xattrs" };
+	static const char *const names[NTABLES] = { "keys", "dirs", "intents", "meta", "xattrs" };
 	unsigned flags = readonly ? 0 : MDB_CREATE;
 	MDB_txn *txn;
 	int rc = 0, i;
@@ -115,7 +114,7 @@ static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
 	for (i = 0; i < NTABLES && rc == 0; i++) {
 		rc = mdb_dbi_open(txn, names[i], flags, &idx->dbi[i]);
 		if (rc == MDB_NOTFOUND && (i == KV_INTENTS || i == KV_XATTRS))
-			rc = 0;		/* read-only and older: none */
+			rc = 0; /* read-only and older: none */
 		else
 			idx->have[i] = rc == 0;
 	}
@@ -168,7 +167,7 @@ int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_inde
 		rc = mdb_fail(rc, err, idx, "open");
 		goto fail;
 	}
-	(void)mdb_reader_check(idx->env, &dead);	/* slots of killed processes */
+	(void)mdb_reader_check(idx->env, &dead); /* slots of killed processes */
 	rc = open_tables(idx, o->readonly, err);
 	if (rc < 0)
 		goto fail;
@@ -249,13 +248,15 @@ int kv_index_get_bytes(struct kv_index *idx, enum kv_table t, const char *key, s
 	return rc;
 }
 
-static int decode(const MDB_val *v, struct kv_record *rec, struct kv_err *err,
-		  const char *key, size_t klen)
+static int decode(const MDB_val *v, struct kv_record *rec, struct kv_err *err, const char *key,
+		  size_t klen)
 {
 	if (kv_record_decode(v->mv_data, v->mv_size, rec) == 0)
 		return 0;
-	return kv_err_set(err, -KV_ECORRUPT, "index record of '%.*s' is corrupt "
-			  "(run tinykvd verify)", (int)klen, key);
+	return kv_err_set(err, -KV_ECORRUPT,
+			  "index record of '%.*s' is corrupt "
+			  "(run tinykvd verify)",
+			  (int)klen, key);
 }
 
 int kv_index_get(struct kv_index *idx, enum kv_table t, const char *key, size_t klen,
@@ -347,8 +348,8 @@ static int cursor_get(struct kv_cursor *c, MDB_val *k, MDB_cursor_op op, const c
 	return 0;
 }
 
-int kv_cursor_seek(struct kv_cursor *c, const char *key, size_t klen, const char **k,
-		   size_t *kl, struct kv_record *rec)
+int kv_cursor_seek(struct kv_cursor *c, const char *key, size_t klen, const char **k, size_t *kl,
+		   struct kv_record *rec)
 {
 	MDB_val mk = mval(key, klen);
 
@@ -432,7 +433,7 @@ int kv_txn_new_inos(struct kv_txn *txn, uint64_t count, uint64_t *first, struct 
 {
 	MDB_val k = mval(ino_key, sizeof(ino_key) - 1), v;
 	uint8_t buf[8];
-	uint64_t last = 1;	/* 2 comes first: 1 is the root's */
+	uint64_t last = 1; /* 2 comes first: 1 is the root's */
 	int i, rc;
 
 	if (mdb_get(txn->txn, txn->idx->dbi[KV_META], &k, &v) == 0 && v.mv_size == 8)
@@ -535,7 +536,7 @@ int kv_txn_get_bytes(struct kv_txn *txn, enum kv_table t, const char *key, size_
 	int rc;
 
 	if (!txn->idx->have[t])
-		return -ENOENT;	/* a read-only index of an older version: no such table */
+		return -ENOENT; /* a read-only index of an older version: no such table */
 	rc = mdb_get(txn->txn, txn->idx->dbi[t], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
@@ -622,7 +623,6 @@ int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, s
 	return found;
 }
 
-
 /* Run a batch of requests in one write transaction; each in its own nested one. */
 static void run_batch(struct kv_index *idx, struct gc_req *batch)
 {
@@ -678,7 +678,7 @@ static void *committer_main(void *arg)
 		run_batch(idx, batch);
 		pthread_mutex_lock(&idx->gc_lock);
 		for (r = batch; r != NULL; r = next) {
-			next = r->next;	/* r may vanish once done is seen */
+			next = r->next; /* r may vanish once done is seen */
 			r->done = 1;
 			pthread_cond_signal(&r->wake);
 		}
@@ -712,7 +712,7 @@ int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err
 
 void kv_xattr_prefix(const char *path, size_t plen, char out[KV_SHA256_LEN])
 {
-	if (plen == 0) {	/* the root's attributes are kept under "/" */
+	if (plen == 0) { /* the root's attributes are kept under "/" */
 		path = "/";
 		plen = 1;
 	}

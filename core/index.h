@@ -32,8 +32,8 @@
 enum kv_table { KV_KEYS = 0, KV_DIRS = 1, KV_INTENTS = 2, KV_META = 3, KV_XATTRS = 4 };
 
 struct kv_index_opts {
-	uint64_t map_size;	/* bytes of address space for the map; grows the file lazily */
-	int sync;		/* 0: MDB_NOSYNC — a power failure may lose or corrupt commits */
+	uint64_t map_size; /* bytes of address space for the map; grows the file lazily */
+	int sync;	   /* 0: MDB_NOSYNC — a power failure may lose or corrupt commits */
 	int readonly;
 };
 
@@ -79,8 +79,8 @@ struct kv_cursor;
 int kv_cursor_open(struct kv_index *idx, enum kv_table t, struct kv_cursor **out,
 		   struct kv_err *err);
 /* Position at the first record >= key (klen 0: the first record). -ENOENT past the end. */
-int kv_cursor_seek(struct kv_cursor *c, const char *key, size_t klen, const char **k,
-		   size_t *kl, struct kv_record *rec);
+int kv_cursor_seek(struct kv_cursor *c, const char *key, size_t klen, const char **k, size_t *kl,
+		   struct kv_record *rec);
 /* The record after the current one. -ENOENT past the end. rec may be NULL (keys only). */
 int kv_cursor_next(struct kv_cursor *c, const char **k, size_t *kl, struct kv_record *rec);
 void kv_cursor_close(struct kv_cursor *c);
@@ -123,8 +123,7 @@ int kv_txn_put_bytes(struct kv_txn *txn, enum kv_table t, const char *key, size_
 		     const void *val, size_t len, struct kv_err *err);
 /* Call fn for every entry of t in key order, with pointers valid during the call only;
  * stops at fn's first non-zero result, which it returns. fn must not change t. */
-typedef int (*kv_txn_each_fn)(const char *key, size_t klen, const void *val, size_t len,
-			      void *arg);
+typedef int (*kv_txn_each_fn)(const char *key, size_t klen, const void *val, size_t len, void *arg);
 int kv_txn_each(struct kv_txn *txn, enum kv_table t, kv_txn_each_fn fn, void *arg,
 		struct kv_err *err);
 
@@ -146,6 +145,5 @@ int kv_lmdb_errno(int rc);
 void kv_xattr_prefix(const char *path, size_t plen, char out[KV_SHA256_LEN]);
 /* In a write transaction: remove every attribute of path. 0 or -EIO/-ENOSPC. */
 int kv_txn_drop_xattrs(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err);
-
 
 #endif

@@ -26,7 +26,7 @@
 struct kv_intents {
 	MDB_env *env;
 	MDB_dbi dbi;
-	struct kv_index *idx;		/* durable copies: its KV_INTENTS table */
+	struct kv_index *idx; /* durable copies: its KV_INTENTS table */
 	char dir[PATH_MAX];
 	struct kv_notes notes;
 };
@@ -69,7 +69,7 @@ struct restart {
 	struct kv_intents *ints;
 	const char *boot;
 	int dirfd;
-	MDB_txn *txn;		/* of the fresh log, while durable copies are imported */
+	MDB_txn *txn; /* of the fresh log, while durable copies are imported */
 };
 
 /* One durable copy into the fresh log, owned by nobody (so dead: recovery finishes it).
@@ -109,7 +109,7 @@ static int restart_log(struct kv_txn *txn, void *arg, struct kv_err *err)
 	int rc = kv_txn_get_bytes(txn, KV_META, boot_key, sizeof(boot_key) - 1, &v, &len, err);
 
 	if (rc == 0 && len == blen && memcmp(v, r->boot, len) == 0)
-		return 0;	/* another process of this boot was first */
+		return 0; /* another process of this boot was first */
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	/* From before the restart: no owner in it lives, and its pages may be torn. */
@@ -243,8 +243,8 @@ static int finish(MDB_txn *txn, int rc, struct kv_intents *ints, struct kv_err *
 	return rc == 0 ? 0 : fail(rc, err, ints, "commit");
 }
 
-int kv_intents_acquire(struct kv_intents *ints, const char *key, size_t klen,
-		       struct kv_intent *in, struct kv_intent *existing, struct kv_err *err)
+int kv_intents_acquire(struct kv_intents *ints, const char *key, size_t klen, struct kv_intent *in,
+		       struct kv_intent *existing, struct kv_err *err)
 {
 	struct kv_intent *old = existing;
 	struct kv_intent *tmp = NULL;
@@ -283,9 +283,9 @@ int kv_intents_acquire(struct kv_intents *ints, const char *key, size_t klen,
 struct copy {
 	const char *key;
 	size_t klen;
-	const uint8_t *val;	/* NULL: drop */
+	const uint8_t *val; /* NULL: drop */
 	size_t len;
-	kv_txn_fn fn;		/* kv_intents_commit: the record change first */
+	kv_txn_fn fn; /* kv_intents_commit: the record change first */
 	void *arg;
 };
 
@@ -341,8 +341,7 @@ int kv_intents_commit(struct kv_intents *ints, const char *key, size_t klen, kv_
 	return kv_index_update(ints->idx, copy_apply, &c, err);
 }
 
-int kv_intents_release(struct kv_intents *ints, const char *key, size_t klen,
-		       struct kv_err *err)
+int kv_intents_release(struct kv_intents *ints, const char *key, size_t klen, struct kv_err *err)
 {
 	struct copy c = { key, klen, NULL, 0, NULL, NULL };
 	MDB_val k = { klen, (void *)key };
@@ -391,8 +390,8 @@ int kv_intents_takeover(struct kv_intents *ints, const char *key, size_t klen,
 	return finish(txn, rc, ints, err);
 }
 
-int kv_intents_get(struct kv_intents *ints, const char *key, size_t klen,
-		   struct kv_intent *in, struct kv_err *err)
+int kv_intents_get(struct kv_intents *ints, const char *key, size_t klen, struct kv_intent *in,
+		   struct kv_err *err)
 {
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(ints->env, NULL, MDB_RDONLY, &txn);
@@ -423,7 +422,7 @@ static int next_intent(struct kv_intents *ints, char *key, size_t *klen, int inc
 		if (!inclusive && k.mv_size == *klen && memcmp(k.mv_data, key, *klen) == 0)
 			continue;
 		if (kv_intent_decode(v.mv_data, v.mv_size, in) < 0)
-			continue;	/* left for verify to report */
+			continue; /* left for verify to report */
 		if (!dead_only || !kv_owner_alive(in->pid, in->start))
 			break;
 	}
@@ -432,15 +431,14 @@ static int next_intent(struct kv_intents *ints, char *key, size_t *klen, int inc
 		*klen = k.mv_size;
 	}
 	if (cur != NULL)
-		mdb_cursor_close(cur);	/* a read-only txn's cursor outlives the txn */
+		mdb_cursor_close(cur); /* a read-only txn's cursor outlives the txn */
 	mdb_txn_abort(txn);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	return rc == 0 ? 0 : fail(rc, err, ints, "scan");
 }
 
-int kv_intents_each_dead(struct kv_intents *ints, kv_intents_fn fn, void *arg,
-			 struct kv_err *err)
+int kv_intents_each_dead(struct kv_intents *ints, kv_intents_fn fn, void *arg, struct kv_err *err)
 {
 	struct kv_intent *in = malloc(sizeof(*in));
 	char key[KV_KEY_MAX + 1];

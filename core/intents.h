@@ -55,8 +55,8 @@ const char *kv_intents_notes(const struct kv_intents *ints);
  * is already there. Returns 0; -EBUSY when a live owner holds the key; -EOWNERDEAD when its
  * owner is dead — *existing (if non-NULL) then holds that intent, for recovery.
  */
-int kv_intents_acquire(struct kv_intents *ints, const char *key, size_t klen,
-		       struct kv_intent *in, struct kv_intent *existing, struct kv_err *err);
+int kv_intents_acquire(struct kv_intents *ints, const char *key, size_t klen, struct kv_intent *in,
+		       struct kv_intent *existing, struct kv_err *err);
 
 /* Replace our own intent on key (a phase change). A COMMIT intent with moves is also
  * stored durably (see above) before this returns: one synced index commit, shared with
@@ -71,8 +71,7 @@ int kv_intents_commit(struct kv_intents *ints, const char *key, size_t klen, kv_
 
 /* Drop the intent on key (its durable copy first, if one is left). Missing is not an
  * error. */
-int kv_intents_release(struct kv_intents *ints, const char *key, size_t klen,
-		       struct kv_err *err);
+int kv_intents_release(struct kv_intents *ints, const char *key, size_t klen, struct kv_err *err);
 
 /*
  * Claim a dead owner's intent on key: succeeds only if the stored intent still has the
@@ -83,24 +82,22 @@ int kv_intents_takeover(struct kv_intents *ints, const char *key, size_t klen,
 			struct kv_intent *dead, struct kv_err *err);
 
 /* Read the intent on key. -ENOENT when none. */
-int kv_intents_get(struct kv_intents *ints, const char *key, size_t klen,
-		   struct kv_intent *in, struct kv_err *err);
+int kv_intents_get(struct kv_intents *ints, const char *key, size_t klen, struct kv_intent *in,
+		   struct kv_err *err);
 
 /*
  * Call fn for every intent whose owner is dead, in key order, with a copy of key and
  * intent (fn may call any function of this module). Returns the number visited or -errno.
  */
 typedef int (*kv_intents_fn)(const char *key, size_t klen, struct kv_intent *in, void *arg);
-int kv_intents_each_dead(struct kv_intents *ints, kv_intents_fn fn, void *arg,
-			 struct kv_err *err);
+int kv_intents_each_dead(struct kv_intents *ints, kv_intents_fn fn, void *arg, struct kv_err *err);
 
 /*
  * Call fn for every intent, live owners' included, in key order, with a copy of key and
  * intent (fn may call any function of this module). fn returns 0 to go on; anything else
  * stops the walk and is returned. Returns 0 when every intent was visited, or -errno.
  */
-int kv_intents_each(struct kv_intents *ints, kv_intents_fn fn, void *arg,
-		    struct kv_err *err);
+int kv_intents_each(struct kv_intents *ints, kv_intents_fn fn, void *arg, struct kv_err *err);
 
 /* Number of intents, live owners included. */
 int kv_intents_count(struct kv_intents *ints, size_t *n, struct kv_err *err);

@@ -22,8 +22,10 @@ static int add_shard(struct kv_shards *out, const char *entry, size_t len, struc
 		name += 7;
 		nlen -= 7;
 	} else if (memmem(entry, len, "://", 3) != NULL) {
-		return kv_err_set(err, -EINVAL, "shard '%.*s': only http:// and https:// are "
-				  "supported", (int)len, entry);
+		return kv_err_set(err, -EINVAL,
+				  "shard '%.*s': only http:// and https:// are "
+				  "supported",
+				  (int)len, entry);
 	}
 	/* user:password@host would show in every redirect, answer and log line, and be
 	 * hashed into the shard's name (a new password would move every key). The message
@@ -32,7 +34,8 @@ static int add_shard(struct kv_shards *out, const char *entry, size_t len, struc
 		const char *at = memrchr(name, '@', nlen);
 		size_t rest = nlen - (size_t)(at + 1 - name);
 
-		return kv_err_set(err, -EINVAL, "shard '%.*s...@%.*s': a user name or password in "
+		return kv_err_set(err, -EINVAL,
+				  "shard '%.*s...@%.*s': a user name or password in "
 				  "a shard URL is refused (it would show in redirects and logs); "
 				  "give the shards the cluster's secret with shard_secret_file",
 				  (int)(name - entry), entry, (int)rest, at + 1);
@@ -114,8 +117,7 @@ int kv_place(const struct kv_shards *s, const char *key, size_t len, int r, int 
 	return n;
 }
 
-int kv_shard_url(const struct kv_shard *shard, const char *key, size_t len, char *out,
-		 size_t cap)
+int kv_shard_url(const struct kv_shard *shard, const char *key, size_t len, char *out, size_t cap)
 {
 	char path[KV_PATH_MAX];
 	int plen = kv_key_path(key, len, path, sizeof(path));

@@ -15,13 +15,13 @@
 #define KV_MAX_SHARDS 64
 #define KV_MAX_REPLICAS 8
 #define KV_SHARD_NAME_MAX 255
-#define KV_SHARD_BASE_MAX (KV_SHARD_NAME_MAX + 9)	/* "https://" + name */
+#define KV_SHARD_BASE_MAX (KV_SHARD_NAME_MAX + 9) /* "https://" + name */
 /* base + KV_PATH_MAX + a read signature (KV_SIGNATURE_MAX, secret.h) */
 #define KV_URL_MAX (KV_SHARD_BASE_MAX + 704 + 64)
 
 struct kv_shard {
-	char name[KV_SHARD_NAME_MAX + 1];	/* "host:port", what placement hashes */
-	char base[KV_SHARD_BASE_MAX + 1];	/* "http://host:port", what requests use */
+	char name[KV_SHARD_NAME_MAX + 1]; /* "host:port", what placement hashes */
+	char base[KV_SHARD_BASE_MAX + 1]; /* "http://host:port", what requests use */
 };
 
 struct kv_shards {
@@ -48,7 +48,6 @@ int kv_place(const struct kv_shards *s, const char *key, size_t len, int r, int 
 
 /* "BASE/xx/yy/NAME" for key on shard into out (cap >= KV_URL_MAX). Returns the length or
  * a negative errno. */
-int kv_shard_url(const struct kv_shard *shard, const char *key, size_t len, char *out,
-		 size_t cap);
+int kv_shard_url(const struct kv_shard *shard, const char *key, size_t len, char *out, size_t cap);
 
 #endif

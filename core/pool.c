@@ -21,19 +21,19 @@
 struct worker {
 	struct kv_pool *p;
 	pthread_t thread;
-	unsigned char *item;	/* this thread's copy of the item it runs */
+	unsigned char *item; /* this thread's copy of the item it runs */
 };
 
 struct kv_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t not_empty, not_full;
-	unsigned char *ring;	/* cap slots of stride bytes */
+	unsigned char *ring; /* cap slots of stride bytes */
 	size_t item_size, stride;
 	size_t cap, head, count;
 	int closing;
-	int nthreads, idle;	/* idle: threads waiting for an item */
+	int nthreads, idle; /* idle: threads waiting for an item */
 	struct worker *workers;
-	unsigned char *slots;	/* the workers' items: one slot each */
+	unsigned char *slots; /* the workers' items: one slot each */
 	kv_pool_fn fn;
 	void *arg;
 };
@@ -165,7 +165,7 @@ int kv_pool_backlog(struct kv_pool *p)
 
 int kv_pool_threads(const struct kv_pool *p)
 {
-	return p->nthreads;	/* set before kv_pool_new returns, then constant */
+	return p->nthreads; /* set before kv_pool_new returns, then constant */
 }
 
 void kv_pool_finish(struct kv_pool *p)

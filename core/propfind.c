@@ -57,7 +57,7 @@ static void XMLCALL on_start(void *data, const char *el, const char **attr)
 		   !strcmp(n, "getlastmodified")) {
 		p->field = n[0] == 'h' ? F_HREF : n[3] == 'c' ? F_LENGTH : F_MODIFIED;
 		p->tlen = 0;
-		p->text[0] = '\0';	/* an empty element has no text of its own */
+		p->text[0] = '\0'; /* an empty element has no text of its own */
 	}
 }
 
@@ -120,14 +120,9 @@ static void end_field(struct kv_propfind *p)
 			n = 0;
 		p->href[n] = '\0';
 		break;
-	case F_LENGTH:
-		p->size = content_length(p->text);
-		break;
-	case F_MODIFIED:
-		p->mtime = http_date(p->text);
-		break;
-	default:
-		break;
+	case F_LENGTH: p->size = content_length(p->text); break;
+	case F_MODIFIED: p->mtime = http_date(p->text); break;
+	default: break;
 	}
 	p->field = F_NONE;
 }
@@ -158,8 +153,7 @@ static void XMLCALL on_end(void *data, const char *el)
 		XML_StopParser(p->xp, XML_FALSE);
 }
 
-int kv_propfind_new(kv_dav_entry_fn fn, void *arg, struct kv_propfind **out,
-		    struct kv_err *err)
+int kv_propfind_new(kv_dav_entry_fn fn, void *arg, struct kv_propfind **out, struct kv_err *err)
 {
 	struct kv_propfind *p = calloc(1, sizeof(*p));
 

@@ -83,7 +83,8 @@ static void *cleaner_main(void *arg)
 			rb->tail = &rb->head;
 		pthread_mutex_unlock(&rb->lock);
 		if (kv__finish_deferred(rb->a.s, d->key, d->klen, &err) < 0)
-			admin_report(&rb->a, "%.*s: deleting old copies: %s (verify will find them)",
+			admin_report(&rb->a,
+				     "%.*s: deleting old copies: %s (verify will find them)",
 				     (int)d->klen, d->key, err.msg);
 		free(d);
 		pthread_mutex_lock(&rb->lock);
@@ -140,8 +141,8 @@ static int scan_key(const char *key, size_t klen, const struct kv_record *rec, v
 	return admin_submit_key(sc->pool, key, klen);
 }
 
-int kv_rebalance(struct kv_store *s, const struct kv_admin_opts *o,
-		 struct kv_rebalance_result *r, struct kv_err *err)
+int kv_rebalance(struct kv_store *s, const struct kv_admin_opts *o, struct kv_rebalance_result *r,
+		 struct kv_err *err)
 {
 	struct rebalance rb;
 	struct scan sc = { &rb, NULL };
@@ -154,7 +155,7 @@ int kv_rebalance(struct kv_store *s, const struct kv_admin_opts *o,
 	rb.tail = &rb.head;
 	pthread_mutex_init(&rb.lock, NULL);
 	pthread_cond_init(&rb.wake, NULL);
-	rc = kv_store_recover(s, NULL, err);	/* a run killed half-way left intents */
+	rc = kv_store_recover(s, NULL, err); /* a run killed half-way left intents */
 	if (rc == 0)
 		rc = kv_index_stats(s->idx, &keys, &dirs, &bytes, err);
 	if (rc < 0)

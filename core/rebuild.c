@@ -51,7 +51,7 @@ static void sort_replicas(const struct kv_store *s, const char *key, size_t klen
 	for (i = 0; i < n; i++)
 		if (kv_record_has_replica(rec, s->cfg.shards.v[order[i]].name))
 			memcpy(sorted[k++], s->cfg.shards.v[order[i]].name, sizeof(sorted[0]));
-	for (i = 0; i < rec->nrep; i++)	/* shards no longer configured, last */
+	for (i = 0; i < rec->nrep; i++) /* shards no longer configured, last */
 		if (kv__shard(s, rec->rep[i]) < 0)
 			memcpy(sorted[k++], rec->rep[i], sizeof(sorted[0]));
 	memcpy(rec->rep, sorted, sizeof(sorted[0]) * (size_t)k);
@@ -74,15 +74,15 @@ static int add_found(struct kv_txn *txn, struct shard_walk *w, const struct foun
 		w->added++;
 	} else if (rc < 0) {
 		return rc;
-	} else if (rec.type != KV_TYPE_REG || (kv_record_has_replica(&rec, w->shard) &&
-					       rec.size == (uint64_t)f->size)) {
+	} else if (rec.type != KV_TYPE_REG ||
+		   (kv_record_has_replica(&rec, w->shard) && rec.size == (uint64_t)f->size)) {
 		if (rec.type != KV_TYPE_REG)
 			w->conflicts++;
 		return 0;
 	} else if (rec.size != (uint64_t)f->size) {
 		w->conflicts++;
 		if (mtime_ns <= rec.mtime_ns)
-			return 0;	/* an older, different copy: an orphan */
+			return 0; /* an older, different copy: an orphan */
 		rec.size = (uint64_t)f->size;
 		rec.mtime_ns = rec.ctime_ns = mtime_ns;
 		memset(rec.md5, 0, sizeof(rec.md5));
@@ -170,8 +170,8 @@ static void walk_one(void *item, void *arg)
 	sh = &rb->a.s->cfg.shards.v[i];
 	w->rb = rb;
 	w->shard = sh->name;
-	rc = kv_walk_shard(rb->a.s->dav, sh->name, sh->base, on_file, w, &rb->dirs,
-			   &rb->total_dirs, &err);
+	rc = kv_walk_shard(rb->a.s->dav, sh->name, sh->base, on_file, w, &rb->dirs, &rb->total_dirs,
+			   &err);
 	if (rc == 0)
 		rc = flush_batch(w, &err);
 	if (rc < 0) {
@@ -181,8 +181,8 @@ static void walk_one(void *item, void *arg)
 	free(w);
 }
 
-int kv_rebuild(struct kv_store *s, const struct kv_admin_opts *o,
-	       struct kv_rebuild_result *r, struct kv_err *err)
+int kv_rebuild(struct kv_store *s, const struct kv_admin_opts *o, struct kv_rebuild_result *r,
+	       struct kv_err *err)
 {
 	struct rebuild rb;
 	struct kv_pool *pool;

@@ -138,7 +138,7 @@ static void get_record(struct rbuf *b, struct kv_record *r)
 		r->rep[i][0] = '\0';
 	r->target_len = 0;
 	r->target[0] = '\0';
-	r->ino = 0;	/* version 1 has neither */
+	r->ino = 0; /* version 1 has neither */
 	r->rdev = 0;
 	version = get_uint(b, 1);
 	if (version != RECORD_VERSION && version != RECORD_VERSION_1)
@@ -208,8 +208,7 @@ int kv_record_has_replica(const struct kv_record *r, const char *shard)
 	return 0;
 }
 
-int kv_record_replicas_are(const struct kv_record *r, char shards[][KV_SHARD_NAME_MAX + 1],
-			   int n)
+int kv_record_replicas_are(const struct kv_record *r, char shards[][KV_SHARD_NAME_MAX + 1], int n)
 {
 	int i;
 
@@ -310,8 +309,8 @@ int kv_intent_decode(const uint8_t *buf, size_t len, struct kv_intent *in)
 	return b.bad || b.off != len ? -KV_ECORRUPT : 0;
 }
 
-int kv_fileref_add(struct kv_fileref *list, uint8_t *n, int max, const char *shard,
-		   const char *key, size_t klen, uint64_t tmp)
+int kv_fileref_add(struct kv_fileref *list, uint8_t *n, int max, const char *shard, const char *key,
+		   size_t klen, uint64_t tmp)
 {
 	struct kv_fileref *f;
 
@@ -327,8 +326,8 @@ int kv_fileref_add(struct kv_fileref *list, uint8_t *n, int max, const char *sha
 }
 
 /* The key's path with its last segment replaced by prefix and tmp in 16 hex digits. */
-static int tmp_path(const char *key, size_t klen, uint64_t tmp, const char *prefix,
-		    char *out, size_t cap)
+static int tmp_path(const char *key, size_t klen, uint64_t tmp, const char *prefix, char *out,
+		    size_t cap)
 {
 	char *slash;
 	int n = kv_key_path(key, klen, out, cap);

@@ -29,7 +29,7 @@ enum kv_type {
 	KV_TYPE_REG = 1,
 	KV_TYPE_LNK = 2,
 	KV_TYPE_DIR = 3,
-	KV_TYPE_FIFO = 4,	/* version 2 on: special files, made by mknod(2) */
+	KV_TYPE_FIFO = 4, /* version 2 on: special files, made by mknod(2) */
 	KV_TYPE_CHR = 5,
 	KV_TYPE_BLK = 6,
 	KV_TYPE_SOCK = 7
@@ -37,17 +37,17 @@ enum kv_type {
 #define KV_TYPE_LAST KV_TYPE_SOCK
 
 struct kv_record {
-	uint8_t type;			/* enum kv_type */
-	uint32_t mode;			/* permission bits, 07777 */
+	uint8_t type;  /* enum kv_type */
+	uint32_t mode; /* permission bits, 07777 */
 	uint32_t uid, gid;
-	uint64_t size;			/* bytes of the value (of the target for symlinks) */
-	int64_t mtime_ns, ctime_ns, atime_ns;	/* since the epoch */
-	uint64_t gen;			/* new at every write: guards roll-forward */
-	uint8_t md5[KV_MD5_LEN];	/* of the value; all zero when unknown */
+	uint64_t size;			      /* bytes of the value (of the target for symlinks) */
+	int64_t mtime_ns, ctime_ns, atime_ns; /* since the epoch */
+	uint64_t gen;			      /* new at every write: guards roll-forward */
+	uint8_t md5[KV_MD5_LEN];	      /* of the value; all zero when unknown */
 	uint8_t nrep;
 	char rep[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1];
 	uint16_t target_len;
-	char target[KV_TARGET_MAX + 1];	/* symlinks only; NUL-terminated */
+	char target[KV_TARGET_MAX + 1]; /* symlinks only; NUL-terminated */
 	uint64_t ino;			/* inode number; 0: none stored (version 1) */
 	uint64_t rdev;			/* device number of KV_TYPE_CHR and _BLK, else 0 */
 };
@@ -69,8 +69,7 @@ uint64_t kv_record_ino(const struct kv_record *r, const char *key, size_t klen);
 int kv_record_has_replica(const struct kv_record *r, const char *shard);
 
 /* Does r list exactly these n shards as its replicas, in this order? */
-int kv_record_replicas_are(const struct kv_record *r, char shards[][KV_SHARD_NAME_MAX + 1],
-			   int n);
+int kv_record_replicas_are(const struct kv_record *r, char shards[][KV_SHARD_NAME_MAX + 1], int n);
 
 /* A file an intent may create, move or remove: the value of key on shard, or (tmp != 0) a
  * temporary upload beside it (see kv_tmp_path). */
@@ -87,23 +86,23 @@ struct kv_recop {
 	uint16_t klen;
 	char key[KV_KEY_MAX + 1];
 	uint64_t expect_gen;
-	uint8_t remove;			/* 1: delete the record; 0: store rec */
+	uint8_t remove; /* 1: delete the record; 0: store rec */
 	struct kv_record rec;
 };
 
 enum kv_op {
-	KV_OP_PUT = 1,		/* create a key */
-	KV_OP_UPDATE,		/* replace a value (temporary uploads, then MOVE) */
+	KV_OP_PUT = 1, /* create a key */
+	KV_OP_UPDATE,  /* replace a value (temporary uploads, then MOVE) */
 	KV_OP_DELETE,
-	KV_OP_RENAME,		/* the intent lives on the destination key */
-	KV_OP_MOVE,		/* rebalance or repair: new replica set */
-	KV_OP_LOCK,		/* lock only: the source key of a rename */
-	KV_OP_META		/* metadata change only (chmod, utimens): nothing to recover */
+	KV_OP_RENAME, /* the intent lives on the destination key */
+	KV_OP_MOVE,   /* rebalance or repair: new replica set */
+	KV_OP_LOCK,   /* lock only: the source key of a rename */
+	KV_OP_META    /* metadata change only (chmod, utimens): nothing to recover */
 };
 
 enum kv_phase {
-	KV_PHASE_PREPARE = 0,	/* owner died here: delete undo files, drop the intent */
-	KV_PHASE_COMMIT = 1	/* owner died here: moves, record ops, cleanup, then drop */
+	KV_PHASE_PREPARE = 0, /* owner died here: delete undo files, drop the intent */
+	KV_PHASE_COMMIT = 1   /* owner died here: moves, record ops, cleanup, then drop */
 };
 
 #define KV_INTENT_FILES (2 * KV_MAX_REPLICAS)
@@ -111,25 +110,25 @@ enum kv_phase {
 struct kv_intent {
 	uint8_t op, phase;
 	int32_t pid;
-	uint64_t start;		/* owner's process start time (clock ticks after boot) */
+	uint64_t start; /* owner's process start time (clock ticks after boot) */
 	int64_t since_ns;
 	uint8_t nundo, nmoves, ncleanup, nrecops;
 	struct kv_fileref undo[KV_INTENT_FILES];
-	struct kv_fileref moves[KV_MAX_REPLICAS];	/* tmp → final of the same key */
+	struct kv_fileref moves[KV_MAX_REPLICAS]; /* tmp → final of the same key */
 	struct kv_fileref cleanup[KV_INTENT_FILES];
 	struct kv_recop recops[2];
 };
 
-#define KV_INTENT_MAX (64 + (2 * KV_INTENT_FILES + KV_MAX_REPLICAS) * 800 + \
-		       2 * (KV_KEY_MAX + 16 + KV_RECORD_MAX))
+#define KV_INTENT_MAX                                                                              \
+	(64 + (2 * KV_INTENT_FILES + KV_MAX_REPLICAS) * 800 + 2 * (KV_KEY_MAX + 16 + KV_RECORD_MAX))
 
 /* Serialise / parse an intent; as for records (a NUL inside a key is damage too). */
 size_t kv_intent_encode(const struct kv_intent *in, uint8_t *out, size_t cap);
 int kv_intent_decode(const uint8_t *buf, size_t len, struct kv_intent *in);
 
 /* Fill a file reference. Returns -ENOSPC when the list is full. */
-int kv_fileref_add(struct kv_fileref *list, uint8_t *n, int max, const char *shard,
-		   const char *key, size_t klen, uint64_t tmp);
+int kv_fileref_add(struct kv_fileref *list, uint8_t *n, int max, const char *shard, const char *key,
+		   size_t klen, uint64_t tmp);
 
 /* Path of a temporary upload for key: "/xx/yy/.../tmp.<16 hex>" in the directory of the
  * key's final path, so that a WebDAV MOVE onto the final path never needs a new parent.
@@ -146,9 +145,9 @@ int kv_tmp_path_legacy(const char *key, size_t klen, uint64_t tmp, char *out, si
 /* Metadata a writer chooses; fields whose set_ flag is 0 keep defaults or old values. */
 struct kv_meta {
 	int set_mode, set_owner, set_mtime, set_atime, set_ino;
-	uint32_t mode, uid, gid;	/* (uint32_t)-1: leave uid or gid as is */
+	uint32_t mode, uid, gid; /* (uint32_t)-1: leave uid or gid as is */
 	int64_t mtime_ns, atime_ns;
-	uint64_t ino;			/* from kv_store_new_ino, for a file being created */
+	uint64_t ino; /* from kv_store_new_ino, for a file being created */
 };
 
 /* A fresh record of type (enum kv_type): mode 0644 (dirs 0755, symlinks 0777), owned by

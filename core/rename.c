@@ -24,8 +24,8 @@ struct rename_ctx {
 	const char *from, *to;
 	size_t flen, tlen;
 	unsigned flags;
-	struct kv_intent *in;		/* on `to` */
-	struct kv_intent *lock;		/* on `from` */
+	struct kv_intent *in;	/* on `to` */
+	struct kv_intent *lock; /* on `from` */
 	struct kv_record src, dst;
 	int have_dst;
 };
@@ -50,8 +50,8 @@ static int stage_copy(struct rename_ctx *c, struct kv_record *newrec, struct kv_
 	newrec->nrep = (uint8_t)n;
 	for (i = 0; i < n; i++) {
 		(void)snprintf(newrec->rep[i], sizeof(newrec->rep[i]), "%s", sh->v[order[i]].name);
-		(void)kv_fileref_add(c->in->undo, &c->in->nundo, KV_INTENT_FILES,
-				     newrec->rep[i], c->to, c->tlen, tmp);
+		(void)kv_fileref_add(c->in->undo, &c->in->nundo, KV_INTENT_FILES, newrec->rep[i],
+				     c->to, c->tlen, tmp);
 		rc = kv__ref_url(c->s, &c->in->undo[i], urls[i], sizeof(urls[i]), err);
 		if (rc < 0)
 			return rc;
@@ -60,7 +60,7 @@ static int stage_copy(struct rename_ctx *c, struct kv_record *newrec, struct kv_
 	rc = kv_intents_update(c->s->ints, c->to, c->tlen, c->in, err);
 	if (rc == 0)
 		rc = kv__copy_value(c->s, c->from, c->flen, &c->src, dst, n, err);
-	kv_crash_point("rename.staged");	/* the copies are at temporary paths */
+	kv_crash_point("rename.staged"); /* the copies are at temporary paths */
 	return rc;
 }
 
@@ -95,7 +95,7 @@ static int rename_locked(struct rename_ctx *c, struct kv_err *err)
 	if (!c->have_dst && dir_exists(c->s, c->to, c->tlen))
 		return kv_err_set(err, -EISDIR, "'%.*s' is a directory", (int)c->tlen, c->to);
 	newrec = c->src;
-	newrec.ino = kv_record_ino(&c->src, c->from, c->flen);	/* a rename keeps st_ino */
+	newrec.ino = kv_record_ino(&c->src, c->from, c->flen); /* a rename keeps st_ino */
 	newrec.gen = kv_new_gen();
 	newrec.ctime_ns = kv_now_ns();
 	newrec.nrep = 0;
@@ -120,7 +120,7 @@ static int rename_locked(struct rename_ctx *c, struct kv_err *err)
 	rc = kv_intents_update(c->s->ints, c->to, c->tlen, in, err);
 	if (rc < 0)
 		return rc;
-	return 1;	/* committed below, by the caller */
+	return 1; /* committed below, by the caller */
 }
 
 static int rename_key(struct kv_store *s, const char *from, size_t flen, const char *to,
@@ -150,7 +150,7 @@ static int rename_key(struct kv_store *s, const char *from, size_t flen, const c
 		(void)kv_intents_release(s->ints, to, tlen, NULL);
 		goto out;
 	}
-	kv_crash_point("rename.locked");	/* both keys held, nothing copied */
+	kv_crash_point("rename.locked"); /* both keys held, nothing copied */
 	rc = rename_locked(c, err);
 	if (rc == 1)
 		rc = kv__exec_commit(s, to, tlen, c->in, err);
@@ -166,7 +166,7 @@ out:
 struct dirmove_arg {
 	const char *from, *to;
 	size_t flen, tlen;
-	int top;		/* the renamed directory itself, not one below it */
+	int top; /* the renamed directory itself, not one below it */
 };
 
 /* Move a KV_DIRS record (if there is one), and its extended attributes, in one
@@ -181,7 +181,7 @@ static int move_dirs_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	if (rc == 0)
 		rc = kv_xattr_move_txn(txn, a->from, a->flen, a->to, a->tlen, err);
 	if (rc == 0) {
-		rec.ino = kv_record_ino(&rec, a->from, a->flen);	/* kept under the new name */
+		rec.ino = kv_record_ino(&rec, a->from, a->flen); /* kept under the new name */
 		rc = kv_txn_del(txn, KV_DIRS, a->from, a->flen, err);
 		if (rc == 0 && a->top)
 			rec.ctime_ns = kv_now_ns();
@@ -220,8 +220,8 @@ static int first_under(struct kv_store *s, enum kv_table t, const char *prefix, 
 }
 
 /* The length of the longest key (of table t) under prefix; 0 when there is none. */
-static int longest_under(struct kv_store *s, enum kv_table t, const char *prefix,
-			 size_t plen, size_t *longest)
+static int longest_under(struct kv_store *s, enum kv_table t, const char *prefix, size_t plen,
+			 size_t *longest)
 {
 	struct kv_cursor *c;
 	const char *k;
@@ -305,7 +305,7 @@ static int rename_dir(struct kv_store *s, const char *from, size_t flen, const c
 	}
 	if (rc != -ENOENT)
 		return rc;
-	kv_crash_point("rename_dir.keys");	/* every key moved, no directory record yet */
+	kv_crash_point("rename_dir.keys"); /* every key moved, no directory record yet */
 	/* Then the directory records: subdirectories, and the directory itself. */
 	while (first_under(s, KV_DIRS, pfx, flen + 1, key, &klen) == 0) {
 		struct dirmove_arg sub = { key, dst, klen, tlen + klen - flen, 0 };
@@ -327,8 +327,8 @@ static int rename_dir(struct kv_store *s, const char *from, size_t flen, const c
 	return kv_index_update(s->idx, move_dirs_txn, &a, err);
 }
 
-int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to,
-		    size_t tlen, unsigned flags, struct kv_err *err)
+int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
+		    unsigned flags, struct kv_err *err)
 {
 	struct kv_record rec;
 	int rc = kv_key_check(from, flen, err);
@@ -346,8 +346,8 @@ int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const cha
 		return rc;
 	if (!dir_exists(s, from, flen))
 		return kv_err_set(err, -ENOENT, "'%.*s' not found", (int)flen, from);
-	if ((flags & KV_RENAME_NOREPLACE) && (dir_exists(s, to, tlen) ||
-					      kv_index_get(s->idx, KV_KEYS, to, tlen, &rec, NULL) == 0))
+	if ((flags & KV_RENAME_NOREPLACE) &&
+	    (dir_exists(s, to, tlen) || kv_index_get(s->idx, KV_KEYS, to, tlen, &rec, NULL) == 0))
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)tlen, to);
 	return rename_dir(s, from, flen, to, tlen, err);
 }

@@ -25,12 +25,10 @@ static int to_upload(const void *buf, size_t len, void *arg)
 	return rc;
 }
 
-int kv__copy_value(struct kv_store *s, const char *key, size_t klen,
-		   const struct kv_record *rec, const char *const dst[], int n,
-		   struct kv_err *err)
+int kv__copy_value(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		   const char *const dst[], int n, struct kv_err *err)
 {
-	int i, rc = kv_err_set(err, -EIO, "key '%.*s' has no replica to copy from", (int)klen,
-			       key);
+	int i, rc = kv_err_set(err, -EIO, "key '%.*s' has no replica to copy from", (int)klen, key);
 
 	for (i = 0; i < rec->nrep; i++) {
 		struct pipe_arg p = { NULL, err, 0 };
@@ -50,7 +48,7 @@ int kv__copy_value(struct kv_store *s, const char *key, size_t klen,
 			p.upload_failed = 1;
 		kv_upload_free(p.up);
 		if (rc == 0 || p.upload_failed)
-			return rc;	/* a target failed: another source will not help */
+			return rc; /* a target failed: another source will not help */
 		if (rc != -ENOENT)
 			kv__shard_failed(s, rec->rep[i]);
 	}
@@ -88,21 +86,19 @@ static int in_list(char list[][KV_SHARD_NAME_MAX + 1], int n, const char *name)
  * through `in` and read `rec` under it; the switch is applied only while the record is
  * still that one (kv__apply_recop). Readers keep reading old replicas until the switch.
  */
-int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen,
-			    struct kv_intent *in, const struct kv_record *rec,
-			    char want[][KV_SHARD_NAME_MAX + 1], int nwant,
-			    char missing[][KV_SHARD_NAME_MAX + 1], int nmissing,
+int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+			    const struct kv_record *rec, char want[][KV_SHARD_NAME_MAX + 1],
+			    int nwant, char missing[][KV_SHARD_NAME_MAX + 1], int nmissing,
 			    kv_defer_fn defer, void *defer_arg, int *changed, struct kv_err *err)
 {
 	const char *dst[KV_MAX_REPLICAS];
 	char urls[KV_MAX_REPLICAS][KV_URL_MAX];
-	struct kv_record have = *rec;	/* the replicas that really hold the value */
+	struct kv_record have = *rec; /* the replicas that really hold the value */
 	struct kv_recop *op;
 	int i, j, k, ndst = 0, nundo, rc;
 
 	*changed = 0;
-	if (rec->type != KV_TYPE_REG ||
-	    (kv_record_replicas_are(rec, want, nwant) && nmissing == 0))
+	if (rec->type != KV_TYPE_REG || (kv_record_replicas_are(rec, want, nwant) && nmissing == 0))
 		return kv_intents_release(s->ints, key, klen, err);
 	for (i = 0; i < nmissing; i++) {
 		for (j = k = 0; j < have.nrep; j++)
@@ -126,8 +122,8 @@ int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen,
 	rc = kv_intents_update(s->ints, key, klen, in, err);
 	if (rc == 0 && ndst > 0) {
 		if (have.nrep == 0)
-			rc = kv_err_set(err, -EIO, "key '%.*s': no shard holds its value", (int)klen,
-					key);
+			rc = kv_err_set(err, -EIO, "key '%.*s': no shard holds its value",
+					(int)klen, key);
 		else
 			rc = kv__copy_value(s, key, klen, &have, dst, ndst, err);
 	}
@@ -148,7 +144,7 @@ int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen,
 	op->rec.nrep = (uint8_t)nwant;
 	for (i = 0; i < nwant; i++)
 		memcpy(op->rec.rep[i], want[i], sizeof(op->rec.rep[i]));
-	for (i = 0; i < rec->nrep; i++)	/* good or not: no longer wanted */
+	for (i = 0; i < rec->nrep; i++) /* good or not: no longer wanted */
 		if (!in_list(want, nwant, rec->rep[i]))
 			(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES,
 					     rec->rep[i], key, klen, 0);
@@ -198,8 +194,8 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
 		rc = rc == -ENOENT ? 0 : rc;
 		goto out;
 	}
-	rc = kv__set_replicas_locked(s, key, klen, in, &rec, want, nwant, missing, nmissing,
-				     defer, defer_arg, changed, err);
+	rc = kv__set_replicas_locked(s, key, klen, in, &rec, want, nwant, missing, nmissing, defer,
+				     defer_arg, changed, err);
 out:
 	free(in);
 	return rc;

@@ -52,7 +52,7 @@ void kv_store_close(struct kv_store *s)
 {
 	if (s == NULL)
 		return;
-	kv_health_free(s->health);	/* joins the probe, which uses dav */
+	kv_health_free(s->health); /* joins the probe, which uses dav */
 	kv_dav_free(s->dav);
 	kv_intents_close(s->ints);
 	kv_index_close(s->idx);
@@ -152,23 +152,23 @@ int kv__key_url(const struct kv_store *s, const char *shard, const char *key, si
 }
 
 /* URL of a temporary upload, by today's name or (legacy) by an older version's. */
-static int tmp_url(const struct kv_store *s, const struct kv_fileref *ref, int legacy,
-		   char *url, size_t cap, struct kv_err *err)
+static int tmp_url(const struct kv_store *s, const struct kv_fileref *ref, int legacy, char *url,
+		   size_t cap, struct kv_err *err)
 {
 	char base[KV_SHARD_BASE_MAX + 1], path[KV_PATH_MAX];
 	int n;
 
 	shard_base(s, ref->shard, base, sizeof(base));
-	n = legacy ? kv_tmp_path_legacy(ref->key, ref->klen, ref->tmp, path, sizeof(path))
-		   : kv_tmp_path(ref->key, ref->klen, ref->tmp, path, sizeof(path));
+	n = legacy ? kv_tmp_path_legacy(ref->key, ref->klen, ref->tmp, path, sizeof(path)) :
+		     kv_tmp_path(ref->key, ref->klen, ref->tmp, path, sizeof(path));
 	if (n < 0)
 		return kv_err_set(err, -EINVAL, "invalid key");
 	n = snprintf(url, cap, "%s%s", base, path);
 	return n < 0 || (size_t)n >= cap ? kv_err_set(err, -ENAMETOOLONG, "URL too long") : 0;
 }
 
-int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
-		size_t cap, struct kv_err *err)
+int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url, size_t cap,
+		struct kv_err *err)
 {
 	if (!ref->tmp)
 		return kv__key_url(s, ref->shard, ref->key, ref->klen, url, cap, err);
@@ -218,8 +218,8 @@ static int replica_order(const struct kv_store *s, const struct kv_record *rec, 
 
 /* The URL of key on shard with a signature that expires read_link_ttl seconds from now
  * (sign_reads; the shards check it with --signed-reads). */
-static int signed_key_url(const struct kv_store *s, const char *shard, const char *key,
-			  size_t klen, char *url, size_t cap, struct kv_err *err)
+static int signed_key_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
+			  char *url, size_t cap, struct kv_err *err)
 {
 	char plain[KV_URL_MAX];
 	int rc = kv__key_url(s, shard, key, klen, plain, sizeof(plain), err);
@@ -229,7 +229,8 @@ static int signed_key_url(const struct kv_store *s, const char *shard, const cha
 	rc = kv_sign_url(s->cfg.shard_secret, plain, (int64_t)time(NULL) + s->cfg.read_link_ttl,
 			 url, cap);
 	return rc < 0 ? kv_err_set(err, rc, "cannot sign the URL of '%.*s': %s", (int)klen, key,
-				   kv_strerror(rc)) : 0;
+				   kv_strerror(rc)) :
+			0;
 }
 
 int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url, size_t cap,
@@ -249,8 +250,8 @@ int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url,
 		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
 	sh = kv__shard(s, r->rep[order[0]]);
 	if (sh >= 0 && !kv_health_is_up(s->health, sh))
-		return kv_err_set(err, -EIO, "every shard holding '%.*s' is down (%s%s)",
-				  (int)klen, key, r->rep[0], r->nrep > 1 ? ", ..." : "");
+		return kv_err_set(err, -EIO, "every shard holding '%.*s' is down (%s%s)", (int)klen,
+				  key, r->rep[0], r->nrep > 1 ? ", ..." : "");
 	if (!s->cfg.sign_reads)
 		return kv__key_url(s, r->rep[order[0]], key, klen, url, cap, err);
 	return signed_key_url(s, r->rep[order[0]], key, klen, url, cap, err);
@@ -281,7 +282,7 @@ static int moving_onto(const struct kv_intent *in, const struct kv_record *rec)
 	int i;
 
 	if (in->phase != KV_PHASE_COMMIT)
-		return 0;	/* still uploading beside the value, or nothing to move */
+		return 0; /* still uploading beside the value, or nothing to move */
 	for (i = 0; i < in->nmoves; i++)
 		if (kv_record_has_replica(rec, in->moves[i].shard))
 			return 1;
@@ -295,8 +296,8 @@ static int moving_onto(const struct kv_intent *in, const struct kv_record *rec)
  * So bytes read from a file that was no longer rec's value are followed, when we look,
  * by that intent or by the changed record — provided the intent is looked at first.
  */
-int kv_store_current(struct kv_store *s, const char *key, size_t klen,
-		     const struct kv_record *rec, struct kv_record *cur, struct kv_err *err)
+int kv_store_current(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		     struct kv_record *cur, struct kv_err *err)
 {
 	struct kv_intent *in = malloc(sizeof(*in));
 	struct kv_record live;
@@ -332,8 +333,8 @@ struct pinned {
 	const struct kv_record *rec;
 	kv_store_sink sink;
 	void *arg;
-	uint64_t n;		/* bytes passed on */
-	struct kv_err err;	/* why the check failed */
+	uint64_t n;	   /* bytes passed on */
+	struct kv_err err; /* why the check failed */
 };
 
 static int pinned_sink(const void *buf, size_t len, void *arg)
@@ -370,7 +371,9 @@ static int pinned_get(struct pinned *p, const char *shard, const char *url, int6
 		if (cur < 0)
 			return cur;
 		if (rc == 0)
-			rc = kv_err_set(err, -EIO, "replica of '%.*s' on %s has %llu bytes from %lld, not %llu",
+			rc = kv_err_set(err, -EIO,
+					"replica of '%.*s' on %s has %llu bytes from %lld, not "
+					"%llu",
 					(int)p->klen, p->key, shard, (unsigned long long)p->n,
 					(long long)off, (unsigned long long)want);
 	}
@@ -399,9 +402,8 @@ static int read_ends(int rc, uint64_t delivered)
 	return rc == -ESTALE || delivered > 0;
 }
 
-int kv_store_read(struct kv_store *s, const char *key, size_t klen,
-		  const struct kv_record *rec, int64_t off, void *buf, size_t len, size_t *got,
-		  struct kv_err *err)
+int kv_store_read(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		  int64_t off, void *buf, size_t len, size_t *got, struct kv_err *err)
 {
 	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
 
@@ -416,7 +418,9 @@ int kv_store_read(struct kv_store *s, const char *key, size_t klen,
 		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
 	for (i = 0; i < n; i++) {
 		struct membuf m = { buf, 0, len };
-		struct pinned p = { s, key, klen, rec, membuf_sink, &m, 0, { 0, "" } };
+		struct pinned p = {
+			s, key, klen, rec, membuf_sink, &m, 0, {0, ""}
+		};
 		char url[KV_URL_MAX];
 
 		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
@@ -463,7 +467,9 @@ int kv_store_read_stream(struct kv_store *s, const char *key, size_t klen,
 			 struct kv_err *err)
 {
 	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
-	struct pinned p = { s, key, klen, rec, sink, arg, 0, { 0, "" } };
+	struct pinned p = {
+		s, key, klen, rec, sink, arg, 0, {0, ""}
+	};
 
 	if (off < 0 || (uint64_t)off >= rec->size)
 		return 0;
@@ -483,8 +489,7 @@ int kv_store_read_stream(struct kv_store *s, const char *key, size_t klen,
 	return rc;
 }
 
-int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got,
-		  struct kv_err *err)
+int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got, struct kv_err *err)
 {
 	struct fdsink f = { fd, 0 };
 	int rc = kv_dav_get(s->dav, url, 0, -1, fd_sink, &f, err);
@@ -493,8 +498,8 @@ int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got,
 	return rc;
 }
 
-int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
-		      const struct kv_record *rec, int fd, struct kv_err *err)
+int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		      int fd, struct kv_err *err)
 {
 	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
 
@@ -502,14 +507,17 @@ int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
 		return 0;
 	for (i = 0; i < n; i++) {
 		struct fdsink f = { fd, 0 };
-		struct pinned p = { s, key, klen, rec, fd_sink, &f, 0, { 0, "" } };
+		struct pinned p = {
+			s, key, klen, rec, fd_sink, &f, 0, {0, ""}
+		};
 		char url[KV_URL_MAX];
 
 		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
 		if (rc == 0)
 			rc = pinned_get(&p, rec->rep[order[i]], url, 0, -1, err);
 		if (rc == 0 && (uint64_t)f.off != rec->size)
-			rc = kv_err_set(err, -EIO, "replica of '%.*s' on %s has %lld bytes, not %llu",
+			rc = kv_err_set(err, -EIO,
+					"replica of '%.*s' on %s has %lld bytes, not %llu",
 					(int)klen, key, rec->rep[order[i]], (long long)f.off,
 					(unsigned long long)rec->size);
 		if (rc == 0 || rc == -ESTALE)
@@ -525,8 +533,8 @@ int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
 }
 
 int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const char *start,
-		  size_t slen, size_t limit, kv_list_fn fn, void *arg, char *next,
-		  size_t *nextlen, struct kv_err *err)
+		  size_t slen, size_t limit, kv_list_fn fn, void *arg, char *next, size_t *nextlen,
+		  struct kv_err *err)
 {
 	struct kv_cursor *c;
 	struct kv_record rec;
@@ -537,7 +545,7 @@ int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const cha
 	*nextlen = 0;
 	next[0] = '\0';
 	if (start == NULL || slen < plen || memcmp(start, prefix, plen) < 0) {
-		start = prefix;	/* nothing before the prefix can match */
+		start = prefix; /* nothing before the prefix can match */
 		slen = plen;
 	}
 	rc = kv_cursor_open(s->idx, KV_KEYS, &c, err);

@@ -54,15 +54,13 @@ int kv_store_recover(struct kv_store *s, int *done, struct kv_err *err);
 /* --- values --- */
 
 enum {
-	KV_PUT_EXCL = 1		/* fail with -EEXIST when the key already has a value */
+	KV_PUT_EXCL = 1 /* fail with -EEXIST when the key already has a value */
 };
-
 
 /* An inode number for a file about to be created, given to no other record: for a writer
  * that shows the file before it is stored (set_ino in its kv_meta). A record stored
  * without one gets one in the transaction that stores it (kv_txn_put). */
 int kv_store_new_ino(struct kv_store *s, uint64_t *ino, struct kv_err *err);
-
 
 /*
  * Write a value in pieces: begin (takes the key's lock), write the bytes in order, commit.
@@ -74,9 +72,8 @@ int kv_store_new_ino(struct kv_store *s, uint64_t *ino, struct kv_err *err);
  * commit's transaction, so a concurrent mkdir or put of a parent cannot slip in).
  */
 struct kv_put;
-int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
-		 unsigned flags, const struct kv_meta *meta, struct kv_put **out,
-		 struct kv_err *err);
+int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size, unsigned flags,
+		 const struct kv_meta *meta, struct kv_put **out, struct kv_err *err);
 int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *err);
 /* On success *rec (may be NULL) is the stored record. */
 int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err);
@@ -118,15 +115,14 @@ int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url,
  * files? 0 (and the live record in *cur, may be NULL: the same bytes, perhaps under a new
  * record after a rename, rebalance or metadata change); -ESTALE when the key now holds
  * another value, none, or is being replaced; another error when the index fails. */
-int kv_store_current(struct kv_store *s, const char *key, size_t klen,
-		     const struct kv_record *rec, struct kv_record *cur, struct kv_err *err);
+int kv_store_current(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		     struct kv_record *cur, struct kv_err *err);
 
 /* Read up to len bytes at off of the value described by rec into buf; *got is the number
  * read (short only at the end of the value). Tries each replica in turn; -ESTALE as
  * above, -ENOENT when no replica has the file (though the key still holds the value). */
-int kv_store_read(struct kv_store *s, const char *key, size_t klen,
-		  const struct kv_record *rec, int64_t off, void *buf, size_t len, size_t *got,
-		  struct kv_err *err);
+int kv_store_read(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		  int64_t off, void *buf, size_t len, size_t *got, struct kv_err *err);
 
 /* Stream the value described by rec from offset off to its end through sink (which may
  * block: the shard is not timed meanwhile), from the first replica that answers. Once
@@ -137,8 +133,8 @@ int kv_store_read_stream(struct kv_store *s, const char *key, size_t klen,
 			 struct kv_err *err);
 
 /* Download the whole value described by rec into fd at offset 0. Pinned (-ESTALE). */
-int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen,
-		      const struct kv_record *rec, int fd, struct kv_err *err);
+int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		      int fd, struct kv_err *err);
 
 /* Delete key and every replica. -ENOENT when absent. On a shard failure the key stays
  * (with the replicas that could not be deleted) and a retry finishes the job. */
@@ -150,11 +146,10 @@ int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_
  * (capacity KV_KEY_MAX+1) gets the first key not visited, or "" when the listing is
  * complete; *nextlen its length.
  */
-typedef int (*kv_list_fn)(const char *key, size_t klen, const struct kv_record *rec,
-			  void *arg);
+typedef int (*kv_list_fn)(const char *key, size_t klen, const struct kv_record *rec, void *arg);
 int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const char *start,
-		  size_t slen, size_t limit, kv_list_fn fn, void *arg, char *next,
-		  size_t *nextlen, struct kv_err *err);
+		  size_t slen, size_t limit, kv_list_fn fn, void *arg, char *next, size_t *nextlen,
+		  struct kv_err *err);
 
 /* --- the file-system view (keys with '/' are paths) --- */
 
@@ -174,17 +169,17 @@ int kv_store_subdirs(struct kv_store *s, const char *path, size_t plen, uint64_t
 
 /* mkdir: -EEXIST when path is a key or a directory, -ENOTDIR below a file or symlink,
  * -EINVAL for a name kv_key_check_new refuses. */
-int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
-		   const struct kv_meta *meta, struct kv_err *err);
+int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen, const struct kv_meta *meta,
+		   struct kv_err *err);
 int kv_store_rmdir(struct kv_store *s, const char *path, size_t plen, struct kv_err *err);
 
 /* Where a listing of a directory stopped, to go on from there; all zero: the start. */
 struct kv_dirpos {
 	int started, done;
-	int kvalid, dvalid;		/* each source has entries left, from these keys */
+	int kvalid, dvalid; /* each source has entries left, from these keys */
 	size_t klen, dlen, lastlen;
 	char key[KV_KEY_MAX + 1], dkey[KV_KEY_MAX + 1];
-	char last[KV_KEY_MAX + 1];	/* the name given last (a name comes once) */
+	char last[KV_KEY_MAX + 1]; /* the name given last (a name comes once) */
 };
 
 /*
@@ -193,14 +188,13 @@ struct kv_dirpos {
  * before that entry and *pos (if not NULL) records where; called again with it, the
  * listing goes on from that entry. pos->done tells that every entry was given.
  */
-typedef int (*kv_dirent_fn)(const char *name, size_t nlen, const struct kv_record *rec,
-			    void *arg);
+typedef int (*kv_dirent_fn)(const char *name, size_t nlen, const struct kv_record *rec, void *arg);
 int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv_dirpos *pos,
 		     kv_dirent_fn fn, void *arg, struct kv_err *err);
 
 /* Change metadata of a key or directory (whichever path names). */
-int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen,
-		     const struct kv_meta *meta, struct kv_err *err);
+int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen, const struct kv_meta *meta,
+		     struct kv_err *err);
 
 /* Create a symlink key holding target. -EEXIST when path exists, -ENOTDIR below a file or
  * symlink, -EINVAL for a name kv_key_check_new refuses. */
@@ -210,19 +204,19 @@ int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const ch
 /* Create a special file (type KV_TYPE_FIFO, _CHR, _BLK or _SOCK; rdev for devices): a
  * record in the index alone, with no value on any shard, as symlinks are. Errors as for
  * kv_store_symlink; -EINVAL for another type. */
-int kv_store_mknod(struct kv_store *s, const char *path, size_t plen, uint8_t type,
-		   uint64_t rdev, const struct kv_meta *meta, struct kv_err *err);
+int kv_store_mknod(struct kv_store *s, const char *path, size_t plen, uint8_t type, uint64_t rdev,
+		   const struct kv_meta *meta, struct kv_err *err);
 
 enum { KV_RENAME_NOREPLACE = 1 };
 /* Rename a key, or a directory with everything beneath it, replacing an existing
  * destination file unless KV_RENAME_NOREPLACE. A key's new name must fit the tree as
  * kv_put_begin's does (-EISDIR, -ENOTDIR; checked in the transaction that moves it). */
-int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to,
-		    size_t tlen, unsigned flags, struct kv_err *err);
+int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
+		    unsigned flags, struct kv_err *err);
 
 struct kv_statfs {
-	uint64_t keys, dirs, bytes;	/* in the index */
-	uint64_t free_bytes, total_bytes;	/* of the spool's file system */
+	uint64_t keys, dirs, bytes;	  /* in the index */
+	uint64_t free_bytes, total_bytes; /* of the spool's file system */
 };
 int kv_store_statfs(struct kv_store *s, struct kv_statfs *st, struct kv_err *err);
 

@@ -18,19 +18,19 @@ struct kv_store {
 	struct kv_intents *ints;
 	struct kv_dav *dav;
 	struct kv_health *health;
-	int lock_wait_ms;	/* how long a writer waits for a busy key before -EBUSY */
+	int lock_wait_ms; /* how long a writer waits for a busy key before -EBUSY */
 	int64_t opened_ns;
-	pthread_mutex_t ino_lock;	/* guards ino_next, ino_end */
-	uint64_t ino_next, ino_end;	/* inode numbers taken, not given out yet */
-	char notes[2 * KV_NOTES_MAX];	/* kv_store_notes */
+	pthread_mutex_t ino_lock;     /* guards ino_next, ino_end */
+	uint64_t ino_next, ino_end;   /* inode numbers taken, not given out yet */
+	char notes[2 * KV_NOTES_MAX]; /* kv_store_notes */
 };
 
 /* Index of a shard by name in the configuration, or -1 (a shard no longer configured). */
 int kv__shard(const struct kv_store *s, const char *name);
 
 /* URL of a file reference (a final value path, or a temporary upload when ref->tmp). */
-int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
-		size_t cap, struct kv_err *err);
+int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url, size_t cap,
+		struct kv_err *err);
 
 /* URL of a temporary upload (ref->tmp != 0) under the name versions up to 0.1.0 gave it
  * (kv_tmp_path_legacy): for recovering their intents. -EINVAL for a final path. */
@@ -56,9 +56,8 @@ int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_
 		    struct kv_err *err);
 
 /* Stream the value described by rec (of key) from a live replica to dst[0..n). */
-int kv__copy_value(struct kv_store *s, const char *key, size_t klen,
-		   const struct kv_record *rec, const char *const dst[], int n,
-		   struct kv_err *err);
+int kv__copy_value(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		   const char *const dst[], int n, struct kv_err *err);
 
 /* Finish later what set_replicas leaves: called with the key once its record points at
  * the new replicas; the intent (phase COMMIT, holding the key) still lists the old copies
@@ -80,18 +79,16 @@ int kv__set_replicas(struct kv_store *s, const char *key, size_t klen,
  * (its generation), else -EAGAIN and the copies made are removed. Copies on shards in
  * missing[] that are not wanted are deleted with the other unwanted ones. Consumes the
  * lock: on return the intent is dropped, or with defer left for kv__finish_deferred. */
-int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen,
-			    struct kv_intent *in, const struct kv_record *rec,
-			    char want[][KV_SHARD_NAME_MAX + 1], int nwant,
-			    char missing[][KV_SHARD_NAME_MAX + 1], int nmissing,
+int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+			    const struct kv_record *rec, char want[][KV_SHARD_NAME_MAX + 1],
+			    int nwant, char missing[][KV_SHARD_NAME_MAX + 1], int nmissing,
 			    kv_defer_fn defer, void *defer_arg, int *changed, struct kv_err *err);
 
 /* The deferred half of kv__set_replicas: delete the old copies, drop the intent. */
 int kv__finish_deferred(struct kv_store *s, const char *key, size_t klen, struct kv_err *err);
 
 /* GET url whole into fd from offset 0; *got: bytes written. */
-int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got,
-		  struct kv_err *err);
+int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got, struct kv_err *err);
 
 /*
  * May a new file or symlink be stored as key without hiding part of the tree? Not where a

@@ -104,7 +104,7 @@ int kv_owner_alive(int32_t pid, uint64_t start)
 		return 0;
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return 0;
-	if (proc_stat(pid, &state, &now) < 0)	/* gone meanwhile, or no /proc */
+	if (proc_stat(pid, &state, &now) < 0) /* gone meanwhile, or no /proc */
 		return access("/proc/self/stat", R_OK) == 0 ? 0 : 1;
 	/* A zombie has ended; it only waits for its parent to collect it. */
 	return now == start && state != 'Z' && state != 'X';
@@ -162,22 +162,24 @@ static int trusted_parent(int fd, const char *dir, const char *what, const char 
 	if (fstat(fd, &st) < 0)
 		return kv_err_set(err, -errno, "%s %s: %s: %s", what, path, dir, strerror(errno));
 	if (st.st_uid != 0 && st.st_uid != geteuid())
-		return kv_err_set(err, -EPERM, "%s %s: %s is owned by %s, who could replace what "
+		return kv_err_set(err, -EPERM,
+				  "%s %s: %s is owned by %s, who could replace what "
 				  "is in it: choose a place whose parent directories belong to "
-				  "root or to you", what, path, dir, who(st.st_uid, owner, sizeof(owner)));
+				  "root or to you",
+				  what, path, dir, who(st.st_uid, owner, sizeof(owner)));
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
-		return kv_err_set(err, -EPERM, "%s %s: %s may be written by others (mode %04o), "
+		return kv_err_set(err, -EPERM,
+				  "%s %s: %s may be written by others (mode %04o), "
 				  "who could replace what is in it: chmod go-w %s (or chmod +t), "
-				  "or choose another place", what, path, dir,
-				  (unsigned)(st.st_mode & 07777), dir);
+				  "or choose another place",
+				  what, path, dir, (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
 /* Open the directory dir (a resolved, absolute path) component by component from /,
  * never following a symbolic link, checking each with trusted_parent. Returns an O_PATH
  * descriptor of dir or -errno. */
-static int open_trusted(const char *dir, const char *what, const char *path,
-			struct kv_err *err)
+static int open_trusted(const char *dir, const char *what, const char *path, struct kv_err *err)
 {
 	char buf[PATH_MAX];
 	char *p, *next;
@@ -198,8 +200,10 @@ static int open_trusted(const char *dir, const char *what, const char *path,
 		if (*p != '\0') {
 			nfd = openat(fd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (nfd < 0) {
-				rc = kv_err_set(err, -errno, "%s %s: %s: %s (did it change "
-						"meanwhile?)", what, path, buf, strerror(errno));
+				rc = kv_err_set(err, -errno,
+						"%s %s: %s: %s (did it change "
+						"meanwhile?)",
+						what, path, buf, strerror(errno));
 				break;
 			}
 			(void)close(fd);
@@ -265,8 +269,10 @@ static int open_parent(const char *parent, unsigned flags, char *rparent, size_t
 			*next = '\0';
 		if (*p != '\0') {
 			if (strcmp(p, ".") == 0 || strcmp(p, "..") == 0) {
-				rc = kv_err_set(err, -EINVAL, "%s %s: no . or .. after a missing "
-						"directory, please", what, path);
+				rc = kv_err_set(err, -EINVAL,
+						"%s %s: no . or .. after a missing "
+						"directory, please",
+						what, path);
 				goto fail;
 			}
 			len = strlen(rparent);
@@ -331,8 +337,8 @@ int kv_private_dir(const char *path, const char *what, unsigned flags, char *rea
 		base = slash + 1;
 	}
 	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-		return kv_err_set(err, -EINVAL, "%s %s: name a directory of its own, not /, . or ..",
-				  what, path);
+		return kv_err_set(err, -EINVAL,
+				  "%s %s: name a directory of its own, not /, . or ..", what, path);
 	pfd = open_parent(parent, flags, rparent, sizeof(rparent), what, path, err);
 	if (pfd < 0)
 		return pfd;
@@ -346,8 +352,10 @@ int kv_private_dir(const char *path, const char *what, unsigned flags, char *rea
 		int e = errno;
 
 		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-			rc = kv_err_set(err, -ELOOP, "%s %s is a symbolic link: give the directory "
-					"itself (a link can be pointed elsewhere by whoever owns it)",
+			rc = kv_err_set(err, -ELOOP,
+					"%s %s is a symbolic link: give the directory "
+					"itself (a link can be pointed elsewhere by whoever owns "
+					"it)",
 					what, path);
 		else if (e == ENOTDIR)
 			rc = kv_err_set(err, -ENOTDIR, "%s %s is not a directory", what, path);
@@ -360,16 +368,18 @@ int kv_private_dir(const char *path, const char *what, unsigned flags, char *rea
 		goto out;
 	}
 	if (st.st_uid != geteuid()) {
-		rc = kv_err_set(err, -EPERM, "%s %s is owned by %s, not by %s who runs this: "
-				"remove it (or, if it is yours, chown %u it)", what, path,
-				who(st.st_uid, owner, sizeof(owner)), who(geteuid(), me, sizeof(me)),
-				(unsigned)geteuid());
+		rc = kv_err_set(err, -EPERM,
+				"%s %s is owned by %s, not by %s who runs this: "
+				"remove it (or, if it is yours, chown %u it)",
+				what, path, who(st.st_uid, owner, sizeof(owner)),
+				who(geteuid(), me, sizeof(me)), (unsigned)geteuid());
 		goto out;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		rc = kv_err_set(err, -EPERM, "%s %s may be written by others (mode %04o): check "
-				"what is in it, then chmod 700 %s", what, path,
-				(unsigned)(st.st_mode & 07777), path);
+		rc = kv_err_set(err, -EPERM,
+				"%s %s may be written by others (mode %04o): check "
+				"what is in it, then chmod 700 %s",
+				what, path, (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
@@ -378,8 +388,8 @@ int kv_private_dir(const char *path, const char *what, unsigned flags, char *rea
 					strerror(errno));
 			goto out;
 		}
-		note_add(notes, "%s %s was open to others (mode %04o); it is 0700 now", what,
-			 path, (unsigned)(st.st_mode & 07777));
+		note_add(notes, "%s %s was open to others (mode %04o); it is 0700 now", what, path,
+			 (unsigned)(st.st_mode & 07777));
 	}
 	n = snprintf(real, cap, "%s/%s", strcmp(rparent, "/") == 0 ? "" : rparent, base);
 	if (n < 0 || (size_t)n >= cap) {
@@ -407,8 +417,10 @@ int kv_private_file(int dirfd, const char *dir, const char *name, const char *wh
 		if (errno == ENOENT)
 			return 0;
 		if (errno == ELOOP)
-			return kv_err_set(err, -ELOOP, "%s %s/%s is a symbolic link: remove it (it "
-					  "would be written through)", what, dir, name);
+			return kv_err_set(err, -ELOOP,
+					  "%s %s/%s is a symbolic link: remove it (it "
+					  "would be written through)",
+					  what, dir, name);
 		return kv_err_set(err, -errno, "%s %s/%s: %s", what, dir, name, strerror(errno));
 	}
 	if (fstat(fd, &st) < 0)
@@ -417,17 +429,21 @@ int kv_private_file(int dirfd, const char *dir, const char *name, const char *wh
 		rc = kv_err_set(err, -EINVAL, "%s %s/%s is not a regular file: remove it", what,
 				dir, name);
 	else if (st.st_uid != geteuid())
-		rc = kv_err_set(err, -EPERM, "%s %s/%s is owned by %s, not by %s who runs this: "
-				"remove it if you did not put it there", what, dir, name,
-				who(st.st_uid, owner, sizeof(owner)), who(geteuid(), me, sizeof(me)));
+		rc = kv_err_set(err, -EPERM,
+				"%s %s/%s is owned by %s, not by %s who runs this: "
+				"remove it if you did not put it there",
+				what, dir, name, who(st.st_uid, owner, sizeof(owner)),
+				who(geteuid(), me, sizeof(me)));
 	else if (st.st_nlink != 1)
-		rc = kv_err_set(err, -EPERM, "%s %s/%s has %lu hard links (another name could be "
-				"another file's): copy it to a file of its own", what, dir, name,
-				(unsigned long)st.st_nlink);
+		rc = kv_err_set(err, -EPERM,
+				"%s %s/%s has %lu hard links (another name could be "
+				"another file's): copy it to a file of its own",
+				what, dir, name, (unsigned long)st.st_nlink);
 	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		rc = kv_err_set(err, -EPERM, "%s %s/%s may be written by others (mode %04o): "
-				"check it, then chmod 600 it", what, dir, name,
-				(unsigned)(st.st_mode & 07777));
+		rc = kv_err_set(err, -EPERM,
+				"%s %s/%s may be written by others (mode %04o): "
+				"check it, then chmod 600 it",
+				what, dir, name, (unsigned)(st.st_mode & 07777));
 	else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		if (fchmod(fd, 0600) < 0)
 			rc = kv_err_set(err, -errno, "%s %s/%s: chmod 600: %s", what, dir, name,

@@ -38,7 +38,7 @@ struct kv_notes {
 };
 
 enum {
-	KV_PRIVATE_CREATE = 1	/* create what is missing (else -ENOENT) */
+	KV_PRIVATE_CREATE = 1 /* create what is missing (else -ENOENT) */
 };
 
 /*

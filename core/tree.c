@@ -85,7 +85,7 @@ int kv_store_subdirs(struct kv_store *s, const char *path, size_t plen, uint64_t
 	if (plen > 0) {
 		rc = with_slash(path, plen, pfx);
 		if (rc < 0)
-			return 0;	/* nothing can be below it */
+			return 0; /* nothing can be below it */
 		n = (size_t)rc;
 	}
 	rc = kv_cursor_open(s->idx, KV_DIRS, &c, err);
@@ -117,8 +117,9 @@ int kv_store_subdirs(struct kv_store *s, const char *path, size_t plen, uint64_t
 	kv_cursor_close(c);
 	if (rc == -ENOENT)
 		rc = 0;
-	return rc < 0 ? kv_err_set(err, rc, "counting the directories in '%.*s': %s",
-				   (int)plen, path, kv_strerror(rc)) : 0;
+	return rc < 0 ? kv_err_set(err, rc, "counting the directories in '%.*s': %s", (int)plen,
+				   path, kv_strerror(rc)) :
+			0;
 }
 
 /* -ENOTDIR when an ancestor of path ("a", then "a/b", of "a/b/c") is a file or symlink:
@@ -221,15 +222,15 @@ static int mkdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);
 }
 
-int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen,
-		   const struct kv_meta *meta, struct kv_err *err)
+int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen, const struct kv_meta *meta,
+		   struct kv_err *err)
 {
 	struct mkdir_arg a = { path, plen, { 0 } };
 	int rc = kv_key_check_new(path, plen, err);
 
 	if (rc < 0)
 		return rc;
-	if (plen + 1 > KV_KEY_MAX)	/* its entries could not have a name */
+	if (plen + 1 > KV_KEY_MAX) /* its entries could not have a name */
 		return kv_err_set(err, -ENAMETOOLONG, "directory name too long");
 	kv_record_new(&a.rec, KV_TYPE_DIR, meta);
 	return kv_index_update(s->idx, mkdir_txn, &a, err);
@@ -301,12 +302,12 @@ struct dstream {
 	struct kv_cursor *c;
 	const char *pfx;
 	size_t plen;
-	char key[KV_KEY_MAX + 1];	/* the key the current entry comes from */
+	char key[KV_KEY_MAX + 1]; /* the key the current entry comes from */
 	size_t klen;
 	char name[KV_KEY_MAX + 1];
 	size_t nlen;
 	struct kv_record rec;
-	int sub;		/* the entry is a directory implied by deeper keys */
+	int sub; /* the entry is a directory implied by deeper keys */
 	int valid;
 };
 
@@ -317,7 +318,8 @@ static int ds_load(struct dstream *d, int rc, const char *k, size_t kl)
 		const char *rest, *slash;
 		size_t rlen;
 
-		if (rc == -ENOENT || (rc == 0 && (kl < d->plen || memcmp(k, d->pfx, d->plen) != 0))) {
+		if (rc == -ENOENT ||
+		    (rc == 0 && (kl < d->plen || memcmp(k, d->pfx, d->plen) != 0))) {
 			d->valid = 0;
 			return 0;
 		}
@@ -394,7 +396,7 @@ int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv
 {
 	char pfx[KV_KEY_MAX + 1];
 	struct kv_dirpos *p = pos != NULL ? pos : calloc(1, sizeof(*p));
-	struct dstream *ks = calloc(2, sizeof(*ks)), *ds;	/* keys, explicit directories */
+	struct dstream *ks = calloc(2, sizeof(*ks)), *ds; /* keys, explicit directories */
 	size_t plen = 0;
 	int rc = 0, resume;
 
@@ -410,8 +412,8 @@ int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv
 			goto out;
 		plen = (size_t)rc;
 	}
-	rc = ds_open(s, ks, KV_KEYS, pfx, plen, p->key, resume ? p->klen : 0,
-		     resume && !p->kvalid, err);
+	rc = ds_open(s, ks, KV_KEYS, pfx, plen, p->key, resume ? p->klen : 0, resume && !p->kvalid,
+		     err);
 	if (rc == 0)
 		rc = ds_open(s, ds, KV_DIRS, pfx, plen, p->dkey, resume ? p->dlen : 0,
 			     resume && !p->dvalid, err);
@@ -426,7 +428,7 @@ int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv
 		else if (!ks->valid || name_cmp(ks, ds) > 0)
 			d = ds;
 		else
-			d = ks->sub ? ds : ks;	/* same name: a file, else the explicit dir */
+			d = ks->sub ? ds : ks; /* same name: a file, else the explicit dir */
 		if (d->nlen != p->lastlen || memcmp(d->name, p->last, p->lastlen) != 0) {
 			if (d->sub)
 				implied_dir(s, &rec);
@@ -465,7 +467,7 @@ struct meta_arg {
 	const char *path;
 	size_t plen;
 	const struct kv_meta *meta;
-	int root;		/* the record of the root: "/" in KV_DIRS */
+	int root; /* the record of the root: "/" in KV_DIRS */
 };
 
 static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
@@ -476,7 +478,7 @@ static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	int rc = kv_txn_get(txn, t, a->path, a->plen, &rec, err);
 
 	if (rc == -ENOENT && a->root) {
-		implied_dir(a->s, &rec);	/* the root's first chmod or utimens */
+		implied_dir(a->s, &rec); /* the root's first chmod or utimens */
 		rc = 0;
 	}
 	if (rc == -ENOENT) {
@@ -484,8 +486,8 @@ static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 		rc = kv_txn_get(txn, t, a->path, a->plen, &rec, err);
 	}
 	if (rc == -ENOENT && exists_in_txn(txn, a->path, a->plen)) {
-		implied_dir(a->s, &rec);	/* an implied directory becomes explicit */
-		rec.ino = kv_record_ino(NULL, a->path, a->plen);	/* as st_ino showed */
+		implied_dir(a->s, &rec); /* an implied directory becomes explicit */
+		rec.ino = kv_record_ino(NULL, a->path, a->plen); /* as st_ino showed */
 		rc = 0;
 	}
 	if (rc == -ENOENT)
@@ -495,14 +497,14 @@ static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	kv_meta_apply(&rec, a->meta);
 	rec.ctime_ns = kv_now_ns();
 	rec.gen = kv_new_gen();
-	if (a->meta->set_mode &&	/* an access ACL follows the mode */
+	if (a->meta->set_mode && /* an access ACL follows the mode */
 	    (rc = kv_xattr_chmod_txn(txn, a->path, a->plen, rec.mode, err)) < 0)
 		return rc;
 	return kv_txn_put(txn, t, a->path, a->plen, &rec, err);
 }
 
-int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen,
-		     const struct kv_meta *meta, struct kv_err *err)
+int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen, const struct kv_meta *meta,
+		     struct kv_err *err)
 {
 	struct meta_arg a = { s, path, plen, meta, 0 };
 	struct kv_intent in;
@@ -516,7 +518,7 @@ int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen,
 	}
 	memset(&in, 0, sizeof(in));
 	in.op = KV_OP_META;
-	rc = kv__acquire(s, path, plen, &in, err);	/* not while a writer holds the key */
+	rc = kv__acquire(s, path, plen, &in, err); /* not while a writer holds the key */
 	if (rc < 0)
 		return rc;
 	rc = kv_index_update(s->idx, setmeta_txn, &a, err);
@@ -587,8 +589,8 @@ out:
 	return rc;
 }
 
-int kv_store_mknod(struct kv_store *s, const char *path, size_t plen, uint8_t type,
-		   uint64_t rdev, const struct kv_meta *meta, struct kv_err *err)
+int kv_store_mknod(struct kv_store *s, const char *path, size_t plen, uint8_t type, uint64_t rdev,
+		   const struct kv_meta *meta, struct kv_err *err)
 {
 	struct symlink_arg *a;
 	int rc = kv_key_check_new(path, plen, err);

@@ -44,11 +44,13 @@
 
 static const char *op_name(int op)
 {
-	static const char *const names[] = {
-		[KV_OP_PUT] = "put", [KV_OP_UPDATE] = "update", [KV_OP_DELETE] = "delete",
-		[KV_OP_RENAME] = "rename", [KV_OP_MOVE] = "replica move", [KV_OP_LOCK] = "lock",
-		[KV_OP_META] = "metadata change"
-	};
+	static const char *const names[] = { [KV_OP_PUT] = "put",
+					     [KV_OP_UPDATE] = "update",
+					     [KV_OP_DELETE] = "delete",
+					     [KV_OP_RENAME] = "rename",
+					     [KV_OP_MOVE] = "replica move",
+					     [KV_OP_LOCK] = "lock",
+					     [KV_OP_META] = "metadata change" };
 
 	return op > 0 && op <= KV_OP_META ? names[op] : "operation";
 }
@@ -76,10 +78,13 @@ static int count_dead(const char *key, size_t klen, struct kv_intent *in, void *
 		list_refs(files, sizeof(files), in->cleanup, in->ncleanup);
 	admin_report(&v->a, "unfinished: %s of %s by dead process %d%s%s%s%s", op_name(in->op),
 		     KEYTEXT(kt, key, klen), (int)in->pid,
-		     !v->repair ? "" : undo ? " (repair undoes it" : " (repair finishes it",
-		     v->repair && files[0] != '\0' ? "; its files on " : "",
-		     v->repair ? files : "", !v->repair ? "" : files[0] != '\0' ?
-		     " are deleted unless a record lists them)" : ")");
+		     !v->repair ? "" :
+		     undo	? " (repair undoes it" :
+				  " (repair finishes it",
+		     v->repair && files[0] != '\0' ? "; its files on " : "", v->repair ? files : "",
+		     !v->repair	      ? "" :
+		     files[0] != '\0' ? " are deleted unless a record lists them)" :
+					")");
 	verify_add(&v->r->dead_intents, 1);
 	return 0;
 }
@@ -150,8 +155,8 @@ static int sum_sink(const void *buf, size_t len, void *arg)
 }
 
 /* GET url whole: its length and md5. */
-static int read_whole(struct verify *v, const char *url, int64_t *size,
-		      uint8_t md5[KV_MD5_LEN], struct kv_err *err)
+static int read_whole(struct verify *v, const char *url, int64_t *size, uint8_t md5[KV_MD5_LEN],
+		      struct kv_err *err)
 {
 	struct sum sm = { kv_md5_new(), 0 };
 	int rc;
@@ -210,8 +215,7 @@ static int problem(const struct key_check *kc)
 }
 
 /* A shard the key lists or placement wants that is missing its data (and not forced). */
-static int blocker(const struct verify *v, const struct kv_record *rec,
-		   const struct key_check *kc)
+static int blocker(const struct verify *v, const struct kv_record *rec, const struct key_check *kc)
 {
 	int i, sh;
 
@@ -265,8 +269,9 @@ static void tell(struct verify *v, const char *key, size_t klen, const struct kv
 			kv_hex(kc->md5[i], KV_MD5_LEN, a);
 			kv_hex(rec->md5, KV_MD5_LEN, b);
 			if (say)
-				admin_report(&v->a, "damaged: %s on %s has md5 %s, its record says %s",
-					     kt, rec->rep[i], a, b);
+				admin_report(&v->a,
+					     "damaged: %s on %s has md5 %s, its record says %s", kt,
+					     rec->rep[i], a, b);
 			break;
 		case REP_UNKNOWN:
 			verify_add(&v->r->unchecked, 1);
@@ -274,8 +279,7 @@ static void tell(struct verify *v, const char *key, size_t klen, const struct kv
 				admin_report(&v->a, "unchecked: %s on %s: %s", kt, rec->rep[i],
 					     kc->why[i]);
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	if (kc->misplaced && kc->nbad == 0 && !kc->unknown) {
@@ -313,8 +317,7 @@ static int all_forced(const struct verify *v, const struct kv_record *rec)
 
 /* No good copy of key is left. Locked. The record stays unless all its shards are
  * forced; then it goes, if it is still the record checked. */
-static void lost_key(struct verify *v, const char *key, size_t klen,
-		     const struct kv_record *rec)
+static void lost_key(struct verify *v, const char *key, size_t klen, const struct kv_record *rec)
 {
 	char kt[ADMIN_KEY_MAX], on[KV_MAX_REPLICAS * (KV_SHARD_NAME_MAX + 2)];
 	struct kv_recop *op;
@@ -329,10 +332,11 @@ static void lost_key(struct verify *v, const char *key, size_t klen,
 		return;
 	}
 	if (!all_forced(v, rec)) {
-		admin_report(&v->a, "lost: %s has no good copy on %s; its record is kept (the "
+		admin_report(&v->a,
+			     "lost: %s has no good copy on %s; its record is kept (the "
 			     "value may come back with a shard's data; delete the key if it is "
-			     "gone for good, or repair with --force naming %s)", kt, on,
-			     rec->nrep == 1 ? "that shard" : "those shards");
+			     "gone for good, or repair with --force naming %s)",
+			     kt, on, rec->nrep == 1 ? "that shard" : "those shards");
 		verify_add(&v->r->lost, 1);
 		verify_add(&v->r->unrepaired, 1);
 		return;
@@ -349,8 +353,10 @@ static void lost_key(struct verify *v, const char *key, size_t klen,
 		free(op);
 	}
 	if (rc == 0) {
-		admin_report(&v->a, "deleted record: %s: no good copy on %s (forced: its data is "
-			     "gone)", kt, on);
+		admin_report(&v->a,
+			     "deleted record: %s: no good copy on %s (forced: its data is "
+			     "gone)",
+			     kt, on);
 		verify_add(&v->r->records_deleted, 1);
 		verify_add(&v->r->repaired, 1);
 	} else {
@@ -392,11 +398,14 @@ static void repair_key(struct verify *v, const char *key, size_t klen, struct kv
 			continue;
 		gone = kv__key_url(v->a.s, rec->rep[i], key, klen, url, sizeof(url), NULL) == 0 &&
 		       kv_dav_head(v->a.s->dav, url, &size, NULL) == -ENOENT;
-		len += (size_t)snprintf(what + len, sizeof(what) - len, gone ?
-					"; deleted its %scopy on %s (placement does not want it "
-					"there)" : "; its %scopy on %s could not be deleted (an "
-					"orphan now)", in_names(kc->bad, kc->nbad, rec->rep[i]) ?
-					"bad " : "", rec->rep[i]);
+		len += (size_t)
+			snprintf(what + len, sizeof(what) - len,
+				 gone ? "; deleted its %scopy on %s (placement does not want it "
+					"there)" :
+					"; its %scopy on %s could not be deleted (an "
+					"orphan now)",
+				 in_names(kc->bad, kc->nbad, rec->rep[i]) ? "bad " : "",
+				 rec->rep[i]);
 	}
 	admin_report(&v->a, "repaired: %s%s", kt, what);
 	verify_add(&v->r->repaired, 1);
@@ -419,7 +428,8 @@ static void recheck_key(struct verify *v, const char *key, size_t klen)
 	/* Taking the lock would finish a dead process's operation: only when repairing. */
 	if (!v->repair && kv_intents_get(v->a.s->ints, key, klen, in, NULL) == 0 &&
 	    !kv_owner_alive(in->pid, in->start)) {
-		rc = kv_err_set(&err, -EOWNERDEAD, "it has an unfinished operation (verify "
+		rc = kv_err_set(&err, -EOWNERDEAD,
+				"it has an unfinished operation (verify "
 				"--repair finishes it first)");
 		goto unchecked;
 	}
@@ -430,10 +440,10 @@ static void recheck_key(struct verify *v, const char *key, size_t klen)
 		goto unchecked;
 	rc = kv_index_get(v->a.s->idx, KV_KEYS, key, klen, &rec, &err);
 	if (rc < 0 || rec.type != KV_TYPE_REG)
-		goto release;	/* gone meanwhile: nothing to check */
+		goto release; /* gone meanwhile: nothing to check */
 	verify_check_replicas(v, key, klen, &rec, v->deep, kc);
 	if (!problem(kc))
-		goto release;	/* it was a write in flight */
+		goto release; /* it was a write in flight */
 	b = blocker(v, &rec, kc);
 	tell(v, key, klen, &rec, kc, b < 0);
 	if (b >= 0) {
@@ -448,7 +458,7 @@ static void recheck_key(struct verify *v, const char *key, size_t klen)
 		lost_key(v, key, klen, &rec);
 	} else if (v->repair) {
 		repair_key(v, key, klen, in, &rec, kc);
-		goto out;	/* the lock went with the repair */
+		goto out; /* the lock went with the repair */
 	}
 release:
 	(void)kv_intents_release(v->a.s->ints, key, klen, NULL);
@@ -571,7 +581,8 @@ int kv_verify(struct kv_store *s, const struct kv_admin_opts *o, struct kv_verif
 		int sh = find_shard(s, o->force[i]);
 
 		if (sh < 0)
-			rc = kv_err_set(err, -EINVAL, "--force %s: not one of the configured shards",
+			rc = kv_err_set(err, -EINVAL,
+					"--force %s: not one of the configured shards",
 					o->force[i]);
 		else
 			v->sh[sh].forced = 1;
@@ -597,9 +608,8 @@ int kv_verify(struct kv_store *s, const struct kv_admin_opts *o, struct kv_verif
 	free(v);
 	if (rc < 0)
 		return rc;
-	problems = r->missing + r->wrong_size + r->damaged + r->misplaced + r->lost +
-		   r->unchecked + r->empty_shards + r->left_alone + r->orphans + r->strays +
-		   r->dead_intents;
+	problems = r->missing + r->wrong_size + r->damaged + r->misplaced + r->lost + r->unchecked +
+		   r->empty_shards + r->left_alone + r->orphans + r->strays + r->dead_intents;
 	if (r->unrepaired > 0 || (problems > 0 && !o->repair))
 		return 1;
 	return 0;

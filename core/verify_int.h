@@ -7,16 +7,16 @@
 
 enum shard_state {
 	SHARD_OK = 0,
-	SHARD_EMPTY,		/* holds under half of what the index places on it */
-	SHARD_UNREAD		/* its walk failed: nothing known */
+	SHARD_EMPTY, /* holds under half of what the index places on it */
+	SHARD_UNREAD /* its walk failed: nothing known */
 };
 
 struct shard_info {
-	uint64_t expected;	/* records that list it (pass 2) */
-	uint64_t held;		/* of those, files found on it (pass 3) */
-	uint64_t candidates;	/* orphans and strays found on it (pass 3) */
-	uint64_t left;		/* keys left alone because of it (pass 4) */
-	int state;		/* enum shard_state, set between passes 3 and 4 */
+	uint64_t expected;   /* records that list it (pass 2) */
+	uint64_t held;	     /* of those, files found on it (pass 3) */
+	uint64_t candidates; /* orphans and strays found on it (pass 3) */
+	uint64_t left;	     /* keys left alone because of it (pass 4) */
+	int state;	     /* enum shard_state, set between passes 3 and 4 */
 	int forced;
 };
 
@@ -50,9 +50,9 @@ struct key_check {
 	int64_t size[KV_MAX_REPLICAS];
 	uint8_t md5[KV_MAX_REPLICAS][KV_MD5_LEN];
 	char why[KV_MAX_REPLICAS][KV_ERR_MSG_MAX];
-	char bad[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1];	/* missing, short, damaged */
+	char bad[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1]; /* missing, short, damaged */
 	int nbad, unknown, misplaced;
-	char want[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1];	/* placement, best first */
+	char want[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1]; /* placement, best first */
 	int nwant;
 };
 

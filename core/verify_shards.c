@@ -52,7 +52,7 @@ static const char *duration(int64_t s, char *buf, size_t cap)
 
 struct ref_scan {
 	const char *shard;
-	const char *key;	/* NULL: a temporary upload, by id */
+	const char *key; /* NULL: a temporary upload, by id */
 	size_t klen;
 	uint64_t tmp;
 };
@@ -105,13 +105,13 @@ static int intent_refers(struct verify *v, const char *shard, const char *key, s
 
 struct walker {
 	struct verify *v;
-	int second;		/* pass 5: delete what is not needed */
+	int second; /* pass 5: delete what is not needed */
 	int dirs, total_dirs;
 };
 
 /* The URL of a shard file, its path percent-encoded where it is not plain. */
-static void file_url(const struct verify *v, int sh, const struct kv_shard_file *f,
-		     char *url, size_t cap)
+static void file_url(const struct verify *v, int sh, const struct kv_shard_file *f, char *url,
+		     size_t cap)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	int n = snprintf(url, cap, "%s", v->a.s->cfg.shards.v[sh].base);
@@ -136,8 +136,7 @@ static void file_url(const struct verify *v, int sh, const struct kv_shard_file 
 /* Is this file something nothing refers to? *why says what it is. On the first walk,
  * values the index places here are counted. A file of a key with an operation in flight
  * is left to that operation. */
-static int unneeded(struct walker *w, int sh, const struct kv_shard_file *f,
-		    const char **why)
+static int unneeded(struct walker *w, int sh, const struct kv_shard_file *f, const char **why)
 {
 	struct verify *v = w->v;
 	struct kv_record rec;
@@ -147,11 +146,8 @@ static int unneeded(struct walker *w, int sh, const struct kv_shard_file *f,
 	case KV_FILE_TMP:
 		*why = "orphan (temporary upload no operation refers to)";
 		return !intent_refers(v, f->shard, NULL, 0, f->tmp);
-	case KV_FILE_STRAY:
-		*why = "stray (no key lives at this path)";
-		return 1;
-	default:
-		break;
+	case KV_FILE_STRAY: *why = "stray (no key lives at this path)"; return 1;
+	default: break;
 	}
 	*why = "orphan (its key does not list this shard)";
 	/* Intents first: a write that finishes between the two looks, is in the index. */
@@ -203,14 +199,18 @@ static int delete_file(struct walker *w, const struct kv_shard_file *f, const ch
 	(void)duration(age, ago, sizeof(ago));
 	(void)duration(v->grace_s, grace, sizeof(grace));
 	if (age < 0) {
-		(void)snprintf(detail, sizeof(detail), "%s, of unknown age (the shard gave no "
-			       "getlastmodified)", why);
+		(void)snprintf(detail, sizeof(detail),
+			       "%s, of unknown age (the shard gave no "
+			       "getlastmodified)",
+			       why);
 		kept(v, url, detail);
 		return 0;
 	}
 	if (age < v->grace_s) {
-		(void)snprintf(detail, sizeof(detail), "%s, %s old, younger than orphan_grace "
-			       "(%s)", why, ago, grace);
+		(void)snprintf(detail, sizeof(detail),
+			       "%s, %s old, younger than orphan_grace "
+			       "(%s)",
+			       why, ago, grace);
 		kept(v, url, detail);
 		return 0;
 	}
@@ -232,11 +232,13 @@ static int delete_file(struct walker *w, const struct kv_shard_file *f, const ch
 		if ((rc < 0 && rc != -ENOENT) ||
 		    (rc == 0 && rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, f->shard)) ||
 		    intent_refers(v, f->shard, f->key, f->klen, 0)) {
-			rc = 1;		/* needed after all (or the index cannot tell) */
+			rc = 1; /* needed after all (or the index cannot tell) */
 		} else if (rc == 0 && rec.type == KV_TYPE_REG &&
 			   !has_good_copy(v, f->key, f->klen, &rec)) {
-			(void)snprintf(detail, sizeof(detail), "it may be the only copy of %s, whose "
-				       "record's replicas are missing or wrong", kt);
+			(void)snprintf(detail, sizeof(detail),
+				       "it may be the only copy of %s, whose "
+				       "record's replicas are missing or wrong",
+				       kt);
 			kept(v, url, detail);
 			rc = 1;
 		} else {
@@ -246,13 +248,13 @@ static int delete_file(struct walker *w, const struct kv_shard_file *f, const ch
 		rc = intent_refers(v, f->shard, NULL, 0, f->tmp);
 	}
 	if (rc == 0 && !f->is_dir && kv_dav_head(v->a.s->dav, url, &size, NULL) == -ENOENT)
-		rc = 1;		/* gone meanwhile */
+		rc = 1; /* gone meanwhile */
 	if (rc == 0) {
 		rc = kv_dav_delete(v->a.s->dav, url, &err);
 		if (rc == 0) {
 			if (f->kind == KV_FILE_VALUE)
-				admin_report(&v->a, "deleted: %s: %s, copy of %s on %s, %s old", url,
-					     why, kt, f->shard, ago);
+				admin_report(&v->a, "deleted: %s: %s, copy of %s on %s, %s old",
+					     url, why, kt, f->shard, ago);
 			else
 				admin_report(&v->a, "deleted: %s: %s, on %s, %s old", url, why,
 					     f->shard, ago);
@@ -307,7 +309,7 @@ static void walk_shard(void *item, void *arg)
 		verify_add(&w->v->r->unchecked, 1);
 		if (w->v->repair)
 			verify_add(&w->v->r->unrepaired, 1);
-		w->v->sh[i].state = SHARD_UNREAD;	/* only this walker writes it */
+		w->v->sh[i].state = SHARD_UNREAD; /* only this walker writes it */
 	}
 	admin_set(&w->v->a, (uint64_t)__atomic_load_n(&w->dirs, __ATOMIC_RELAXED),
 		  (uint64_t)__atomic_load_n(&w->total_dirs, __ATOMIC_RELAXED),
@@ -354,15 +356,18 @@ void verify_judge_shards(struct verify *v)
 		(void)thousands(si->held, held, sizeof(held));
 		(void)thousands(si->expected, expected, sizeof(expected));
 		if (si->forced)
-			admin_report(&v->a, "shard %s holds %s of the %s files the index places on "
+			admin_report(&v->a,
+				     "shard %s holds %s of the %s files the index places on "
 				     "it: is its disk mounted? (--force: what it lacks is taken as "
 				     "lost, and repaired from other replicas where there are any)",
 				     name, held, expected);
 		else
-			admin_report(&v->a, "shard %s holds %s of the %s files the index places on "
+			admin_report(&v->a,
+				     "shard %s holds %s of the %s files the index places on "
 				     "it: is its disk mounted? Keys on it are left alone until its "
 				     "data is back (if that data is gone for good: verify --repair "
-				     "--force %s)", name, held, expected, name);
+				     "--force %s)",
+				     name, held, expected, name);
 	}
 }
 
@@ -378,8 +383,9 @@ void verify_tell_left(struct verify *v)
 		if (si->left > 0)
 			admin_report(&v->a, "left alone: %s key%s with a replica on %s, which %s",
 				     thousands(si->left, n, sizeof(n)), si->left == 1 ? "" : "s",
-				     v->a.s->cfg.shards.v[i].name, si->state == SHARD_EMPTY ?
-				     "is missing its data" : "could not be read");
+				     v->a.s->cfg.shards.v[i].name,
+				     si->state == SHARD_EMPTY ? "is missing its data" :
+								"could not be read");
 		if (v->repair && si->candidates > 0 && verify_blocked(v, i)) {
 			admin_report(&v->a, "left alone: %s orphan or stray file%s on %s",
 				     thousands(si->candidates, n, sizeof(n)),

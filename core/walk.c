@@ -10,17 +10,17 @@
 #include "codec.h"
 #include "placement.h"
 
-#define TMP_PREFIX "tmp."	/* a temporary upload's name: kv_tmp_path in record.c */
+#define TMP_PREFIX "tmp." /* a temporary upload's name: kv_tmp_path in record.c */
 #define TMP_PREFIX_LEN 4
 
 struct entry {
-	char *path;		/* decoded, from the shard root, '/' first */
+	char *path; /* decoded, from the shard root, '/' first */
 	int is_dir;
 	int64_t size, mtime;
 };
 
 struct listing {
-	const char *self;	/* the directory listed; its own entry is left out */
+	const char *self; /* the directory listed; its own entry is left out */
 	struct entry *v;
 	size_t n, cap;
 };
@@ -51,7 +51,7 @@ static int collect(const struct kv_dav_entry *e, void *arg)
 	size_t len = strlen(path);
 
 	if (len > 0 && path[len - 1] == '/')
-		len--;		/* directories as "/ab", files as "/ab/cd/x" */
+		len--; /* directories as "/ab", files as "/ab/cd/x" */
 	if (len == strlen(l->self) - 1 && strncmp(path, l->self, len) == 0)
 		return 0;
 	if (l->n == l->cap) {
@@ -139,8 +139,7 @@ static int tmp_name(const char *name)
 {
 	size_t i;
 
-	if (strncmp(name, TMP_PREFIX, TMP_PREFIX_LEN) != 0 ||
-	    strlen(name) != TMP_PREFIX_LEN + 16)
+	if (strncmp(name, TMP_PREFIX, TMP_PREFIX_LEN) != 0 || strlen(name) != TMP_PREFIX_LEN + 16)
 		return 0;
 	for (i = TMP_PREFIX_LEN; name[i] != '\0'; i++)
 		if (!isxdigit((unsigned char)name[i]) || isupper((unsigned char)name[i]))
@@ -160,7 +159,8 @@ static int walk_values(struct walk *w, const char *dir, int depth)
 		char sub[KV_PATH_MAX + 2];
 
 		if (!e->is_dir)
-			rc = report(w, e, tmp_name(last_name(e->path)) ? KV_FILE_TMP : KV_FILE_VALUE);
+			rc = report(w, e,
+				    tmp_name(last_name(e->path)) ? KV_FILE_TMP : KV_FILE_VALUE);
 		else if (depth < 3 && strlen(e->path) + 2 < sizeof(sub)) {
 			(void)snprintf(sub, sizeof(sub), "%s/", e->path);
 			rc = walk_values(w, sub, depth + 1);
@@ -193,8 +193,8 @@ static int walk_level1(struct walk *w, const char *dir)
 	return rc;
 }
 
-int kv_walk_shard(struct kv_dav *dav, const char *name, const char *base, kv_walk_fn fn,
-		  void *arg, int *dirs, int *total_dirs, struct kv_err *err)
+int kv_walk_shard(struct kv_dav *dav, const char *name, const char *base, kv_walk_fn fn, void *arg,
+		  int *dirs, int *total_dirs, struct kv_err *err)
 {
 	struct walk w = { dav, name, base, fn, arg, err };
 	struct listing top;
@@ -215,7 +215,7 @@ int kv_walk_shard(struct kv_dav *dav, const char *name, const char *base, kv_wal
 			if (dirs != NULL)
 				__atomic_add_fetch(dirs, 1, __ATOMIC_RELAXED);
 		} else if (strcmp(last_name(e->path), ".nginx") != 0) {
-			rc = report(&w, e, KV_FILE_STRAY);	/* nginx's own state stays */
+			rc = report(&w, e, KV_FILE_STRAY); /* nginx's own state stays */
 		}
 	}
 	listing_free(&top);

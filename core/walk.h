@@ -15,21 +15,21 @@
 #include "record.h"
 
 enum kv_file_kind {
-	KV_FILE_VALUE = 1,	/* the value of key */
-	KV_FILE_TMP,		/* a temporary upload (tmp.<id> beside a value path) */
-	KV_FILE_STRAY		/* anything else: no key lives there */
+	KV_FILE_VALUE = 1, /* the value of key */
+	KV_FILE_TMP,	   /* a temporary upload (tmp.<id> beside a value path) */
+	KV_FILE_STRAY	   /* anything else: no key lives there */
 };
 
 struct kv_shard_file {
 	enum kv_file_kind kind;
-	const char *shard;		/* shard name */
-	const char *path;		/* path on the shard, decoded, starting with '/' */
-	int is_dir;			/* strays only: a directory tinykv did not make */
-	char key[KV_KEY_MAX + 1];	/* VALUE */
+	const char *shard;	  /* shard name */
+	const char *path;	  /* path on the shard, decoded, starting with '/' */
+	int is_dir;		  /* strays only: a directory tinykv did not make */
+	char key[KV_KEY_MAX + 1]; /* VALUE */
 	size_t klen;
-	uint64_t tmp;			/* TMP: its id */
-	int64_t size;			/* -1 when unknown */
-	int64_t mtime;			/* seconds since the epoch, 0 when unknown */
+	uint64_t tmp;  /* TMP: its id */
+	int64_t size;  /* -1 when unknown */
+	int64_t mtime; /* seconds since the epoch, 0 when unknown */
 };
 
 /* One entry of a PROPFIND multistatus reply. href is percent-decoded. */
@@ -56,8 +56,7 @@ int kv_propfind_list(struct kv_dav *dav, const char *url, kv_dav_entry_fn fn, vo
  * fine). One parser per reply; it keeps no pointer to the bytes fed.
  */
 struct kv_propfind;
-int kv_propfind_new(kv_dav_entry_fn fn, void *arg, struct kv_propfind **out,
-		    struct kv_err *err);
+int kv_propfind_new(kv_dav_entry_fn fn, void *arg, struct kv_propfind **out, struct kv_err *err);
 int kv_propfind_feed(const void *buf, size_t len, void *arg);
 int kv_propfind_finish(struct kv_propfind *p, int rc, const char *what, struct kv_err *err);
 void kv_propfind_free(struct kv_propfind *p);
@@ -68,7 +67,7 @@ void kv_propfind_free(struct kv_propfind *p);
  * once their number is known (for progress). fn returns 0 to go on.
  */
 typedef int (*kv_walk_fn)(const struct kv_shard_file *f, void *arg);
-int kv_walk_shard(struct kv_dav *dav, const char *name, const char *base, kv_walk_fn fn,
-		  void *arg, int *dirs, int *total_dirs, struct kv_err *err);
+int kv_walk_shard(struct kv_dav *dav, const char *name, const char *base, kv_walk_fn fn, void *arg,
+		  int *dirs, int *total_dirs, struct kv_err *err);
 
 #endif

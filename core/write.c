@@ -44,10 +44,10 @@ struct kv_put {
 	struct kv_record old, rec;
 	struct kv_meta meta;
 	int has_meta;
-	int update;		/* replacing a value: uploads go to temporary paths */
+	int update; /* replacing a value: uploads go to temporary paths */
 	int n;
-	char urls[KV_MAX_REPLICAS][KV_URL_MAX];		/* final */
-	char up_urls[KV_MAX_REPLICAS][KV_URL_MAX];	/* where the bytes go now */
+	char urls[KV_MAX_REPLICAS][KV_URL_MAX];	   /* final */
+	char up_urls[KV_MAX_REPLICAS][KV_URL_MAX]; /* where the bytes go now */
 	struct kv_md5 *md5;
 	uint64_t written;
 	int locked, committed;
@@ -57,11 +57,11 @@ struct kv_put {
 
 static int exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
 		     int dead);
-static int exec_commit(struct kv_store *s, const char *key, size_t klen,
-		       struct kv_intent *in, int dead, struct kv_err *err);
+static int exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+		       int dead, struct kv_err *err);
 
-static int recover_one(struct kv_store *s, const char *key, size_t klen,
-		       struct kv_intent *dead, struct kv_err *err)
+static int recover_one(struct kv_store *s, const char *key, size_t klen, struct kv_intent *dead,
+		       struct kv_err *err)
 {
 	int rc = kv_intents_takeover(s->ints, key, klen, dead, err);
 
@@ -156,8 +156,7 @@ static int delete_ref(struct kv_store *s, const struct kv_fileref *ref, int dead
  * an orphan for verify to find. A shard that has just failed is not even asked: waiting
  * out its timeout again would hold the key's lock (and the client's answer) for nothing.
  * Returns the first error. */
-static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs, int n,
-			       int dead)
+static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs, int n, int dead)
 {
 	int i, first = 0;
 
@@ -216,7 +215,7 @@ static int apply_recops(struct kv_txn *txn, void *arg, struct kv_err *err)
 		if (rc < 0 && rc != -ENOENT)
 			return rc;
 		if (op->expect_gen == 0 ? rc == 0 : rc < 0 || cur.gen != op->expect_gen)
-			continue;	/* changed since: another writer's outcome stands */
+			continue; /* changed since: another writer's outcome stands */
 		/* A new name (a rename's destination) must fit the tree as it is now; if it
 		 * does not, nothing of the operation applies. */
 		if (op->expect_gen == 0 && !op->remove &&
@@ -262,8 +261,8 @@ int kv__apply_recop(struct kv_txn *txn, void *arg, struct kv_err *err)
 }
 
 /* MOVE ref's temporary upload onto dst; for a dead owner's, from its old name too. */
-static int move_ref(struct kv_store *s, const struct kv_fileref *ref, const char *dst,
-		    int dead, struct kv_err *err)
+static int move_ref(struct kv_store *s, const struct kv_fileref *ref, const char *dst, int dead,
+		    struct kv_err *err)
 {
 	char src[KV_URL_MAX];
 	int rc = kv__ref_url(s, ref, src, sizeof(src), err);
@@ -294,8 +293,8 @@ static int do_moves(struct kv_store *s, struct kv_intent *in, int dead, int *fir
 		rc = kv__ref_url(s, &final, dst, sizeof(dst), err);
 		if (rc == 0)
 			rc = move_ref(s, m, dst, dead, err);
-		if (rc == 0 || rc == -ENOENT) {	/* gone: moved before a crash */
-			kv_crash_point("commit.move");	/* one more MOVE done */
+		if (rc == 0 || rc == -ENOENT) {	       /* gone: moved before a crash */
+			kv_crash_point("commit.move"); /* one more MOVE done */
 			moved++;
 			continue;
 		}
@@ -309,8 +308,8 @@ static int do_moves(struct kv_store *s, struct kv_intent *in, int dead, int *fir
 		/* Whatever that shard holds at the final path is not the new value. */
 		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, final.shard,
 				     final.key, final.klen, 0);
-		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, m->shard,
-				     m->key, m->klen, m->tmp);
+		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, m->shard, m->key,
+				     m->klen, m->tmp);
 	}
 	return moved;
 }
@@ -326,12 +325,12 @@ static void add_moved_to_cleanup(struct kv_intent *in)
 				     in->moves[i].shard, in->moves[i].key, in->moves[i].klen, 0);
 }
 
-static int exec_commit(struct kv_store *s, const char *key, size_t klen,
-		       struct kv_intent *in, int dead, struct kv_err *err)
+static int exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
+		       int dead, struct kv_err *err)
 {
 	int first_err = 0, moved, rc = 0;
 
-	kv_crash_point("commit.intent");	/* step 3 done: COMMIT recorded, nothing moved */
+	kv_crash_point("commit.intent"); /* step 3 done: COMMIT recorded, nothing moved */
 	moved = do_moves(s, in, dead, &first_err, err);
 	kv_crash_point("commit.moved");
 	if (in->nmoves > 0 && moved == 0) {
@@ -424,9 +423,8 @@ static int put_fits(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return kv__file_fits(txn, p->key, p->klen, err);
 }
 
-int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
-		 unsigned flags, const struct kv_meta *meta, struct kv_put **out,
-		 struct kv_err *err)
+int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size, unsigned flags,
+		 const struct kv_meta *meta, struct kv_put **out, struct kv_err *err)
 {
 	const char *ptrs[KV_MAX_REPLICAS];
 	int order[KV_MAX_REPLICAS], rc, i;
@@ -472,7 +470,7 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 	}
 	if (rc == 0)
 		rc = put_urls(p, err);
-	kv_crash_point("put.intent");	/* step 1 done: the intent lists what to undo */
+	kv_crash_point("put.intent"); /* step 1 done: the intent lists what to undo */
 	for (i = 0; i < p->n; i++)
 		ptrs[i] = p->up_urls[i];
 	if (rc == 0)
@@ -502,7 +500,7 @@ int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *e
 		kv_md5_update(p->md5, buf, len);
 	p->written += len;
 	rc = kv_upload_write(p->up, buf, len, err);
-	kv_crash_point("put.writing");	/* step 2 under way */
+	kv_crash_point("put.writing"); /* step 2 under way */
 	if (rc < 0)
 		put_failed(p);
 	return rc;
@@ -544,9 +542,9 @@ static int put_commit_update(struct kv_put *p, struct kv_err *err)
 	rc = kv_intents_update(p->s->ints, p->key, p->klen, in, err);
 	if (rc < 0)
 		return rc;
-	p->locked = 0;		/* from here on, exec_commit finishes and drops the intent */
+	p->locked = 0; /* from here on, exec_commit finishes and drops the intent */
 	rc = kv__exec_commit(p->s, p->key, p->klen, in, err);
-	p->rec = op->rec;	/* minus replicas whose move failed */
+	p->rec = op->rec; /* minus replicas whose move failed */
 	return rc;
 }
 
@@ -558,8 +556,8 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 		put_failed(p);
 		return rc;
 	}
-	kv_crash_point("put.uploaded");	/* step 2 done */
-	if (p->md5 != NULL)	/* else all zero: unknown */
+	kv_crash_point("put.uploaded"); /* step 2 done */
+	if (p->md5 != NULL)		/* else all zero: unknown */
 		kv_md5_final(p->md5, p->rec.md5);
 	p->rec.size = p->written;
 	p->rec.ctime_ns = kv_now_ns();
@@ -577,7 +575,7 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 	} else {
 		rc = kv_index_update(p->s->idx, put_new_record, p, err);
 		if (rc == 0) {
-			kv_crash_point("put.indexed");	/* a new key: step 4 without an intent */
+			kv_crash_point("put.indexed"); /* a new key: step 4 without an intent */
 			(void)kv_intents_release(p->s->ints, p->key, p->klen, NULL);
 			p->locked = 0;
 		}
@@ -625,7 +623,7 @@ void kv_put_set_meta(struct kv_put *p, const struct kv_meta *meta)
 	p->meta = *meta;
 	p->has_meta = 1;
 	if (!p->update)
-		kv_meta_apply(&p->rec, meta);	/* a new key's record was made at begin */
+		kv_meta_apply(&p->rec, meta); /* a new key's record was made at begin */
 }
 
 int kv_put_nurls(const struct kv_put *p)
@@ -695,8 +693,8 @@ static int delete_record(struct kv_txn *txn, void *arg, struct kv_err *err)
 }
 
 /* Delete every replica of rec; the record keeps the ones that failed. */
-static int delete_replicas(struct kv_store *s, const char *key, size_t klen,
-			   struct kv_record *rec, struct kv_err *err)
+static int delete_replicas(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+			   struct kv_err *err)
 {
 	struct kv_record left = *rec;
 	int i, first = 0;

@@ -81,8 +81,10 @@ static int entry_value(const char *path, size_t plen, const void *v, size_t len,
 
 	if (len < 2 || (n = (size_t)p[0] | (size_t)p[1] << 8) > len - 2 || n != plen ||
 	    memcmp(p + 2, path, plen) != 0)
-		return kv_err_set(err, -EIO, "extended attribute of '%.*s' is damaged or "
-				  "another path's", (int)plen, path);
+		return kv_err_set(err, -EIO,
+				  "extended attribute of '%.*s' is damaged or "
+				  "another path's",
+				  (int)plen, path);
 	*val = p + 2 + n;
 	*vlen = len - 2 - n;
 	return 0;
@@ -105,16 +107,22 @@ static int entry_put(struct kv_txn *txn, const char *path, size_t plen, const ch
 	memcpy(buf + 2, path, plen);
 	if (len > 0)
 		memcpy(buf + 2 + plen, val, len);
-	rc = kv_txn_put_bytes(txn, KV_XATTRS, key, KV_SHA256_LEN + nlen, buf, 2 + plen + len,
-			      err);
+	rc = kv_txn_put_bytes(txn, KV_XATTRS, key, KV_SHA256_LEN + nlen, buf, 2 + plen + len, err);
 	free(buf);
 	return rc;
 }
 
 /* --- the ACL xattr: a u32 version 2, then entries of u16 tag, u16 perm, u32 id --- */
 
-enum { ACL_VERSION = 2, TAG_USER_OBJ = 1, TAG_USER = 2, TAG_GROUP_OBJ = 4, TAG_GROUP = 8,
-       TAG_MASK = 0x10, TAG_OTHER = 0x20 };
+enum {
+	ACL_VERSION = 2,
+	TAG_USER_OBJ = 1,
+	TAG_USER = 2,
+	TAG_GROUP_OBJ = 4,
+	TAG_GROUP = 8,
+	TAG_MASK = 0x10,
+	TAG_OTHER = 0x20
+};
 
 static unsigned get16(const uint8_t *p)
 {
@@ -149,7 +157,8 @@ static int acl_check(const void *val, size_t len)
 		case TAG_GROUP_OBJ: go++; break;
 		case TAG_OTHER: o++; break;
 		case TAG_MASK: m++; break;
-		case TAG_USER: case TAG_GROUP: named++; break;
+		case TAG_USER:
+		case TAG_GROUP: named++; break;
 		default: return -EINVAL;
 		}
 	}
@@ -240,8 +249,7 @@ int kv_acl_inherit(const void *dflt, size_t dlen, uint32_t *mode, void *acl, siz
 /* --- existence of the path --- */
 
 /* Is path a key or a directory? 0 when so, making an implied directory explicit. */
-static int path_exists_txn(struct kv_txn *txn, const char *path, size_t plen,
-			   struct kv_err *err)
+static int path_exists_txn(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
 {
 	char prefix[KV_KEY_MAX + 1];
 	struct kv_record rec;
@@ -251,7 +259,7 @@ static int path_exists_txn(struct kv_txn *txn, const char *path, size_t plen,
 		return rc;
 	rc = kv_txn_get(txn, KV_DIRS, path, plen, &rec, err);
 	if (rc != -ENOENT || (plen == 1 && path[0] == '/'))
-		return rc == -ENOENT ? 0 : rc;	/* the root always is */
+		return rc == -ENOENT ? 0 : rc; /* the root always is */
 	if (plen + 1 > KV_KEY_MAX)
 		return kv_err_set(err, -ENOENT, "'%.*s' not found", (int)plen, path);
 	memcpy(prefix, path, plen);
@@ -259,7 +267,7 @@ static int path_exists_txn(struct kv_txn *txn, const char *path, size_t plen,
 	if (!kv_txn_has_prefix(txn, KV_KEYS, prefix, plen + 1) &&
 	    !kv_txn_has_prefix(txn, KV_DIRS, prefix, plen + 1))
 		return kv_err_set(err, -ENOENT, "'%.*s' not found", (int)plen, path);
-	kv_record_new(&rec, KV_TYPE_DIR, NULL);	/* implied: made explicit */
+	kv_record_new(&rec, KV_TYPE_DIR, NULL); /* implied: made explicit */
 	return kv_txn_put(txn, KV_DIRS, path, plen, &rec, err);
 }
 
@@ -297,8 +305,8 @@ static int get_view(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return 0;
 }
 
-int kv_xattr_get(struct kv_index *idx, const char *path, size_t plen, const char *name,
-		 int who, void *buf, size_t cap, size_t *len, struct kv_err *err)
+int kv_xattr_get(struct kv_index *idx, const char *path, size_t plen, const char *name, int who,
+		 void *buf, size_t cap, size_t *len, struct kv_err *err)
 {
 	struct get_arg a = { path, name, plen, buf, cap, len };
 	int rc = check_name(name, who, 1, err);
@@ -314,8 +322,8 @@ struct list_arg {
 	size_t plen;
 	int who;
 	char *buf;
-	size_t cap, len;	/* len: the names' bytes so far (also past cap) */
-	int damaged;		/* an entry was not this path's: list_one stopped */
+	size_t cap, len; /* len: the names' bytes so far (also past cap) */
+	int damaged;	 /* an entry was not this path's: list_one stopped */
 };
 
 static int list_one(const char *key, size_t klen, const void *v, size_t vlen, void *arg)
@@ -408,16 +416,16 @@ static int set_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 		if (rc < 0)
 			return rc;
 		if (names.len + strlen(a->name) + 1 > KV_XATTR_LIST_MAX)
-			return kv_err_set(err, -ENOSPC, "the attributes of '%.*s' are full "
-					  "(%d bytes of names)", (int)a->plen, a->path,
-					  KV_XATTR_LIST_MAX);
+			return kv_err_set(err, -ENOSPC,
+					  "the attributes of '%.*s' are full "
+					  "(%d bytes of names)",
+					  (int)a->plen, a->path, KV_XATTR_LIST_MAX);
 	}
-	return entry_put(txn, a->path, a->plen, a->name, klen - KV_SHA256_LEN, a->val, a->len,
-			 err);
+	return entry_put(txn, a->path, a->plen, a->name, klen - KV_SHA256_LEN, a->val, a->len, err);
 }
 
-int kv_xattr_set(struct kv_index *idx, const char *path, size_t plen, const char *name,
-		 int who, const void *val, size_t len, int flags, struct kv_err *err)
+int kv_xattr_set(struct kv_index *idx, const char *path, size_t plen, const char *name, int who,
+		 const void *val, size_t len, int flags, struct kv_err *err)
 {
 	struct set_arg a = { path, name, plen, val, len, flags };
 	int rc = check_name(name, who, 0, err);
@@ -446,8 +454,8 @@ static int remove_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return rc == -ENOENT ? kv_err_set(err, -ENODATA, "no attribute %s", a->name) : rc;
 }
 
-int kv_xattr_remove(struct kv_index *idx, const char *path, size_t plen, const char *name,
-		    int who, struct kv_err *err)
+int kv_xattr_remove(struct kv_index *idx, const char *path, size_t plen, const char *name, int who,
+		    struct kv_err *err)
 {
 	struct set_arg a = { path, name, plen, NULL, 0, 0 };
 	int rc = check_name(name, who, 1, err);
@@ -563,7 +571,7 @@ int kv_xattr_chmod_txn(struct kv_txn *txn, const char *path, size_t plen, uint32
 	if (rc < 0)
 		return rc;
 	if (acl_check(val, vlen) < 0)
-		return 0;	/* not an ACL we could have stored: leave it */
+		return 0; /* not an ACL we could have stored: leave it */
 	acl = malloc(vlen);
 	if (acl == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");
@@ -576,14 +584,14 @@ int kv_xattr_chmod_txn(struct kv_txn *txn, const char *path, size_t plen, uint32
 
 /* --- for the frontends --- */
 
-int kv_store_getxattr(struct kv_store *s, const char *path, size_t plen, const char *name,
-		      int who, void *buf, size_t cap, size_t *len, struct kv_err *err)
+int kv_store_getxattr(struct kv_store *s, const char *path, size_t plen, const char *name, int who,
+		      void *buf, size_t cap, size_t *len, struct kv_err *err)
 {
 	return kv_xattr_get(s->idx, path, plen, name, who, buf, cap, len, err);
 }
 
-int kv_store_setxattr(struct kv_store *s, const char *path, size_t plen, const char *name,
-		      int who, const void *val, size_t len, int flags, struct kv_err *err)
+int kv_store_setxattr(struct kv_store *s, const char *path, size_t plen, const char *name, int who,
+		      const void *val, size_t len, int flags, struct kv_err *err)
 {
 	return kv_xattr_set(s->idx, path, plen, name, who, val, len, flags, err);
 }

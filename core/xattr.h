@@ -44,8 +44,8 @@ struct kv_store;
 struct kv_txn;
 
 #define KV_XATTR_NAME_MAX 255
-#define KV_XATTR_SIZE_MAX 65536		/* one value */
-#define KV_XATTR_LIST_MAX 65536		/* a path's names, each with its NUL */
+#define KV_XATTR_SIZE_MAX 65536 /* one value */
+#define KV_XATTR_LIST_MAX 65536 /* a path's names, each with its NUL */
 
 #define KV_ACL_ACCESS "system.posix_acl_access"
 #define KV_ACL_DEFAULT "system.posix_acl_default"
@@ -59,8 +59,8 @@ enum { KV_XATTR_PRIVILEGED = 1 };
  * a path that does not exist); -ERANGE buf too small (*len set); -EOPNOTSUPP, -ERANGE,
  * -EINVAL for names as above. who: 0 or KV_XATTR_PRIVILEGED. Reads one snapshot.
  */
-int kv_xattr_get(struct kv_index *idx, const char *path, size_t plen, const char *name,
-		 int who, void *buf, size_t cap, size_t *len, struct kv_err *err);
+int kv_xattr_get(struct kv_index *idx, const char *path, size_t plen, const char *name, int who,
+		 void *buf, size_t cap, size_t *len, struct kv_err *err);
 
 /*
  * Set attribute name of path to val[0..len). flags: 0, or XATTR_CREATE (fail with -EEXIST
@@ -69,8 +69,8 @@ int kv_xattr_get(struct kv_index *idx, const char *path, size_t plen, const char
  * below it) makes the directory explicit, as chmod does, so that the attribute does not
  * outlive the directory when its last key goes. Returns 0 or an error above.
  */
-int kv_xattr_set(struct kv_index *idx, const char *path, size_t plen, const char *name,
-		 int who, const void *val, size_t len, int flags, struct kv_err *err);
+int kv_xattr_set(struct kv_index *idx, const char *path, size_t plen, const char *name, int who,
+		 const void *val, size_t len, int flags, struct kv_err *err);
 
 /* The names of path's attributes the caller may see, each followed by a NUL, into buf
  * (cap bytes); *len their total length. cap 0 only asks the length. Returns 0 (none:
@@ -79,8 +79,8 @@ int kv_xattr_list(struct kv_index *idx, const char *path, size_t plen, int who, 
 		  size_t cap, size_t *len, struct kv_err *err);
 
 /* Remove attribute name of path. Returns 0, -ENODATA when it is not there, or as get. */
-int kv_xattr_remove(struct kv_index *idx, const char *path, size_t plen, const char *name,
-		    int who, struct kv_err *err);
+int kv_xattr_remove(struct kv_index *idx, const char *path, size_t plen, const char *name, int who,
+		    struct kv_err *err);
 
 /* In a write transaction: give to the attributes of from (from keeps none), dropping
  * those to had: what a rename does, before it removes from's record. */
@@ -109,10 +109,10 @@ int kv_acl_inherit(const void *dflt, size_t dlen, uint32_t *mode, void *acl, siz
 		   size_t *alen);
 
 /* kv_xattr_get, _set, _list and _remove on a store's index: what the frontends call. */
-int kv_store_getxattr(struct kv_store *s, const char *path, size_t plen, const char *name,
-		      int who, void *buf, size_t cap, size_t *len, struct kv_err *err);
-int kv_store_setxattr(struct kv_store *s, const char *path, size_t plen, const char *name,
-		      int who, const void *val, size_t len, int flags, struct kv_err *err);
+int kv_store_getxattr(struct kv_store *s, const char *path, size_t plen, const char *name, int who,
+		      void *buf, size_t cap, size_t *len, struct kv_err *err);
+int kv_store_setxattr(struct kv_store *s, const char *path, size_t plen, const char *name, int who,
+		      const void *val, size_t len, int flags, struct kv_err *err);
 int kv_store_listxattr(struct kv_store *s, const char *path, size_t plen, int who, char *buf,
 		       size_t cap, size_t *len, struct kv_err *err);
 int kv_store_removexattr(struct kv_store *s, const char *path, size_t plen, const char *name,

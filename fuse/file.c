@@ -28,8 +28,8 @@
 #include "request.h"
 #include "sys.h"
 
-#define STREAM_AT (1 << 20)	/* smaller files go up whole at close */
-#define PREFETCH_MIN (4 << 20)	/* values read in order from this size on: read-ahead */
+#define STREAM_AT (1 << 20)    /* smaller files go up whole at close */
+#define PREFETCH_MIN (4 << 20) /* values read in order from this size on: read-ahead */
 #define RA_MIN (128 * 1024)
 #define RA_MAX (8 * 1024 * 1024)
 /* A failed fetch answers the reads of the next moment itself: the kernel retries a failed
@@ -259,11 +259,11 @@ static int stream_write(struct node *n, const char *buf, size_t len, uint64_t of
 		if (rc < 0) {
 			stream_abort(n);
 			n->appending = 0;
-			return 0;	/* the spool has it all; close stores it, or says why not */
+			return 0; /* the spool has it all; close stores it, or says why not */
 		}
 		n->spooled_to = off;
 	}
-	rc = stream_push(n->stream, buf, len, &err);	/* sent by the stream's thread */
+	rc = stream_push(n->stream, buf, len, &err); /* sent by the stream's thread */
 	if (rc < 0) {
 		(void)tk_errno(rc, &err, "write", n->key);
 		stream_abort(n);
@@ -334,7 +334,7 @@ static int spool_fill(struct node *n, int truncate, struct kv_err *err)
 		return 0;
 	}
 	rc = spool_open(n, err);
-	empty = n->created || n->rec.size == 0;	/* io held: rec cannot change */
+	empty = n->created || n->rec.size == 0; /* io held: rec cannot change */
 	if (rc == 0 && (truncate || empty))
 		stream_restart(n);
 	if (rc < 0 || truncate || empty)
@@ -357,8 +357,8 @@ static void spool_changed(struct node *n, uint64_t size)
 	n->size = size;
 	n->dirty = 1;
 	n->failed = 0;
-	n->meta.set_mtime = 0;	/* a write after utimens: the time is now */
-	n->rec.mtime_ns = n->rec.ctime_ns = kv_now_ns();	/* what stat shows until stored */
+	n->meta.set_mtime = 0; /* a write after utimens: the time is now */
+	n->rec.mtime_ns = n->rec.ctime_ns = kv_now_ns(); /* what stat shows until stored */
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -412,8 +412,8 @@ static int upload(struct node *n, struct kv_err *err)
 	} else {
 		rc = spool_complete(n, err);
 		if (rc == 0)
-			rc = kv_store_put_fd(tk_ctx()->store, key, klen, n->spool_fd,
-					     (int64_t)size, 0, &meta, &rec, err);
+			rc = kv_store_put_fd(tk_ctx()->store, key, klen, n->spool_fd, (int64_t)size,
+					     0, &meta, &rec, err);
 	}
 	if (rc < 0) {
 		if (n->lost)
@@ -450,7 +450,7 @@ int tk_flush_locked(struct node *n, const char *op, int at_release)
 	if (rc == 0)
 		return 0;
 	if (rc == -EBUSY || rc == -ENOENT)
-		rc = -EIO;	/* not what close() means by them */
+		rc = -EIO; /* not what close() means by them */
 	(void)key_copy(n, key);
 	return tk_errno(rc, &err, op, key);
 }
@@ -570,7 +570,7 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		n->meta = m;
 		pthread_mutex_unlock(&n->lock);
 	} else {
-		rc = spool_fill(n, 1, &err);	/* raced with another creator: O_TRUNC it */
+		rc = spool_fill(n, 1, &err); /* raced with another creator: O_TRUNC it */
 		if (rc == 0)
 			spool_changed(n, 0);
 	}
@@ -579,7 +579,7 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		node_put(n);
 		return tk_errno(rc, &err, "create", path);
 	}
-	rc = tk_xattr_inherit(path, mode, 0);	/* before the handle: a failure leaves none */
+	rc = tk_xattr_inherit(path, mode, 0); /* before the handle: a failure leaves none */
 	if (rc < 0) {
 		node_put(n);
 		return rc;
@@ -655,7 +655,7 @@ static int read_ahead(struct node *n, char *buf, size_t size, off_t off, struct 
 			rc = prefetch_read(n->pf, off, buf, size, &got, err);
 	}
 	if (rc < 0 && rc != -ESPIPE) {
-		prefetch_free(n->pf);	/* failed: the next read starts afresh */
+		prefetch_free(n->pf); /* failed: the next read starts afresh */
 		n->pf = NULL;
 	}
 	if (rc < 0)
@@ -734,7 +734,7 @@ static int follow_value(struct node *n)
 	if (rc < 0)
 		return rc;
 	if (cur.gen == n->rec.gen)
-		return -ENOENT;	/* where it should be, and missing: nothing to follow */
+		return -ENOENT; /* where it should be, and missing: nothing to follow */
 	pthread_mutex_lock(&n->lock);
 	n->rec = cur;
 	pthread_mutex_unlock(&n->lock);
@@ -758,11 +758,13 @@ static int read_pinned(struct node *n, char *buf, size_t size, off_t off, const 
 
 		(void)key_copy(n, key);
 		n->replaced = 1;
-		syslog(LOG_NOTICE, "read %s: %s while open: its readers get EIO (reopen for the "
-		       "new value)", key, err.msg);
+		syslog(LOG_NOTICE,
+		       "read %s: %s while open: its readers get EIO (reopen for the "
+		       "new value)",
+		       key, err.msg);
 	}
 	if (rc == -ENOENT || rc == -ESTALE)
-		return -EIO;	/* the value vanished under an open file */
+		return -EIO; /* the value vanished under an open file */
 	return rc < 0 ? tk_errno(rc, &err, "read", path != NULL ? path : n->key) : rc;
 }
 
@@ -813,8 +815,7 @@ static void drop_privs_on_write(struct node *n)
 		(void)tk_node_set_meta(n, &m, "write");
 }
 
-int tk_write(const char *path, const char *buf, size_t size, off_t off,
-	     struct fuse_file_info *fi)
+int tk_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct node *n = node_of(fi);
 	struct kv_err err;
@@ -825,18 +826,18 @@ int tk_write(const char *path, const char *buf, size_t size, off_t off,
 		return -EFBIG;
 	pthread_mutex_lock(&n->io);
 	if (n->spool_fd < 0)
-		rc = spool_fill(n, 0, &err);	/* a read-only open became writable (mmap) */
+		rc = spool_fill(n, 0, &err); /* a read-only open became writable (mmap) */
 	if (rc < 0) {
 		pthread_mutex_unlock(&n->io);
 		return tk_errno(rc, &err, "write", path != NULL ? path : n->key);
 	}
 	if (n->appending && (uint64_t)off == n->size && stream_write(n, buf, size, n->size)) {
-		spool_changed(n, (uint64_t)off + size);	/* sent up, not spooled */
+		spool_changed(n, (uint64_t)off + size); /* sent up, not spooled */
 		pthread_mutex_unlock(&n->io);
 		drop_privs_on_write(n);
 		return (int)size;
 	}
-	if ((uint64_t)off != n->size)	/* not at the end: no longer in order */
+	if ((uint64_t)off != n->size) /* not at the end: no longer in order */
 		n->appending = 0;
 	rc = spool_complete(n, &err);
 	if (rc < 0) {
@@ -956,7 +957,7 @@ static void keep_value(struct node *n, const char *op, const char *path)
 	if (!created && !n->replaced && n->spool_fd < 0) {
 		if (spool_fill(n, 0, &err) < 0)
 			(void)tk_errno(-EIO, &err, op, path);
-		prefetch_free(n->pf);	/* reads come from the spool now */
+		prefetch_free(n->pf); /* reads come from the spool now */
 		n->pf = NULL;
 	}
 }
@@ -1002,7 +1003,7 @@ static int unlink_key(const char *key, size_t klen, const char *hide_as, size_t 
 		created = n->created;
 		pthread_mutex_unlock(&n->lock);
 	}
-	if (!created)	/* else never uploaded: nothing stored to remove */
+	if (!created) /* else never uploaded: nothing stored to remove */
 		rc = kv_store_delete(tk_ctx()->store, key, klen, &err);
 	if (rc == 0 && alen > 0)
 		node_hide(key, klen, hide_as, alen);
@@ -1040,8 +1041,7 @@ int tk_hide(const char *from, size_t flen, const char *as, size_t alen, const ch
 }
 
 /* The parts of m that are set, into the metadata an upload will apply. */
-static void meta_merge(struct kv_meta *into, const struct kv_meta *m,
-		       const struct kv_record *rec)
+static void meta_merge(struct kv_meta *into, const struct kv_meta *m, const struct kv_record *rec)
 {
 	if (m->set_mode) {
 		into->set_mode = 1;
@@ -1070,7 +1070,7 @@ int tk_node_set_meta(struct node *n, const struct kv_meta *m, const char *op)
 	size_t klen = key_copy(n, key);
 	int rc = 0, dirty;
 
-	pthread_mutex_lock(&n->io);	/* no upload in flight, none starts */
+	pthread_mutex_lock(&n->io); /* no upload in flight, none starts */
 	pthread_mutex_lock(&n->lock);
 	rec = n->rec;
 	dirty = n->dirty;
@@ -1114,6 +1114,6 @@ void tk_destroy(void *data)
 		(void)node_put(v[i]);
 	}
 	free(v);
-	while (handles != NULL)		/* no release will come for these */
+	while (handles != NULL) /* no release will come for these */
 		handle_close(handles);
 }

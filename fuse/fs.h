@@ -46,8 +46,7 @@ int tk_open(const char *path, struct fuse_file_info *fi);
 int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi);
 int tk_mknod(const char *path, mode_t mode, dev_t rdev);
 int tk_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
-int tk_write(const char *path, const char *buf, size_t size, off_t off,
-	     struct fuse_file_info *fi);
+int tk_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi);
 int tk_truncate(const char *path, off_t size, struct fuse_file_info *fi);
 int tk_flush(const char *path, struct fuse_file_info *fi);
 int tk_fsync(const char *path, int datasync, struct fuse_file_info *fi);
@@ -81,8 +80,7 @@ int tk_node_set_meta(struct node *n, const struct kv_meta *m, const char *op);
 
 /* --- xattr.c --- */
 
-int tk_setxattr(const char *path, const char *name, const char *value, size_t size,
-		int flags);
+int tk_setxattr(const char *path, const char *name, const char *value, size_t size, int flags);
 int tk_getxattr(const char *path, const char *name, char *value, size_t size);
 int tk_listxattr(const char *path, char *list, size_t size);
 int tk_removexattr(const char *path, const char *name);

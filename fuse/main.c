@@ -21,7 +21,6 @@
 #include "release.h"
 #include "sys.h"
 
-
 static void usage(const char *prog)
 {
 	printf("usage: %s SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
@@ -43,15 +42,15 @@ static void usage(const char *prog)
 	       "    -o shard_secret_file=FILE  the cluster's secret for the shards (mode 0600)\n"
 	       "fstab/systemd options (_netdev, nofail, defaults, x-systemd.*) are accepted and\n"
 	       "ignored. default_permissions is always on. See tinykv(8).\n"
-	       "\n", prog);
+	       "\n",
+	       prog);
 }
 
 /* SOURCE ("none": no file), then the -o settings; an error names the -o it comes from. */
 static int load_config(struct tk_opts *c, struct kv_config *cfg)
 {
 	struct kv_config_setting set[TK_OPTS_SET_MAX];
-	const char *file = c->source != NULL && strcmp(c->source, "none") != 0 ? c->source :
-			   NULL;
+	const char *file = c->source != NULL && strcmp(c->source, "none") != 0 ? c->source : NULL;
 	struct kv_err err;
 	int n = tk_opts_settings(c, set), bad;
 
@@ -78,8 +77,8 @@ static int open_cache(struct kv_config *cfg)
 	char real[PATH_MAX];
 	struct kv_notes notes = { "" };
 	struct kv_err err;
-	int fd = kv_private_dir(cfg->cache, "cache", KV_PRIVATE_CREATE, real, sizeof(real),
-				&notes, &err);
+	int fd = kv_private_dir(cfg->cache, "cache", KV_PRIVATE_CREATE, real, sizeof(real), &notes,
+				&err);
 
 	if (fd < 0) {
 		fprintf(stderr, "tinykv: %s\n", err.msg);
@@ -131,9 +130,9 @@ static int serve(struct fuse *f, struct fuse_cmdline_opts *fo, struct mount_ctx 
 
 	if (fuse_mount(f, fo->mountpoint) != 0)
 		return 1;
-	if (tk_request_watch(f) != 0)	/* then a removed open file's key goes at once */
+	if (tk_request_watch(f) != 0) /* then a removed open file's key goes at once */
 		fprintf(stderr, "tinykv: cannot watch requests: an open file replaced by a "
-			"rename is removed first\n");
+				"rename is removed first\n");
 	raise_readahead(fo->mountpoint);
 	if (fuse_daemonize(fo->foreground) != 0) {
 		fuse_unmount(f);

@@ -111,7 +111,7 @@ int node_put(struct node *n)
 	pthread_mutex_unlock(&table_lock);
 	if (!last)
 		return 0;
-	stream_free(n->stream);	/* not finished by a flush: removed from the shards */
+	stream_free(n->stream); /* not finished by a flush: removed from the shards */
 	prefetch_free(n->pf);
 	if (n->spool_fd >= 0)
 		(void)close(n->spool_fd);
@@ -146,8 +146,8 @@ void node_rename(const char *from, size_t flen, const char *to, size_t tlen)
 /* Is n's key under dir/ (dlen 0: under the root, so always)? Caller holds table_lock. */
 static int under(const struct node *n, const char *dir, size_t dlen)
 {
-	return dlen == 0 || (n->klen > dlen + 1 && n->key[dlen] == '/' &&
-			     memcmp(n->key, dir, dlen) == 0);
+	return dlen == 0 ||
+	       (n->klen > dlen + 1 && n->key[dlen] == '/' && memcmp(n->key, dir, dlen) == 0);
 }
 
 /* Append n to the array *v, taking a reference. Caller holds table_lock. */
@@ -216,7 +216,7 @@ void node_rename_tree(const char *from, size_t flen, const char *to, size_t tlen
 		n->klen = n->klen - flen + tlen;
 		pthread_mutex_unlock(&n->lock);
 		pp = find(n->key, n->klen);
-		n->next = *pp;	/* NULL: the destination directory had no open files */
+		n->next = *pp; /* NULL: the destination directory had no open files */
 		*pp = n;
 	}
 	pthread_mutex_unlock(&table_lock);
@@ -254,7 +254,7 @@ void node_hide(const char *key, size_t klen, const char *as, size_t alen)
 		dst = find(as, alen);
 		pthread_mutex_lock(&n->lock);
 		n->unlinked = 1;
-		n->created = 0;		/* not a new file to list any more */
+		n->created = 0; /* not a new file to list any more */
 		if (*dst == NULL && alen <= KV_KEY_MAX) {
 			memcpy(n->key, as, alen);
 			n->klen = alen;
@@ -288,7 +288,8 @@ int node_unhide(const char *key, size_t klen)
 
 void node_each_created_in(const char *dir, size_t dlen,
 			  void (*fn)(const char *name, size_t nlen, const struct kv_record *rec,
-				     void *arg), void *arg)
+				     void *arg),
+			  void *arg)
 {
 	size_t plen = dlen > 0 ? dlen + 1 : 0;
 	int b;
@@ -301,8 +302,8 @@ void node_each_created_in(const char *dir, size_t dlen,
 			struct kv_record rec;
 			int created;
 
-			if (n->klen <= plen || (dlen > 0 &&
-			    (memcmp(n->key, dir, dlen) != 0 || n->key[dlen] != '/')) ||
+			if (n->klen <= plen ||
+			    (dlen > 0 && (memcmp(n->key, dir, dlen) != 0 || n->key[dlen] != '/')) ||
 			    memchr(n->key + plen, '/', n->klen - plen) != NULL)
 				continue;
 			pthread_mutex_lock(&n->lock);

@@ -37,55 +37,55 @@ struct node;
 
 /* What fi->fh points at for an open file: one per open(2), sharing the key's node. */
 struct open_file {
-	int kind;			/* HANDLE_FILE: the first field of every handle */
-	int writable;			/* opened for writing, or created by this
+	int kind;     /* HANDLE_FILE: the first field of every handle */
+	int writable; /* opened for writing, or created by this
 					 * open (whatever the access mode): its
 					 * close uploads */
 	struct node *node;
-	struct open_file *prev, *next;	/* every open handle; see handle_new in file.c */
+	struct open_file *prev, *next; /* every open handle; see handle_new in file.c */
 };
 
 /* What fi->fh points at for an open directory. */
 struct dir_handle {
-	int kind;			/* HANDLE_DIR */
+	int kind; /* HANDLE_DIR */
 	size_t klen;
 	char key[KV_KEY_MAX + 1];
 	/* A listing in progress (the kernel reads a directory in several calls): */
-	struct kv_dirpos pos;		/* where the stored entries stopped */
-	off_t next;			/* offset of the next entry to give */
-	size_t created_given;		/* new files of this mount given so far */
+	struct kv_dirpos pos; /* where the stored entries stopped */
+	off_t next;	      /* offset of the next entry to give */
+	size_t created_given; /* new files of this mount given so far */
 };
 
 struct node {
-	char key[KV_KEY_MAX + 1];	/* table_lock+lock */
+	char key[KV_KEY_MAX + 1]; /* table_lock+lock */
 	size_t klen;
-	int refs;			/* table_lock */
+	int refs; /* table_lock */
 	pthread_mutex_t io, lock;
-	struct kv_record rec;		/* io+lock: as last read or written; shown while open */
-	int created;			/* io+lock: new key, not in the index until uploaded */
-	int dirty;			/* io+lock: spool differs from what the shards hold */
-	uint64_t size;			/* io+lock: current length (spool's when spooled) */
-	struct kv_meta meta;		/* io+lock: metadata set while dirty, for the upload */
-	int failed;			/* io+lock: the last upload failed and the caller was
+	struct kv_record rec;  /* io+lock: as last read or written; shown while open */
+	int created;	       /* io+lock: new key, not in the index until uploaded */
+	int dirty;	       /* io+lock: spool differs from what the shards hold */
+	uint64_t size;	       /* io+lock: current length (spool's when spooled) */
+	struct kv_meta meta;   /* io+lock: metadata set while dirty, for the upload */
+	int failed;	       /* io+lock: the last upload failed and the caller was
 					 * told; no change since (release does not retry it) */
-	int spooled;			/* io+lock: spool_fd is open (this mount's own view) */
-	int unlinked;			/* lock: removed while open, never upload */
-	int hidden;			/* lock: ... and in the table under a name of
+	int spooled;	       /* io+lock: spool_fd is open (this mount's own view) */
+	int unlinked;	       /* lock: removed while open, never upload */
+	int hidden;	       /* lock: ... and in the table under a name of
 					 * libfuse's (.fuse_hiddenXXXX) for the kernel's
 					 * calls by path while it stays open */
-	int spool_fd;			/* io: -1 while reads go to the shards */
-	int appending;			/* io: every write since the spool was empty extended
+	int spool_fd;	       /* io: -1 while reads go to the shards */
+	int appending;	       /* io: every write since the spool was empty extended
 					 * it at its end (so the value can go up as it is
 					 * written) */
-	struct stream *stream;		/* io: the value going up while it is written */
-	uint64_t streamed;		/* io: bytes stream has sent */
-	uint64_t spooled_to;		/* io: while streaming, the spool holds only
+	struct stream *stream; /* io: the value going up while it is written */
+	uint64_t streamed;     /* io: bytes stream has sent */
+	uint64_t spooled_to;   /* io: while streaming, the spool holds only
 					 * [0, spooled_to): the rest went up directly */
-	int lost;			/* io: a streamed upload failed: the bytes since
+	int lost;	       /* io: a streamed upload failed: the bytes since
 					 * spooled_to are gone; close reports it */
-	char *ra;			/* io: read-ahead window of a value read from shards */
+	char *ra;	       /* io: read-ahead window of a value read from shards */
 	int64_t ra_off;
-	size_t ra_len, ra_cap, ra_next;	/* ra_next: window size for the next fetch */
+	size_t ra_len, ra_cap, ra_next; /* ra_next: window size for the next fetch */
 	struct prefetch *pf;		/* io: read-ahead thread of a value read in order */
 	int64_t read_end;		/* io: where the last read from the shards ended */
 	int replaced;			/* io: a read found the value replaced (HTTP, another
@@ -128,6 +128,7 @@ int node_unhide(const char *key, size_t klen);
 /* Call fn for every created-but-not-uploaded key directly inside dir (dlen 0: root). */
 void node_each_created_in(const char *dir, size_t dlen,
 			  void (*fn)(const char *name, size_t nlen, const struct kv_record *rec,
-				     void *arg), void *arg);
+				     void *arg),
+			  void *arg);
 
 #endif

@@ -76,18 +76,18 @@ static nlink_t dir_links(const char *key, size_t klen)
 	uint64_t subdirs = 0;
 
 	if (kv_store_subdirs(tk_ctx()->store, key, klen, TK_LINKS_COUNTED, &subdirs, NULL) < 0)
-		subdirs = 0;	/* a count is no reason to fail a stat */
+		subdirs = 0; /* a count is no reason to fail a stat */
 	return subdirs > TK_LINKS_COUNTED ? 1 : (nlink_t)(2 + subdirs);
 }
 
 static void fill_stat(struct stat *st, const char *key, size_t klen, const struct kv_record *rec)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_ino = (ino_t)kv_record_ino(rec, key, klen);	/* kept across renames */
+	st->st_ino = (ino_t)kv_record_ino(rec, key, klen); /* kept across renames */
 	st->st_uid = rec->uid;
 	st->st_gid = rec->gid;
 	st->st_size = (off_t)rec->size;
-	st->st_blksize = 1 << 20;	/* cp and friends copy in pieces of this size */
+	st->st_blksize = 1 << 20; /* cp and friends copy in pieces of this size */
 	st->st_blocks = (blkcnt_t)((rec->size + 511) / 512);
 	ts(&st->st_mtim, rec->mtime_ns);
 	ts(&st->st_ctim, rec->ctime_ns);
@@ -143,7 +143,7 @@ int tk_lookup(const char *key, size_t klen, struct kv_record *rec, struct kv_err
 
 int tk_hiding_name(const char *key, size_t klen)
 {
-	static const char hidden[] = ".fuse_hidden";	/* then 16 hex digits (libfuse) */
+	static const char hidden[] = ".fuse_hidden"; /* then 16 hex digits (libfuse) */
 	const size_t hlen = sizeof(hidden) - 1;
 	const char *slash = memrchr(key, '/', klen), *name = slash != NULL ? slash + 1 : key;
 	size_t nlen = klen - (size_t)(name - key), i;
@@ -175,7 +175,7 @@ static int tk_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	if (path == NULL && fi != NULL && fi->fh != 0 && tk_file_of(fi) == NULL) {
 		struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 
-		path = d->key;	/* fstat of a directory: look it up by name */
+		path = d->key; /* fstat of a directory: look it up by name */
 	}
 	if (tk_file_of(fi) != NULL) {
 		struct node *n = tk_file_of(fi);
@@ -228,14 +228,13 @@ struct dir_fill {
 	fuse_fill_dir_t filler;
 	struct dir_handle *d;
 	int plus;
-	off_t skip;		/* a seek back: entries before this offset are not given */
-	size_t created_seen;	/* new files of this mount met in this call */
+	off_t skip;	     /* a seek back: entries before this offset are not given */
+	size_t created_seen; /* new files of this mount met in this call */
 	int full;
 };
 
 /* Give one entry; returns 1 (and gives nothing) when the kernel's buffer is full. */
-static int fill_one(struct dir_fill *f, const char *name, size_t nlen,
-		    const struct kv_record *rec)
+static int fill_one(struct dir_fill *f, const char *name, size_t nlen, const struct kv_record *rec)
 {
 	char nm[KV_KEY_MAX + 1], key[2 * KV_KEY_MAX + 2];
 	struct dir_handle *d = f->d;
@@ -274,7 +273,7 @@ static void created_cb(const char *name, size_t nlen, const struct kv_record *re
 	struct dir_fill *f = arg;
 
 	if (f->full || f->created_seen++ < f->d->created_given)
-		return;		/* the buffer is full, or given in an earlier call */
+		return; /* the buffer is full, or given in an earlier call */
 	if (fill_one(f, name, nlen, rec) == 0)
 		f->d->created_given++;
 }
@@ -287,7 +286,7 @@ static int tk_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	struct kv_err err;
 	int rc;
 
-	if (off != d->next || off == 0) {	/* the start, or a seek: list from the top */
+	if (off != d->next || off == 0) { /* the start, or a seek: list from the top */
 		memset(&d->pos, 0, sizeof(d->pos));
 		d->next = 0;
 		d->created_given = 0;
@@ -309,7 +308,7 @@ static int tk_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		if (rc < 0)
 			return tk_errno(rc, &err, "readdir", path != NULL ? path : d->key);
 	}
-	if (d->pos.done && !f.full)	/* new files of this mount still being written */
+	if (d->pos.done && !f.full) /* new files of this mount still being written */
 		node_each_created_in(d->key, d->klen, created_cb, &f);
 	return 0;
 }
@@ -386,7 +385,7 @@ static int tk_rmdir(const char *path)
 	int rc;
 
 	if (klen > 0 && has_open_files(key, klen))
-		return -ENOTEMPTY;	/* a new file inside, not stored yet */
+		return -ENOTEMPTY; /* a new file inside, not stored yet */
 	rc = kv_store_rmdir(tk_ctx()->store, key, klen, &err);
 	return rc < 0 ? tk_errno(rc, &err, "rmdir", path) : 0;
 }
@@ -408,7 +407,7 @@ static int tk_link(const char *from, const char *to)
 {
 	(void)from;
 	(void)to;
-	return -EPERM;	/* a value has exactly one key */
+	return -EPERM; /* a value has exactly one key */
 }
 
 /* --- metadata --- */
@@ -426,7 +425,7 @@ static int set_meta(const char *path, struct fuse_file_info *fi, const struct kv
 	if (n != NULL)
 		return tk_node_set_meta(n, m, op);
 	if (path == NULL && fi != NULL && fi->fh != 0)
-		path = ((struct dir_handle *)(uintptr_t)fi->fh)->key;	/* fchmod of a dir */
+		path = ((struct dir_handle *)(uintptr_t)fi->fh)->key; /* fchmod of a dir */
 	if (path == NULL)
 		return -ENOENT;
 	key = tk_key(path, &klen);
@@ -552,14 +551,14 @@ static int tk_rename(const char *from, const char *to, unsigned int flags)
 	int created, rc;
 
 	if (flags & RENAME_EXCHANGE)
-		return -EINVAL;	/* no atomic swap of two keys */
+		return -EINVAL; /* no atomic swap of two keys */
 	/* libfuse hiding an open file whose name goes (fs.h) */
 	if (tk_hiding_name(tkey, tlen) && node_snapshot(fkey, flen, &rec, &created))
 		return tk_hide(fkey, flen, tkey, tlen, from);
 	if (tk_new_name(tkey, tlen) < 0)
 		return -ENAMETOOLONG;
 	if (flen != tlen || memcmp(fkey, tkey, flen) != 0)
-		tk_keep_for_readers(tkey, tlen);	/* readers of the old value read on */
+		tk_keep_for_readers(tkey, tlen); /* readers of the old value read on */
 	if (node_snapshot(fkey, flen, &rec, &created))
 		return rename_open(fkey, flen, tkey, tlen, &rec, kflags);
 	if (flen > 0 && tlen > 0) {
@@ -607,13 +606,13 @@ static void *tk_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct mount_ctx *c = tk_ctx();
 
-	cfg->use_ino = 1;		/* st_ino is the record's (kv_record_ino) */
+	cfg->use_ino = 1; /* st_ino is the record's (kv_record_ino) */
 	cfg->nullpath_ok = 1;
-	cfg->hard_remove = 0;		/* .fuse_hidden names keep fstat working on a removed
+	cfg->hard_remove = 0; /* .fuse_hidden names keep fstat working on a removed
 					 * open file; they never become keys (tk_hide) */
 	cfg->attr_timeout = c->cfg->attr_timeout;
 	cfg->entry_timeout = c->cfg->entry_timeout;
-	cfg->negative_timeout = 0;	/* a key PUT through HTTP shows at once */
+	cfg->negative_timeout = 0; /* a key PUT through HTTP shows at once */
 	/* The kernel clears set-user-ID and set-group-ID on truncate, chown and cached writes
 	 * by Linux's rules (it knows who holds CAP_FSETID; a callback does not), unless the
 	 * file system claims the job: never (libfuse documents the claim as its default).

@@ -12,7 +12,7 @@ struct mount_ctx {
 	struct kv_store *store;
 	const struct kv_config *cfg;
 	int debug;
-	int cache_fd;		/* the private spool directory (cfg->cache), opened by main */
+	int cache_fd; /* the private spool directory (cfg->cache), opened by main */
 };
 
 extern const struct fuse_operations tinykv_ops;

@@ -8,10 +8,10 @@
 /* fstab and systemd options that mean nothing to a FUSE file system. */
 static int ignored_option(const char *opt)
 {
-	static const char *const names[] = {
-		"_netdev", "nofail", "noauto", "auto", "defaults", "user", "users", "nouser",
-		"owner", "group", "nodev", "noexec", "exec", "suid", "nosuid", NULL
-	};
+	static const char *const names[] = { "_netdev",	 "nofail", "noauto", "auto",
+					     "defaults", "user",   "users",  "nouser",
+					     "owner",	 "group",  "nodev",  "noexec",
+					     "exec",	 "suid",   "nosuid", NULL };
 	int i;
 
 	for (i = 0; names[i] != NULL; i++)
@@ -32,7 +32,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 			o->source = arg;
 			return 0;
 		}
-		return 1;	/* the mount point, for fuse_parse_cmdline */
+		return 1; /* the mount point, for fuse_parse_cmdline */
 	}
 	if (key != FUSE_OPT_KEY_OPT)
 		return 1;

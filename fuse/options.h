@@ -11,15 +11,15 @@
 #include "config.h"
 #include "err.h"
 
-#define TK_OPTS_SET_MAX 32	/* config keys on one command line */
+#define TK_OPTS_SET_MAX 32 /* config keys on one command line */
 
 struct tk_opts {
-	const char *source;	/* the first non-option argument: points into the argv */
-	int nonopts;		/* non-option arguments seen */
-	int nset;		/* -o key=value settings, in order: malloc'd copies */
+	const char *source; /* the first non-option argument: points into the argv */
+	int nonopts;	    /* non-option arguments seen */
+	int nset;	    /* -o key=value settings, in order: malloc'd copies */
 	char *set_key[TK_OPTS_SET_MAX], *set_val[TK_OPTS_SET_MAX];
 	int show_version, show_help;
-	int too_many;		/* more than TK_OPTS_SET_MAX settings */
+	int too_many; /* more than TK_OPTS_SET_MAX settings */
 };
 
 /*

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #define WINDOW (8 << 20)
-#define KEEP (1 << 20)		/* behind the last read, for reads that come late */
-#define AHEAD (4 << 20)		/* a read this far past what arrived waits for it */
+#define KEEP (1 << 20)	/* behind the last read, for reads that come late */
+#define AHEAD (4 << 20) /* a read this far past what arrived waits for it */
 
 struct prefetch {
 	struct kv_store *s;
@@ -26,9 +26,9 @@ struct prefetch {
 	pthread_mutex_t lock;
 	pthread_cond_t data, room;
 	char *ring;
-	int64_t start, filled;	/* file offsets; filled - start <= WINDOW */
-	int64_t need;		/* a reader waits until filled reaches this (0: none) */
-	int full;		/* the fetch waits for room */
+	int64_t start, filled; /* file offsets; filled - start <= WINDOW */
+	int64_t need;	       /* a reader waits until filled reaches this (0: none) */
+	int full;	       /* the fetch waits for room */
 	int done, stop, rc;
 	struct kv_err err;
 };
@@ -81,9 +81,8 @@ static void *fetch(void *arg)
 	return NULL;
 }
 
-int prefetch_start(struct kv_store *s, const char *key, size_t klen,
-		   const struct kv_record *rec, int64_t off, struct prefetch **out,
-		   struct kv_err *err)
+int prefetch_start(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		   int64_t off, struct prefetch **out, struct kv_err *err)
 {
 	struct prefetch *p = calloc(1, sizeof(*p));
 

@@ -11,9 +11,8 @@
 struct prefetch;
 
 /* Start reading key (as rec describes it) from offset off. rec is copied. */
-int prefetch_start(struct kv_store *s, const char *key, size_t klen,
-		   const struct kv_record *rec, int64_t off, struct prefetch **out,
-		   struct kv_err *err);
+int prefetch_start(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		   int64_t off, struct prefetch **out, struct kv_err *err);
 
 /*
  * Copy up to len bytes at off into buf, waiting for them to arrive; *got is the count (0

@@ -17,7 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static __thread uint32_t opcode;	/* of the request this thread read last */
+static __thread uint32_t opcode; /* of the request this thread read last */
 static int watching;
 
 static ssize_t req_read(int fd, void *buf, size_t len, void *userdata)
@@ -26,7 +26,8 @@ static ssize_t req_read(int fd, void *buf, size_t len, void *userdata)
 
 	(void)userdata;
 	opcode = r >= (ssize_t)sizeof(struct fuse_in_header) ?
-		 ((const struct fuse_in_header *)buf)->opcode : 0;
+			 ((const struct fuse_in_header *)buf)->opcode :
+			 0;
 	return r;
 }
 

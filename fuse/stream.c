@@ -23,7 +23,7 @@ struct stream {
 	char *ring;
 	size_t head, len;
 	int eof;
-	int rc;			/* the sender's first error */
+	int rc; /* the sender's first error */
 	struct kv_err err;
 };
 
@@ -46,7 +46,7 @@ static void *sender(void *arg)
 		rc = st->rc == 0 ? kv_put_write(st->put, st->ring + st->head, n, &st->err) : 0;
 		pthread_mutex_lock(&st->lock);
 		if (rc < 0)
-			st->rc = rc;	/* later bytes are dropped: the upload is lost */
+			st->rc = rc; /* later bytes are dropped: the upload is lost */
 		st->head = (st->head + n) % RING;
 		st->len -= n;
 		pthread_cond_signal(&st->room);
@@ -137,7 +137,7 @@ void stream_free(struct stream *st)
 		return;
 	pthread_mutex_lock(&st->lock);
 	if (st->rc == 0)
-		st->rc = -ECANCELED;	/* what is still queued need not go */
+		st->rc = -ECANCELED; /* what is still queued need not go */
 	pthread_mutex_unlock(&st->lock);
 	(void)stream_finish(st, NULL);
 	kv_put_free(st->put);

@@ -88,11 +88,11 @@ int tk_getxattr(const char *path, const char *name, char *value, size_t size)
 	struct kv_err err;
 	size_t klen, len = 0;
 	const char *key = tk_key(path, &klen);
-	int rc = kv_store_getxattr(tk_ctx()->store, key, klen, name, caller(), value, size,
-				   &len, &err);
+	int rc = kv_store_getxattr(tk_ctx()->store, key, klen, name, caller(), value, size, &len,
+				   &err);
 
 	if (rc == -ENODATA || rc == -ERANGE || rc == -EOPNOTSUPP)
-		return rc;	/* the everyday answers: not worth a log line */
+		return rc; /* the everyday answers: not worth a log line */
 	if (rc < 0)
 		return tk_errno(rc, &err, "getxattr", path);
 	return len > (size_t)INT32_MAX ? -E2BIG : (int)len;
@@ -103,8 +103,7 @@ int tk_listxattr(const char *path, char *list, size_t size)
 	struct kv_err err;
 	size_t klen, len = 0;
 	const char *key = tk_key(path, &klen);
-	int rc = kv_store_listxattr(tk_ctx()->store, key, klen, caller(), list, size, &len,
-				    &err);
+	int rc = kv_store_listxattr(tk_ctx()->store, key, klen, caller(), list, size, &len, &err);
 
 	if (rc == -ERANGE)
 		return rc;
@@ -152,12 +151,13 @@ int tk_xattr_inherit(const char *path, mode_t mode, int is_dir)
 	parent_of(key, klen, &plen);
 	rc = kv_store_getxattr(s, key, plen, KV_ACL_DEFAULT, 0, NULL, 0, &dlen, &err);
 	if (rc == -ENODATA)
-		return 0;	/* no default ACL: the umask applied (tk_caller_meta) */
+		return 0; /* no default ACL: the umask applied (tk_caller_meta) */
 	if (rc == 0) {
 		dflt = malloc(dlen);
 		acl = malloc(dlen);
 		rc = dflt == NULL || acl == NULL ? -ENOMEM :
-		     kv_store_getxattr(s, key, plen, KV_ACL_DEFAULT, 0, dflt, dlen, &dlen, &err);
+						   kv_store_getxattr(s, key, plen, KV_ACL_DEFAULT,
+								     0, dflt, dlen, &dlen, &err);
 	}
 	if (rc == 0)
 		rc = kv_acl_inherit(dflt, dlen, &m, acl, dlen, &alen);
@@ -171,5 +171,5 @@ int tk_xattr_inherit(const char *path, mode_t mode, int is_dir)
 	free(acl);
 	if (rc < 0)
 		return tk_errno(rc, &err, "inherit ACL", path);
-	return tk_set_mode(path, (mode_t)m);	/* what the ACL grants, no umask */
+	return tk_set_mode(path, (mode_t)m); /* what the ACL grants, no umask */
 }

@@ -13,8 +13,7 @@
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 
 enum MHD_Result answer_respond(struct req *r, struct MHD_Connection *c, unsigned status,
-			       const char *type, const char *body, size_t len,
-			       const char *location)
+			       const char *type, const char *body, size_t len, const char *location)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
@@ -25,7 +24,7 @@ enum MHD_Result answer_respond(struct req *r, struct MHD_Connection *c, unsigned
 	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (location != NULL)
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)	/* busy, or a shard failed */
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE) /* busy, or a shard failed */
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
@@ -98,13 +97,15 @@ unsigned answer_failure(const struct req *r, int rc, const struct kv_err *err, c
 	else if (rc == -EISDIR || rc == -ENOTDIR) /* the key and the mount's tree */
 		n = snprintf(out, cap, "Conflict: %s.\n", err->msg);
 	else if (rc == -EBUSY)
-		n = snprintf(out, cap, "Key '%.*s' is being written by another request; "
-			     "try again.\n", (int)r->klen, r->key);
+		n = snprintf(out, cap,
+			     "Key '%.*s' is being written by another request; "
+			     "try again.\n",
+			     (int)r->klen, r->key);
 	else
 		n = snprintf(out, cap, "Service unavailable: %s\n", err->msg);
 	*len = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 	if (*len > 0 && out[*len - 1] != '\n')
-		out[*len - 1] = '\n';	/* cut short: still one line */
+		out[*len - 1] = '\n'; /* cut short: still one line */
 	return status;
 }
 
@@ -128,7 +129,8 @@ enum MHD_Result answer_deny(struct req *r, struct MHD_Connection *c, int rc,
 	case -EHOSTUNREACH:
 		return answer_text(r, c, MHD_HTTP_MISDIRECTED_REQUEST, "Misdirected request: %s.",
 				   err->msg);
-	default: return answer_text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
-				    err->msg);
+	default:
+		return answer_text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: %s",
+				   err->msg);
 	}
 }

@@ -29,12 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HASH_LEN 32			/* SHA-256 */
-#define TOKEN_MIN 16			/* shortest token accepted as given */
+#define HASH_LEN 32  /* SHA-256 */
+#define TOKEN_MIN 16 /* shortest token accepted as given */
 #define TOKEN_MAX 1024
 #define TOKENS_MAX 4096
 #define LINE_MAX_LEN 4096
-#define AUTHZ_MAX 4096			/* longest Authorization header looked at */
+#define AUTHZ_MAX 4096 /* longest Authorization header looked at */
 
 struct token {
 	char name[AUTH_NAME_MAX + 1];
@@ -42,7 +42,7 @@ struct token {
 	unsigned rights;
 	int has_uid, has_gid;
 	uint32_t uid, gid;
-	int64_t expires;		/* seconds since the epoch; 0: never */
+	int64_t expires; /* seconds since the epoch; 0: never */
 	size_t plen;
 	char prefix[KV_KEY_MAX + 1];
 };
@@ -53,14 +53,14 @@ struct table {
 };
 
 struct auth {
-	int mode;			/* KV_AUTH_* */
+	int mode; /* KV_AUTH_* */
 	char path[PATH_MAX];
 	unsigned anonymous;
 	uint32_t anon_uid, anon_gid;
 	int nnames;
 	char names[KV_SERVER_NAMES_MAX + 4][KV_SERVER_NAME_LEN];
 	int name_has_port[KV_SERVER_NAMES_MAX + 4];
-	pthread_rwlock_t lock;		/* guards tab */
+	pthread_rwlock_t lock; /* guards tab */
 	struct table tab;
 };
 
@@ -75,8 +75,7 @@ static int sha256(const void *buf, size_t len, uint8_t out[HASH_LEN])
 {
 	unsigned n = 0;
 
-	return EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL) == 1 && n == HASH_LEN ? 0 :
-	       -EIO;
+	return EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL) == 1 && n == HASH_LEN ? 0 : -EIO;
 }
 
 /* --- the token file --- */
@@ -94,23 +93,28 @@ static int check_private(const char *path, int fd, struct kv_err *err)
 	if (!S_ISREG(st.st_mode))
 		return kv_err_set(err, -EACCES, "auth file %s is not a regular file", path);
 	if (st.st_uid != me)
-		return kv_err_set(err, -EACCES, "auth file %s is owned by uid %u, not by uid %u "
-				  "that runs tinykvd: chown %u %s", path, (unsigned)st.st_uid,
-				  (unsigned)me, (unsigned)me, path);
+		return kv_err_set(err, -EACCES,
+				  "auth file %s is owned by uid %u, not by uid %u "
+				  "that runs tinykvd: chown %u %s",
+				  path, (unsigned)st.st_uid, (unsigned)me, (unsigned)me, path);
 	if (st.st_mode & 077)
-		return kv_err_set(err, -EACCES, "auth file %s is open to group or others (mode "
-				  "%04o), who could read the tokens: chmod 600 %s", path,
-				  (unsigned)(st.st_mode & 07777), path);
+		return kv_err_set(err, -EACCES,
+				  "auth file %s is open to group or others (mode "
+				  "%04o), who could read the tokens: chmod 600 %s",
+				  path, (unsigned)(st.st_mode & 07777), path);
 	(void)snprintf(copy, sizeof(copy), "%s", path);
 	dir = dirname(copy);
 	if (stat(dir, &dst) < 0)
-		return kv_err_set(err, -errno, "auth file's directory %s: %s", dir, strerror(errno));
+		return kv_err_set(err, -errno, "auth file's directory %s: %s", dir,
+				  strerror(errno));
 	if (dst.st_uid != 0 && dst.st_uid != me)
-		return kv_err_set(err, -EACCES, "auth file %s is in %s, owned by uid %u, who could "
-				  "replace it: keep it in a directory of root's or yours", path,
-				  dir, (unsigned)dst.st_uid);
+		return kv_err_set(err, -EACCES,
+				  "auth file %s is in %s, owned by uid %u, who could "
+				  "replace it: keep it in a directory of root's or yours",
+				  path, dir, (unsigned)dst.st_uid);
 	if ((dst.st_mode & 022) && !(dst.st_mode & S_ISVTX))
-		return kv_err_set(err, -EACCES, "auth file %s is in %s, which group or others may "
+		return kv_err_set(err, -EACCES,
+				  "auth file %s is in %s, which group or others may "
 				  "write in (mode %04o) and so replace the file: chmod go-w %s",
 				  path, dir, (unsigned)(dst.st_mode & 07777), dir);
 	return 0;
@@ -125,12 +129,14 @@ static int open_private(const char *path, FILE **out, struct kv_err *err)
 	if (lstat(path, &st) < 0)
 		return kv_err_set(err, -errno, "auth file %s: %s", path, strerror(errno));
 	if (S_ISLNK(st.st_mode))
-		return kv_err_set(err, -EACCES, "auth file %s is a symlink: name the file itself "
-				  "(a link can be turned to another file)", path);
+		return kv_err_set(err, -EACCES,
+				  "auth file %s is a symlink: name the file itself "
+				  "(a link can be turned to another file)",
+				  path);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return kv_err_set(err, errno == ELOOP ? -EACCES : -errno, "auth file %s: %s",
-				  path, errno == ELOOP ? "is a symlink" : strerror(errno));
+		return kv_err_set(err, errno == ELOOP ? -EACCES : -errno, "auth file %s: %s", path,
+				  errno == ELOOP ? "is a symlink" : strerror(errno));
 	rc = check_private(path, fd, err);
 	if (rc == 0 && (*out = fdopen(fd, "r")) == NULL)
 		rc = kv_err_set(err, -errno, "auth file %s: %s", path, strerror(errno));
@@ -156,37 +162,41 @@ static int hexval(int ch)
 
 /* The secret field: "sha256:" and 64 hex digits, or a token as given. The messages
  * never show it. */
-static int parse_secret(const char *name, const char *v, uint8_t hash[HASH_LEN],
-			struct kv_err *err)
+static int parse_secret(const char *name, const char *v, uint8_t hash[HASH_LEN], struct kv_err *err)
 {
 	size_t len = strlen(v), i;
 
 	if (!strncmp(v, "sha256:", 7)) {
 		if (len != 7 + 2 * HASH_LEN)
-			return kv_err_set(err, -EINVAL, "the token of '%s' is sha256: but not "
-					  "followed by 64 hex digits", name);
+			return kv_err_set(err, -EINVAL,
+					  "the token of '%s' is sha256: but not "
+					  "followed by 64 hex digits",
+					  name);
 		for (i = 0; i < HASH_LEN; i++) {
 			int hi = hexval((unsigned char)v[7 + 2 * i]);
 			int lo = hexval((unsigned char)v[8 + 2 * i]);
 
 			if (hi < 0 || lo < 0)
-				return kv_err_set(err, -EINVAL, "the token of '%s' is sha256: but "
-						  "not followed by 64 hex digits", name);
+				return kv_err_set(err, -EINVAL,
+						  "the token of '%s' is sha256: but "
+						  "not followed by 64 hex digits",
+						  name);
 			hash[i] = (uint8_t)(hi << 4 | lo);
 		}
 		return 0;
 	}
 	if (len < TOKEN_MIN || len > TOKEN_MAX)
-		return kv_err_set(err, -EINVAL, "the token of '%s' is %s than %d characters "
-				  "(make one with: openssl rand -hex 32)", name,
-				  len < TOKEN_MIN ? "shorter" : "longer",
+		return kv_err_set(err, -EINVAL,
+				  "the token of '%s' is %s than %d characters "
+				  "(make one with: openssl rand -hex 32)",
+				  name, len < TOKEN_MIN ? "shorter" : "longer",
 				  len < TOKEN_MIN ? TOKEN_MIN : TOKEN_MAX);
 	return sha256(v, len, hash) < 0 ?
-	       kv_err_set(err, -EIO, "cannot hash the token of '%s'", name) : 0;
+		       kv_err_set(err, -EIO, "cannot hash the token of '%s'", name) :
+		       0;
 }
 
-static int parse_token_rights(const char *name, const char *v, unsigned *out,
-			      struct kv_err *err)
+static int parse_token_rights(const char *name, const char *v, unsigned *out, struct kv_err *err)
 {
 	const char *p = v;
 	unsigned rights = 0;
@@ -203,9 +213,10 @@ static int parse_token_rights(const char *name, const char *v, unsigned *out,
 			rights |= KV_RIGHT_ADMIN | KV_RIGHT_READ | KV_RIGHT_WRITE;
 		else {
 			(void)snprintf(word, sizeof(word), "%.*s", (int)len, p);
-			return kv_err_set(err, -EINVAL, "'%s': '%s' is not a right (read, write, "
-					  "admin, comma-separated)", name,
-					  len < sizeof(word) ? word : shown(p));
+			return kv_err_set(err, -EINVAL,
+					  "'%s': '%s' is not a right (read, write, "
+					  "admin, comma-separated)",
+					  name, len < sizeof(word) ? word : shown(p));
 		}
 		p += len + (p[len] != '\0');
 	}
@@ -224,8 +235,10 @@ static int parse_uint32(const char *name, const char *what, const char *v, uint3
 	errno = 0;
 	n = strtoull(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n > 4294967294ULL)
-		return kv_err_set(err, -EINVAL, "'%s': %s '%s' is not a number from 0 to "
-				  "4294967294", name, what, shown(v));
+		return kv_err_set(err, -EINVAL,
+				  "'%s': %s '%s' is not a number from 0 to "
+				  "4294967294",
+				  name, what, shown(v));
 	*out = (uint32_t)n;
 	return 0;
 }
@@ -242,8 +255,10 @@ static int parse_expires(const char *name, const char *v, int64_t *out, struct k
 	if (end != NULL && *end == 'T')
 		end = strptime(end + 1, "%H:%M:%SZ", &tm);
 	if (end == NULL || *end != '\0')
-		return kv_err_set(err, -EINVAL, "'%s': expires '%s' is not a date like 2027-01-31 "
-				  "or 2027-01-31T12:00:00Z (UTC)", name, shown(v));
+		return kv_err_set(err, -EINVAL,
+				  "'%s': expires '%s' is not a date like 2027-01-31 "
+				  "or 2027-01-31T12:00:00Z (UTC)",
+				  name, shown(v));
 	t = timegm(&tm);
 	if (t <= 0)
 		return kv_err_set(err, -EINVAL, "'%s': expires '%s' is out of range", name,
@@ -273,11 +288,14 @@ static int parse_line(char **f, int nf, struct token *t, struct kv_err *err)
 
 	memset(t, 0, sizeof(*t));
 	if (nf < 3)
-		return kv_err_set(err, -EINVAL, "expected NAME TOKEN RIGHTS [prefix=P] [uid=N] "
+		return kv_err_set(err, -EINVAL,
+				  "expected NAME TOKEN RIGHTS [prefix=P] [uid=N] "
 				  "[gid=N] [expires=DATE]");
 	if (!valid_name(f[0]))
-		return kv_err_set(err, -EINVAL, "'%s' is not a token name (1 to %d letters, "
-				  "digits, . _ @ -)", shown(f[0]), AUTH_NAME_MAX);
+		return kv_err_set(err, -EINVAL,
+				  "'%s' is not a token name (1 to %d letters, "
+				  "digits, . _ @ -)",
+				  shown(f[0]), AUTH_NAME_MAX);
 	memcpy(t->name, f[0], strlen(f[0]) + 1);
 	name = shown(t->name);
 	rc = parse_secret(name, f[1], t->hash, err);
@@ -287,7 +305,7 @@ static int parse_line(char **f, int nf, struct token *t, struct kv_err *err)
 		if (!strncmp(f[i], "prefix=", 7)) {
 			rc = kv_key_decode(f[i] + 7, strlen(f[i] + 7), t->prefix, KV_KEY_MAX,
 					   &t->plen, err);
-			if (rc < 0)	/* percent-escaped like a URL path; empty: leave it out */
+			if (rc < 0) /* percent-escaped like a URL path; empty: leave it out */
 				kv_err_prefix(err, "'%s': prefix", name);
 		} else if (!strncmp(f[i], "uid=", 4)) {
 			t->has_uid = 1;
@@ -298,8 +316,10 @@ static int parse_line(char **f, int nf, struct token *t, struct kv_err *err)
 		} else if (!strncmp(f[i], "expires=", 8)) {
 			rc = parse_expires(name, f[i] + 8, &t->expires, err);
 		} else {
-			rc = kv_err_set(err, -EINVAL, "'%s': unknown field '%s' (prefix=, uid=, "
-					"gid=, expires=)", name, shown(f[i]));
+			rc = kv_err_set(err, -EINVAL,
+					"'%s': unknown field '%s' (prefix=, uid=, "
+					"gid=, expires=)",
+					name, shown(f[i]));
 		}
 	}
 	return rc;
@@ -314,9 +334,10 @@ static int table_add(struct table *t, const struct token *tok, struct kv_err *er
 		if (!strcmp(t->v[i].name, tok->name))
 			return kv_err_set(err, -EINVAL, "'%s' is named twice", shown(tok->name));
 		if (!memcmp(t->v[i].hash, tok->hash, HASH_LEN))
-			return kv_err_set(err, -EINVAL, "'%s' has the same token as '%s': every "
-					  "token must be its own", shown(tok->name),
-					  shown(t->v[i].name));
+			return kv_err_set(err, -EINVAL,
+					  "'%s' has the same token as '%s': every "
+					  "token must be its own",
+					  shown(tok->name), shown(t->v[i].name));
 	}
 	if (t->n == TOKENS_MAX)
 		return kv_err_set(err, -EINVAL, "more than %d tokens", TOKENS_MAX);
@@ -375,8 +396,10 @@ static int load_tokens(const char *path, struct table *out, struct kv_err *err)
 	if (rc == 0 && ferror(f))
 		rc = kv_err_set(err, -EIO, "%s: read error", path);
 	if (rc == 0 && t.n == 0)
-		rc = kv_err_set(err, -EINVAL, "%s has no tokens (a line is NAME TOKEN RIGHTS ...; "
-				"see tinykv.conf(5)); with no tokens, write auth = none", path);
+		rc = kv_err_set(err, -EINVAL,
+				"%s has no tokens (a line is NAME TOKEN RIGHTS ...; "
+				"see tinykv.conf(5)); with no tokens, write auth = none",
+				path);
 	if (tok != NULL)
 		explicit_bzero(tok, sizeof(*tok));
 	explicit_bzero(line, sizeof(line));
@@ -437,11 +460,14 @@ int auth_open(const struct kv_config *cfg, struct auth **out, struct kv_err *err
 
 	*out = NULL;
 	if (!listen_is_loopback(cfg->listen) && cfg->auth_mode == KV_AUTH_UNSET)
-		return kv_err_set(err, -EINVAL, "listen = %s is not a loopback address and no "
+		return kv_err_set(err, -EINVAL,
+				  "listen = %s is not a loopback address and no "
 				  "auth is set: whoever reaches it could read every key. Set auth "
-				  "= FILE (a token file, see tinykv.conf(5)), or write auth = none to "
+				  "= FILE (a token file, see tinykv.conf(5)), or write auth = none "
+				  "to "
 				  "serve without tokens (writes are then still taken from loopback "
-				  "only)", cfg->listen);
+				  "only)",
+				  cfg->listen);
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");
@@ -535,12 +561,14 @@ void auth_describe(struct auth *a, char *out, size_t cap)
 	n = a->tab.n;
 	pthread_rwlock_unlock(&a->lock);
 	if (a->mode == KV_AUTH_FILE)
-		(void)snprintf(out, cap, "%zu token%s from %s; anonymous: %s (uid %u, gid %u); "
-			       "Host: %s", n, n == 1 ? "" : "s", a->path,
-			       rights_text(a->anonymous), (unsigned)a->anon_uid,
-			       (unsigned)a->anon_gid, names);
+		(void)snprintf(out, cap,
+			       "%zu token%s from %s; anonymous: %s (uid %u, gid %u); "
+			       "Host: %s",
+			       n, n == 1 ? "" : "s", a->path, rights_text(a->anonymous),
+			       (unsigned)a->anon_uid, (unsigned)a->anon_gid, names);
 	else
-		(void)snprintf(out, cap, "no tokens (auth %s); anonymous: %s (uid %u, gid %u; "
+		(void)snprintf(out, cap,
+			       "no tokens (auth %s); anonymous: %s (uid %u, gid %u; "
 			       "writes from loopback only); Host: %s",
 			       a->mode == KV_AUTH_NONE ? "= none" : "not set",
 			       rights_text(a->anonymous), (unsigned)a->anon_uid,
@@ -610,7 +638,7 @@ static int check_host(const struct auth *a, struct MHD_Connection *c, const char
 	int i;
 
 	if (host == NULL && !strcmp(version, MHD_HTTP_VERSION_1_0))
-		return 0;	/* no name, so no other name: not what DNS rebinding sends */
+		return 0; /* no name, so no other name: not what DNS rebinding sends */
 	if (host != NULL && host_matches(a, host))
 		return 0;
 	for (i = 0; i < a->nnames && at < sizeof(names); i++) {
@@ -622,10 +650,13 @@ static int check_host(const struct auth *a, struct MHD_Connection *c, const char
 		at += (size_t)n;
 	}
 	if (host == NULL)
-		return kv_err_set(err, -EHOSTUNREACH, "the request has no Host header; tinykvd "
-				  "answers only requests that name it (server_name: %s)", names);
+		return kv_err_set(err, -EHOSTUNREACH,
+				  "the request has no Host header; tinykvd "
+				  "answers only requests that name it (server_name: %s)",
+				  names);
 	sanitize(host, shown, sizeof(shown));
-	return kv_err_set(err, -EHOSTUNREACH, "Host '%s' is not a name of this server. "
+	return kv_err_set(err, -EHOSTUNREACH,
+			  "Host '%s' is not a name of this server. "
 			  "tinykvd answers only to the names of server_name (now: %s), so that "
 			  "a web page cannot reach it through a name of its own (DNS rebinding); "
 			  "if the name is this server's, add it to server_name in tinykv.conf",
@@ -647,8 +678,8 @@ static int base64_decode(const char *in, size_t len, unsigned char *out, size_t 
 }
 
 /* The token in the Authorization header, and for Basic the name sent with it. */
-static int parse_authorization(const char *h, char *tok, size_t cap, size_t *tlen,
-			       char *name, struct kv_err *err)
+static int parse_authorization(const char *h, char *tok, size_t cap, size_t *tlen, char *name,
+			       struct kv_err *err)
 {
 	static const char how[] = "send Authorization: Bearer TOKEN, or Basic with NAME:TOKEN "
 				  "(curl -u NAME:TOKEN)";
@@ -676,8 +707,10 @@ static int parse_authorization(const char *h, char *tok, size_t cap, size_t *tle
 		n = base64_decode(v, vl, dec, sizeof(dec));
 		colon = n > 0 ? memchr(dec, ':', (size_t)n) : NULL;
 		if (colon == NULL)
-			return kv_err_set(err, -EPERM, "the Basic credentials are not base64 of "
-					  "NAME:TOKEN; %s", how);
+			return kv_err_set(err, -EPERM,
+					  "the Basic credentials are not base64 of "
+					  "NAME:TOKEN; %s",
+					  how);
 		if ((size_t)(colon - (const char *)dec) > AUTH_NAME_MAX ||
 		    (size_t)n - (size_t)(colon - (const char *)dec) - 1 >= cap) {
 			explicit_bzero(dec, sizeof(dec));
@@ -709,8 +742,7 @@ static const struct token *find_token(const struct table *t, const uint8_t *hash
 	return found;
 }
 
-static int identify_token(struct auth *a, const char *authz, struct auth_who *w,
-			  struct kv_err *err)
+static int identify_token(struct auth *a, const char *authz, struct auth_who *w, struct kv_err *err)
 {
 	char tok[AUTHZ_MAX], name[AUTH_NAME_MAX + 1];
 	uint8_t hash[HASH_LEN];
@@ -751,8 +783,8 @@ static int identify_token(struct auth *a, const char *authz, struct auth_who *w,
 	return rc;
 }
 
-int auth_identify(struct auth *a, struct MHD_Connection *c, const char *version,
-		  struct auth_who *w, struct kv_err *err)
+int auth_identify(struct auth *a, struct MHD_Connection *c, const char *version, struct auth_who *w,
+		  struct kv_err *err)
 {
 	const char *authz;
 	int rc;
@@ -771,7 +803,8 @@ int auth_identify(struct auth *a, struct MHD_Connection *c, const char *version,
 	if (authz == NULL)
 		return 0;
 	if (a->mode != KV_AUTH_FILE)
-		return kv_err_set(err, -EPERM, "this server takes no tokens (auth is not set): "
+		return kv_err_set(err, -EPERM,
+				  "this server takes no tokens (auth is not set): "
 				  "send the request without an Authorization header");
 	return identify_token(a, authz, w, err);
 }

@@ -44,15 +44,15 @@ struct auth;
 
 /* Who a request acts as; filled by auth_identify. */
 struct auth_who {
-	char name[AUTH_NAME_MAX + 1];	/* the token's name, or "anonymous" */
-	int token;			/* 1: identified by a token */
-	int tokens_on;			/* the server has an auth file */
-	unsigned rights;		/* KV_RIGHT_* (admin implies read and write) */
-	int loopback;			/* the request came from a loopback address */
-	int bypass;			/* admin or uid 0: mode bits do not apply */
-	uint32_t uid, gid;		/* for mode bits, and the owner of keys it makes */
+	char name[AUTH_NAME_MAX + 1]; /* the token's name, or "anonymous" */
+	int token;		      /* 1: identified by a token */
+	int tokens_on;		      /* the server has an auth file */
+	unsigned rights;	      /* KV_RIGHT_* (admin implies read and write) */
+	int loopback;		      /* the request came from a loopback address */
+	int bypass;		      /* admin or uid 0: mode bits do not apply */
+	uint32_t uid, gid;	      /* for mode bits, and the owner of keys it makes */
 	size_t plen;
-	char prefix[KV_KEY_MAX + 1];	/* every key it touches starts with this */
+	char prefix[KV_KEY_MAX + 1]; /* every key it touches starts with this */
 };
 
 enum auth_op { AUTH_GET, AUTH_PUT, AUTH_DELETE, AUTH_LIST };
@@ -81,8 +81,8 @@ int auth_identify(struct auth *a, struct MHD_Connection *c, const char *version,
 
 /* May who do op on key (rights, loopback, prefix, the directories above it)? Reads the
  * index (KV_DIRS) but never a shard, so an event loop may call it. */
-int auth_may(const struct auth_who *who, struct kv_store *s, enum auth_op op,
-	     const char *key, size_t klen, struct kv_err *err);
+int auth_may(const struct auth_who *who, struct kv_store *s, enum auth_op op, const char *key,
+	     size_t klen, struct kv_err *err);
 
 /* May who do op (AUTH_GET: read; AUTH_DELETE: own it or have write) on the key whose
  * record is rec? */
@@ -92,8 +92,7 @@ int auth_may_key(const struct auth_who *who, enum auth_op op, const char *key, s
 /* A listing of prefix (capacity KV_KEY_MAX + 1, *plen bytes): needs the read right; a
  * token limited to a prefix may list under it, and a shorter prefix that its own starts
  * with is narrowed to its own (*plen changes). -EACCES for a prefix outside it. */
-int auth_list_prefix(const struct auth_who *who, char *prefix, size_t *plen,
-		     struct kv_err *err);
+int auth_list_prefix(const struct auth_who *who, char *prefix, size_t *plen, struct kv_err *err);
 
 /* Shown in a listing: keys who could GET (their read bit, search on the directories
  * above, read on the one they are in). l caches the last directory's verdict; start it

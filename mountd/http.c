@@ -33,7 +33,7 @@
 #include "sys.h"
 #include "writes.h"
 
-#define LISTERS 2		/* listings at once; 8 more may wait, then 503 */
+#define LISTERS 2 /* listings at once; 8 more may wait, then 503 */
 /* A stop waits for uploads while their bodies arrive at 16 KiB/s or more in all. */
 #define STOP_WINDOW_MS 500
 #define STOP_FLOW_BYTES (8 * 1024)
@@ -48,7 +48,7 @@ struct list_ctx {
 	struct sbuf *b;
 	int n;
 	struct req *r;
-	struct auth_listing seen;	/* keys the caller may not read are left out */
+	struct auth_listing seen; /* keys the caller may not read are left out */
 };
 
 static int list_one(const char *key, size_t klen, const struct kv_record *rec, void *arg)
@@ -69,8 +69,8 @@ static const char *query_raw(struct MHD_Connection *c, const char *name, size_t 
 	const char *v = NULL;
 
 	*len = 0;
-	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
-					  len) != MHD_YES)
+	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, len) !=
+	    MHD_YES)
 		return NULL;
 	return v != NULL ? v : "";
 }
@@ -134,7 +134,8 @@ static enum MHD_Result handle_list(struct req *r, struct MHD_Connection *c, cons
 		return answer_deny(r, c, rc, &err);
 	r->list = malloc(sizeof(*r->list));
 	if (r->list == NULL)
-		return answer_text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory");
+		return answer_text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   "Service unavailable: out of memory");
 	*r->list = a;
 	pthread_mutex_lock(&r->lock);
 	if (req_hand_over(r, r->h->listers, &r, sizeof(r)) < 0) {
@@ -162,7 +163,7 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, const
 		return handle_list(r, c, url);
 	if (strcmp(url, "/") == 0)
 		return answer_text(r, c, MHD_HTTP_BAD_REQUEST,
-			    "Bad key: empty. Use /KEY, or /PREFIX?list to list keys.");
+				   "Bad key: empty. Use /KEY, or /PREFIX?list to list keys.");
 	rc = req_parse_key(r, url, &err);
 	if (rc == 0 && (rc = auth_may(&r->who, r->h->s, AUTH_GET, r->key, r->klen, &err)) < 0)
 		return answer_deny(r, c, rc, &err);
@@ -214,16 +215,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return answer_deny(r, c, rc, &err);
 		if (strcmp(method, MHD_HTTP_METHOD_PUT) != 0)
 			return check_framing(r, c);
-		return !strcmp(method, MHD_HTTP_METHOD_PUT) ? writes_put_start(r, c, url) :
-							     MHD_YES;
+		return !strcmp(method, MHD_HTTP_METHOD_PUT) ? writes_put_start(r, c, url) : MHD_YES;
 	}
 	if (!strcmp(method, MHD_HTTP_METHOD_PUT))
 		return writes_put_data(r, c, data, data_size);
 	if (*data_size > 0) {
-		*data_size = 0;		/* a body on other methods means nothing */
+		*data_size = 0; /* a body on other methods means nothing */
 		return MHD_YES;
 	}
-	if (r->done)	/* a thread of a pool has answered (set before it resumed us) */
+	if (r->done) /* a thread of a pool has answered (set before it resumed us) */
 		return req_answer(r, c);
 	if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return handle_get(r, c, url);
@@ -271,11 +271,11 @@ static void access_log(struct req *r, struct MHD_Connection *c)
 			KV_ESC_BACKSLASH);
 	(void)kv_escape(version, sizeof(version), r->version, strlen(r->version), '"',
 			KV_ESC_BACKSLASH);
-	n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %zu\n", addr, when,
-		     method, target, version, r->status, r->resp_len);
+	n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %zu\n", addr, when, method,
+		     target, version, r->status, r->resp_len);
 	if (n > 0)
-		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n :
-			     sizeof(line) - 1);
+		(void)!write(STDERR_FILENO, line,
+			     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -289,7 +289,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	if (!h->quiet)
 		access_log(r, c);
-	if (writes_release(r))	/* else its worker frees it, undoing a PUT cut short */
+	if (writes_release(r)) /* else its worker frees it, undoing a PUT cut short */
 		req_free(r);
 	*con_cls = NULL;
 }
@@ -327,8 +327,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	say("libmicrohttpd: %s", msg);
 }
 
-static int make_addr(const char *addr, int port, struct sockaddr_storage *ss,
-		     struct kv_err *err)
+static int make_addr(const char *addr, int port, struct sockaddr_storage *ss, struct kv_err *err)
 {
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -388,9 +387,8 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 	}
 	/* The logger first: libmicrohttpd complains (on stderr, unescaped) otherwise. */
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+				(struct sockaddr *)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
@@ -405,8 +403,10 @@ int http_start(struct kv_store *s, struct auth *auth, const char *addr, int port
 		kv_pool_finish(h->listers);
 		writes_fini(h);
 		free(h);
-		return kv_err_set(err, -EADDRINUSE, "cannot listen on %s:%d (in use, or not "
-				  "an address of this host)", addr, port);
+		return kv_err_set(err, -EADDRINUSE,
+				  "cannot listen on %s:%d (in use, or not "
+				  "an address of this host)",
+				  addr, port);
 	}
 	*out = h;
 	return 0;
@@ -419,7 +419,7 @@ static void wait_in_flight(struct http_server *h, int64_t deadline)
 {
 	uint64_t seen = atomic_load(&h->body_bytes), now_bytes;
 	int64_t sampled = kv_mono_ms(), now;
-	int flowing = 1;	/* until the first window says otherwise */
+	int flowing = 1; /* until the first window says otherwise */
 
 	for (;;) {
 		now = kv_mono_ms();
@@ -451,6 +451,6 @@ void http_stop(struct http_server *h, int grace_s)
 	wait_in_flight(h, kv_mono_ms() + (int64_t)grace_s * 1000);
 	MHD_stop_daemon(h->d);
 	kv_pool_finish(h->listers);
-	writes_fini(h);		/* writes of clients that went away finish undoing */
+	writes_fini(h); /* writes of clients that went away finish undoing */
 	free(h);
 }

@@ -55,7 +55,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 			return 0;
 	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
 	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;	/* overlong, surrogate or beyond U+10FFFF */
+		return 0; /* overlong, surrogate or beyond U+10FFFF */
 	return len;
 }
 
@@ -78,7 +78,8 @@ void sbuf_json_string(struct sbuf *b, const char *s, size_t n)
 			/* A byte outside valid UTF-8 becomes a lone surrogate, U+DC00 + byte
 			 * (Python's "surrogateescape"): no real character is written that
 			 * way, so every key can be told apart and rebuilt byte for byte. */
-			(void)snprintf(esc, sizeof(esc), "\\u%04x", run == 0 ? 0xdc00 + u[i] : u[i]);
+			(void)snprintf(esc, sizeof(esc), "\\u%04x",
+				       run == 0 ? 0xdc00 + u[i] : u[i]);
 			sbuf_append(b, esc, 6);
 			i++;
 		} else {

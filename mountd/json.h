@@ -7,7 +7,7 @@
 struct sbuf {
 	char *p;
 	size_t len, cap;
-	int oom;		/* an append failed: the content is incomplete */
+	int oom; /* an append failed: the content is incomplete */
 };
 
 void sbuf_append(struct sbuf *b, const char *s, size_t n);

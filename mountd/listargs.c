@@ -46,7 +46,7 @@ int listargs_parse(const char *path, const char *start, size_t start_len, const 
 	errno = 0;
 	n = strtoull(limit_s, &end, 10);
 	if (llen == 0 || i < llen || errno != 0 || *end != '\0' || n < 1 || n > LIST_MAX) {
-		for (i = 0; i < llen; i++)	/* the message is one line of text */
+		for (i = 0; i < llen; i++) /* the message is one line of text */
 			if (!isprint((unsigned char)limit_s[i]))
 				limit_s[i] = '?';
 		return kv_err_set(err, -EINVAL, "Bad limit '%s': expected a number from 1 to %d",

@@ -9,15 +9,15 @@
 #include "codec.h"
 #include "err.h"
 
-#define LIST_DEFAULT 1000	/* keys in one answer when no limit is given */
-#define LIST_MAX 10000		/* the largest limit accepted */
+#define LIST_DEFAULT 1000 /* keys in one answer when no limit is given */
+#define LIST_MAX 10000	  /* the largest limit accepted */
 
 struct listargs {
-	char prefix[KV_KEY_MAX + 1];	/* percent-decoded; may hold any byte, NUL too */
+	char prefix[KV_KEY_MAX + 1]; /* percent-decoded; may hold any byte, NUL too */
 	size_t plen;
-	char start[KV_KEY_MAX + 1];	/* inclusive first key; slen 0: from the prefix */
+	char start[KV_KEY_MAX + 1]; /* inclusive first key; slen 0: from the prefix */
 	size_t slen;
-	size_t limit;			/* 1..LIST_MAX */
+	size_t limit; /* 1..LIST_MAX */
 };
 
 /*

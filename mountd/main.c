@@ -15,44 +15,48 @@
 #include "store.h"
 #include "release.h"
 
-
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: tinykvd COMMAND [OPTIONS]\n"
-"\n"
-"Commands:\n"
-"  serve             serve the HTTP API (PUT, GET, HEAD, DELETE, ?list) to those the\n"
-"                    auth, server_name and anonymous settings let in; SIGHUP reads\n"
-"                    the auth file again\n"
-"  rebalance         move keys whose replica set changed to their new shards\n"
-"  rebuild           rebuild the index from the files on the shards\n"
-"  verify [--deep] [--repair [--force SHARD]...]\n"
-"                    check the index against the shards (and repair)\n"
-"\n"
-"Options (each is also a tinykv.conf setting; options override the file):\n"
-"  -c, --config FILE     read FILE (default " KV_DEFAULT_CONF " if it exists)\n"
-"  -s, --shards LIST     shards, e.g. localhost:3001,localhost:3002\n"
-"  -i, --index DIR       LMDB index directory\n"
-"  -p, --port N          port to serve on (default 3000)\n"
-"  -l, --listen ADDR     address to serve on (default 127.0.0.1)\n"
-"  -r, --replicas N      copies of each value (default 1)\n"
-"  -t, --timeout SECS    give up on a silent shard after SECS (default 10)\n"
-"  -o, --set KEY=VALUE   any other tinykv.conf setting\n"
-"  -q, --quiet           serve: no access log\n"
-"      --repair          verify: fix what is found\n"
-"      --deep            verify: read every value whole (size and md5), not just HEAD\n"
-"      --force SHARD     verify --repair: SHARD's missing files are gone for good;\n"
-"                        repair onto it although it holds few of its files\n"
-"  -j, --jobs N          rebalance, rebuild, verify: parallel workers (default 8)\n"
-"  -h, --help            this help\n"
-"  -V, --version         print the version\n"
-"\n"
-"Exit status: 0 success (verify: the cluster is healthy), 1 failure (verify: problems\n"
-"remain), 2 usage error. See tinykvd(8) and tinykv.conf(5).\n");
+		"usage: tinykvd COMMAND [OPTIONS]\n"
+		"\n"
+		"Commands:\n"
+		"  serve             serve the HTTP API (PUT, GET, HEAD, DELETE, ?list) to those "
+		"the\n"
+		"                    auth, server_name and anonymous settings let in; SIGHUP "
+		"reads\n"
+		"                    the auth file again\n"
+		"  rebalance         move keys whose replica set changed to their new shards\n"
+		"  rebuild           rebuild the index from the files on the shards\n"
+		"  verify [--deep] [--repair [--force SHARD]...]\n"
+		"                    check the index against the shards (and repair)\n"
+		"\n"
+		"Options (each is also a tinykv.conf setting; options override the file):\n"
+		"  -c, --config FILE     read FILE (default " KV_DEFAULT_CONF " if it exists)\n"
+		"  -s, --shards LIST     shards, e.g. localhost:3001,localhost:3002\n"
+		"  -i, --index DIR       LMDB index directory\n"
+		"  -p, --port N          port to serve on (default 3000)\n"
+		"  -l, --listen ADDR     address to serve on (default 127.0.0.1)\n"
+		"  -r, --replicas N      copies of each value (default 1)\n"
+		"  -t, --timeout SECS    give up on a silent shard after SECS (default 10)\n"
+		"  -o, --set KEY=VALUE   any other tinykv.conf setting\n"
+		"  -q, --quiet           serve: no access log\n"
+		"      --repair          verify: fix what is found\n"
+		"      --deep            verify: read every value whole (size and md5), not just "
+		"HEAD\n"
+		"      --force SHARD     verify --repair: SHARD's missing files are gone for "
+		"good;\n"
+		"                        repair onto it although it holds few of its files\n"
+		"  -j, --jobs N          rebalance, rebuild, verify: parallel workers (default 8)\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         print the version\n"
+		"\n"
+		"Exit status: 0 success (verify: the cluster is healthy), 1 failure (verify: "
+		"problems\n"
+		"remain), 2 usage error. See tinykvd(8) and tinykv.conf(5).\n");
 }
 
-#define SET_MAX 32	/* --set settings on one command line */
+#define SET_MAX 32 /* --set settings on one command line */
 
 struct opts {
 	const char *command;
@@ -79,26 +83,26 @@ static int add_set(struct opts *o, const char *key, const char *val)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "shards", required_argument, NULL, 's' },
-		{ "index", required_argument, NULL, 'i' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "replicas", required_argument, NULL, 'r' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "set", required_argument, NULL, 'o' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "repair", no_argument, NULL, 'R' },
-		{ "deep", no_argument, NULL, 'D' },
-		{ "force", required_argument, NULL, 'F' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
+		{"config",    required_argument, NULL, 'c'},
+		{ "shards",   required_argument, NULL, 's'},
+		{ "index",	   required_argument, NULL, 'i'},
+		{ "port",	  required_argument, NULL, 'p'},
+		{ "listen",   required_argument, NULL, 'l'},
+		{ "replicas", required_argument, NULL, 'r'},
+		{ "timeout",  required_argument, NULL, 't'},
+		{ "set",	 required_argument, NULL, 'o'},
+		{ "quiet",	   no_argument,	NULL, 'q'},
+		{ "repair",   no_argument,	 NULL, 'R'},
+		{ "deep",	  no_argument,       NULL, 'D'},
+		{ "force",	   required_argument, NULL, 'F'},
+		{ "jobs",	  required_argument, NULL, 'j'},
+		{ "help",	  no_argument,       NULL, 'h'},
+		{ "version",  no_argument,	  NULL, 'V'},
+		{ NULL,	0,		   NULL, 0  }
 	};
 	static const char *const keys[] = {
-		['s'] = "shards", ['i'] = "index", ['p'] = "port", ['l'] = "listen",
-		['r'] = "replicas", ['t'] = "timeout"
+		['s'] = "shards", ['i'] = "index",    ['p'] = "port",
+		['l'] = "listen", ['r'] = "replicas", ['t'] = "timeout"
 	};
 	int ch;
 
@@ -108,7 +112,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 		switch (ch) {
 		case 'c': o->config = optarg; break;
-		case 's': case 'i': case 'p': case 'l': case 'r': case 't':
+		case 's':
+		case 'i':
+		case 'p':
+		case 'l':
+		case 'r':
+		case 't':
 			if (add_set(o, keys[ch], optarg) < 0)
 				return 2;
 			break;
@@ -200,8 +209,7 @@ static int serve(struct kv_store *s, struct auth *auth, const struct kv_config *
 	if (kv_store_recover(s, &recovered, &err) < 0)
 		say("recovery: %s", err.msg);
 	else if (recovered > 0)
-		say("recovered %d unfinished operation%s", recovered,
-			recovered == 1 ? "" : "s");
+		say("recovered %d unfinished operation%s", recovered, recovered == 1 ? "" : "s");
 	/* Threads started from here on inherit the mask: only sigwait sees these. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 static const char *op_verb(enum auth_op op)
 {
 	switch (op) {
@@ -41,14 +40,19 @@ static int rights_ok(const struct auth_who *w, enum auth_op op, struct kv_err *e
 			return kv_err_set(err, -EACCES, "token '%s' has no %s right", w->name,
 					  write ? "write" : "read");
 		if (w->tokens_on)
-			return kv_err_set(err, -EPERM, "to %s, a request needs a token with the %s "
+			return kv_err_set(err, -EPERM,
+					  "to %s, a request needs a token with the %s "
 					  "right: send Authorization: Bearer TOKEN (or curl -u "
-					  "NAME:TOKEN)", op_verb(op), write ? "write" : "read");
-		return kv_err_set(err, -EACCES, "anonymous requests may not %s here (see the "
-				  "anonymous setting)", op_verb(op));
+					  "NAME:TOKEN)",
+					  op_verb(op), write ? "write" : "read");
+		return kv_err_set(err, -EACCES,
+				  "anonymous requests may not %s here (see the "
+				  "anonymous setting)",
+				  op_verb(op));
 	}
 	if (write && !w->token && !w->loopback)
-		return kv_err_set(err, -EACCES, "anonymous writes are taken from loopback only; "
+		return kv_err_set(err, -EACCES,
+				  "anonymous writes are taken from loopback only; "
 				  "from elsewhere, a write needs a token with the write right (see "
 				  "auth in tinykv.conf(5))");
 	return 0;
@@ -72,8 +76,8 @@ static unsigned bits_for(const struct auth_who *w, const struct kv_record *rec)
 /* Search (x) on every directory made in the mount above key — the root included — and
  * `parent` bits on the one key is in. Directories only implied by keys below them put
  * no limit (they have no mode of their own to honour). */
-static int dirs_ok(const struct auth_who *w, struct kv_store *s, const char *key,
-		   size_t klen, unsigned parent, struct kv_err *err)
+static int dirs_ok(const struct auth_who *w, struct kv_store *s, const char *key, size_t klen,
+		   unsigned parent, struct kv_err *err)
 {
 	struct kv_record d;
 	struct kv_err derr;
@@ -83,23 +87,28 @@ static int dirs_ok(const struct auth_who *w, struct kv_store *s, const char *key
 
 	for (end = klen; end > 0 && key[end - 1] != '/'; end--)
 		;
-	end = end > 0 ? end - 1 : 0;	/* the length of the directory key is in */
+	end = end > 0 ? end - 1 : 0; /* the length of the directory key is in */
 	for (;;) {
 		int last = at == end;
 		unsigned need = last ? parent : 1;
 
 		rc = kv_store_dir_get(s, key, at, &d, &derr);
 		if (rc < 0 && rc != -ENOENT)
-			return kv_err_set(err, -EIO, "cannot check the directories above the key: %s",
+			return kv_err_set(err, -EIO,
+					  "cannot check the directories above the key: %s",
 					  derr.msg);
 		/* gen 0: implied (see kv_store_dir_get) */
 		if (rc == 0 && d.gen != 0 && (bits_for(w, &d) & need) != need) {
 			who_text(w, who, sizeof(who));
-			return kv_err_set(err, -EACCES, "directory '%.*s' is mode %04o, owned by "
-					  "uid %u, gid %u; %s may not %s it", at > 0 ? (int)at : 1,
-					  at > 0 ? key : "/", (unsigned)(d.mode & 07777),
-					  (unsigned)d.uid, (unsigned)d.gid, who,
-					  need == 1 ? "enter" : (need & 2) ? "write in" : "list");
+			return kv_err_set(err, -EACCES,
+					  "directory '%.*s' is mode %04o, owned by "
+					  "uid %u, gid %u; %s may not %s it",
+					  at > 0 ? (int)at : 1, at > 0 ? key : "/",
+					  (unsigned)(d.mode & 07777), (unsigned)d.uid,
+					  (unsigned)d.gid, who,
+					  need == 1  ? "enter" :
+					  (need & 2) ? "write in" :
+						       "list");
 		}
 		if (last)
 			return 0;
@@ -108,16 +117,18 @@ static int dirs_ok(const struct auth_who *w, struct kv_store *s, const char *key
 	}
 }
 
-int auth_may(const struct auth_who *w, struct kv_store *s, enum auth_op op,
-	     const char *key, size_t klen, struct kv_err *err)
+int auth_may(const struct auth_who *w, struct kv_store *s, enum auth_op op, const char *key,
+	     size_t klen, struct kv_err *err)
 {
 	int rc = rights_ok(w, op, err);
 
 	if (rc < 0)
 		return rc;
 	if (!prefix_ok(w, key, klen))
-		return kv_err_set(err, -EACCES, "token '%s' is limited to keys starting with "
-				  "'%.*s'", w->name, (int)w->plen, w->prefix);
+		return kv_err_set(err, -EACCES,
+				  "token '%s' is limited to keys starting with "
+				  "'%.*s'",
+				  w->name, (int)w->plen, w->prefix);
 	if (w->bypass)
 		return 0;
 	return dirs_ok(w, s, key, klen, op == AUTH_GET ? 1 : op == AUTH_LIST ? 5 : 3, err);
@@ -131,17 +142,17 @@ int auth_may_key(const struct auth_who *w, enum auth_op op, const char *key, siz
 	if (w->bypass)
 		return 0;
 	if (op == AUTH_DELETE ? w->uid == rec->uid || (bits_for(w, rec) & 2) :
-	    (bits_for(w, rec) & 4) != 0)
+				(bits_for(w, rec) & 4) != 0)
 		return 0;
 	who_text(w, who, sizeof(who));
-	return kv_err_set(err, -EACCES, "'%.*s' is mode %04o, owned by uid %u, gid %u; %s may "
-			  "not %s it", klen > 200 ? 200 : (int)klen, key,
-			  (unsigned)(rec->mode & 07777), (unsigned)rec->uid, (unsigned)rec->gid,
-			  who, op_verb(op));
+	return kv_err_set(err, -EACCES,
+			  "'%.*s' is mode %04o, owned by uid %u, gid %u; %s may "
+			  "not %s it",
+			  klen > 200 ? 200 : (int)klen, key, (unsigned)(rec->mode & 07777),
+			  (unsigned)rec->uid, (unsigned)rec->gid, who, op_verb(op));
 }
 
-int auth_list_prefix(const struct auth_who *w, char *prefix, size_t *plen,
-		     struct kv_err *err)
+int auth_list_prefix(const struct auth_who *w, char *prefix, size_t *plen, struct kv_err *err)
 {
 	int rc = rights_ok(w, AUTH_LIST, err);
 
@@ -150,7 +161,7 @@ int auth_list_prefix(const struct auth_who *w, char *prefix, size_t *plen,
 	if (*plen >= w->plen && memcmp(prefix, w->prefix, w->plen) == 0)
 		return 0;
 	if (*plen < w->plen && memcmp(prefix, w->prefix, *plen) == 0) {
-		memcpy(prefix, w->prefix, w->plen);	/* the keys it may see of those asked */
+		memcpy(prefix, w->prefix, w->plen); /* the keys it may see of those asked */
 		*plen = w->plen;
 		return 0;
 	}

@@ -94,11 +94,11 @@ void req_finish(struct req *r, unsigned status, const char *type, char *body, si
 
 enum MHD_Result req_answer(struct req *r, struct MHD_Connection *c)
 {
-	enum MHD_Result ok = answer_respond(r, c, r->answer_status,
-					    r->answer_type != NULL ? r->answer_type :
-					    "text/plain; charset=utf-8",
-					    r->answer != NULL ? r->answer : "", r->answer_len,
-					    NULL);
+	enum MHD_Result ok =
+		answer_respond(r, c, r->answer_status,
+			       r->answer_type != NULL ? r->answer_type :
+							"text/plain; charset=utf-8",
+			       r->answer != NULL ? r->answer : "", r->answer_len, NULL);
 
 	free(r->answer);
 	r->answer = NULL;

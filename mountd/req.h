@@ -16,19 +16,19 @@
 #include "pool.h"
 #include "store.h"
 
-#define ECHO_MAX 100		/* longest value echoed back in a PUT answer */
+#define ECHO_MAX 100 /* longest value echoed back in a PUT answer */
 
 /* The server (http.c makes it), seen by every request as r->h. */
 struct http_server {
 	struct MHD_Daemon *d;
 	struct kv_store *s;
-	struct kv_pool *workers;	/* PUT and DELETE: they wait on shards */
-	struct kv_pool *listers;	/* ?list: a long listing is built there */
-	atomic_int busy;		/* requests a worker or the reaper holds */
-	atomic_uint_fast64_t body_bytes;	/* PUT body bytes received, all requests */
+	struct kv_pool *workers;	 /* PUT and DELETE: they wait on shards */
+	struct kv_pool *listers;	 /* ?list: a long listing is built there */
+	atomic_int busy;		 /* requests a worker or the reaper holds */
+	atomic_uint_fast64_t body_bytes; /* PUT body bytes received, all requests */
 	int quiet;
 	struct auth *auth;		/* who may ask what (auth.c) */
-	int body_timeout, idle_timeout;	/* seconds (tinykv.conf) */
+	int body_timeout, idle_timeout; /* seconds (tinykv.conf) */
 	uint64_t max_value_size;
 	/* The reaper (writes.c): reap_lock guards the list and reap_stop. */
 	pthread_t reaper;
@@ -46,39 +46,39 @@ struct http_server {
 struct req {
 	struct http_server *h;
 	struct MHD_Connection *c;
-	char *uri;		/* request target as sent, for the log */
+	char *uri; /* request target as sent, for the log */
 	char method[16], version[16];
 	int started;
 	char key[KV_KEY_MAX + 1];
 	size_t klen;
-	int64_t size;		/* PUT: Content-Length, or -1 */
-	int small;		/* PUT: the body is collected whole in buf first */
-	int status;		/* answered, for the log */
+	int64_t size; /* PUT: Content-Length, or -1 */
+	int small;    /* PUT: the body is collected whole in buf first */
+	int status;   /* answered, for the log */
 	size_t resp_len;
 
 	pthread_mutex_t lock;
-	pthread_cond_t more;	/* the worker waits for body bytes, or the end */
-	char *buf;		/* PUT body on its way to the worker: a ring */
+	pthread_cond_t more; /* the worker waits for body bytes, or the end */
+	char *buf;	     /* PUT body on its way to the worker: a ring */
 	size_t cap, head, len;
 	uint64_t received;
 	char echo[ECHO_MAX];
 	size_t echo_len;
-	int eof;		/* the whole body is in the ring */
-	int suspended;		/* the connection waits for the worker */
-	int worker;		/* a worker is using this request */
-	int done;		/* the worker's answer is ready */
-	int gone;		/* the connection ended: the worker frees the request */
-	int body_ended;		/* the connection's idle timeout is back */
-	struct kv_put *put;	/* streamed PUT: begun by its first worker; the holder's */
-	unsigned cancel;	/* give up the put, answer this status with cancel_text */
+	int eof;	    /* the whole body is in the ring */
+	int suspended;	    /* the connection waits for the worker */
+	int worker;	    /* a worker is using this request */
+	int done;	    /* the worker's answer is ready */
+	int gone;	    /* the connection ended: the worker frees the request */
+	int body_ended;	    /* the connection's idle timeout is back */
+	struct kv_put *put; /* streamed PUT: begun by its first worker; the holder's */
+	unsigned cancel;    /* give up the put, answer this status with cancel_text */
 	char cancel_text[256];
-	struct req *reap_next;	/* in h->reap_list */
-	struct listargs *list;	/* ?list: what to list (malloc'd) */
+	struct req *reap_next; /* in h->reap_list */
+	struct listargs *list; /* ?list: what to list (malloc'd) */
 	unsigned answer_status;
-	const char *answer_type;	/* static; NULL: text/plain */
-	char *answer;		/* malloc'd text */
+	const char *answer_type; /* static; NULL: text/plain */
+	char *answer;		 /* malloc'd text */
 	size_t answer_len;
-	struct auth_who who;	/* who asks: set when the headers are in */
+	struct auth_who who; /* who asks: set when the headers are in */
 };
 
 /* A new request of h for the target uri (copied): NULL when out of memory. The loop

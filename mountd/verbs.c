@@ -20,7 +20,7 @@ struct display {
 	int tty;
 	int64_t start_ms, last_ms;
 	const char *phase;
-	int drawn;		/* a progress line is on screen */
+	int drawn; /* a progress line is on screen */
 	struct kv_progress last;
 };
 
@@ -46,8 +46,8 @@ static void draw(struct display *d, const struct kv_progress *p, int final)
 	}
 	if (!d->tty) {
 		say("%s: %llu/%llu %s, %llu found, %.0f %s/s%s", p->phase,
-			(unsigned long long)p->done, (unsigned long long)p->total, p->unit,
-			(unsigned long long)p->hits, rate, p->unit, eta);
+		    (unsigned long long)p->done, (unsigned long long)p->total, p->unit,
+		    (unsigned long long)p->hits, rate, p->unit, eta);
 		return;
 	}
 	fill = p->total > 0 ? (int)((double)width * (double)p->done / (double)p->total) : 0;
@@ -128,9 +128,10 @@ static int rebuild(struct kv_store *s, struct kv_admin_opts *o, struct display *
 
 	finish(d);
 	printf("rebuilt: %llu files seen, %llu keys added, %llu replicas added, %llu "
-	       "conflicting copies, %llu stray files\n", (unsigned long long)r.files,
-	       (unsigned long long)r.keys_added, (unsigned long long)r.replicas_added,
-	       (unsigned long long)r.conflicts, (unsigned long long)r.strays);
+	       "conflicting copies, %llu stray files\n",
+	       (unsigned long long)r.files, (unsigned long long)r.keys_added,
+	       (unsigned long long)r.replicas_added, (unsigned long long)r.conflicts,
+	       (unsigned long long)r.strays);
 	if (rc < 0)
 		say("rebuild: %s", err.msg);
 	return rc < 0 ? 1 : 0;
@@ -142,7 +143,7 @@ static int verify(struct kv_store *s, struct kv_admin_opts *o, struct display *d
 	struct kv_err err;
 	int rc;
 
-	kv_store_set_lock_wait(s, 5000);	/* a key being written is waited for */
+	kv_store_set_lock_wait(s, 5000); /* a key being written is waited for */
 	rc = kv_verify(s, o, &r, &err);
 	finish(d);
 	if (rc < 0) {
@@ -155,16 +156,17 @@ static int verify(struct kv_store *s, struct kv_admin_opts *o, struct display *d
 	if (o->deep)
 		printf("%llu damaged, ", (unsigned long long)r.damaged);
 	printf("%llu misplaced, %llu lost, %llu orphans, %llu strays, %llu unfinished "
-	       "operations", (unsigned long long)r.misplaced, (unsigned long long)r.lost,
+	       "operations",
+	       (unsigned long long)r.misplaced, (unsigned long long)r.lost,
 	       (unsigned long long)r.orphans, (unsigned long long)r.strays,
 	       (unsigned long long)r.dead_intents);
 	if (r.unchecked > 0)
 		printf(", %llu unchecked", (unsigned long long)r.unchecked);
 	if (o->repair)
 		printf("; %llu repaired, %llu not repaired, %llu orphan or stray files deleted, "
-		       "%llu records deleted", (unsigned long long)r.repaired,
-		       (unsigned long long)r.unrepaired, (unsigned long long)r.files_deleted,
-		       (unsigned long long)r.records_deleted);
+		       "%llu records deleted",
+		       (unsigned long long)r.repaired, (unsigned long long)r.unrepaired,
+		       (unsigned long long)r.files_deleted, (unsigned long long)r.records_deleted);
 	printf("\n");
 	if (r.empty_shards > 0)
 		printf("%llu shard%s missing %s data: %llu key%s left alone\n",
@@ -173,8 +175,9 @@ static int verify(struct kv_store *s, struct kv_admin_opts *o, struct display *d
 		       r.left_alone == 1 ? "" : "s");
 	if (o->deep && r.no_md5 > 0)
 		printf("%llu value%s no md5 in %s record (written with checksum = no, or found "
-		       "by rebuild): checked for size only\n", (unsigned long long)r.no_md5,
-		       r.no_md5 == 1 ? " has" : "s have", r.no_md5 == 1 ? "its" : "their");
+		       "by rebuild): checked for size only\n",
+		       (unsigned long long)r.no_md5, r.no_md5 == 1 ? " has" : "s have",
+		       r.no_md5 == 1 ? "its" : "their");
 	printf("%s\n", rc == 0 ? "healthy" : "problems remain");
 	return rc == 0 ? 0 : 1;
 }

@@ -8,9 +8,9 @@
 
 /* What the command line asked of a verb. */
 struct verb_opts {
-	int jobs;			/* parallel workers */
-	int repair, deep;		/* verify --repair, --deep */
-	const char *force[KV_MAX_SHARDS];	/* verify --force SHARD, each given */
+	int jobs;			  /* parallel workers */
+	int repair, deep;		  /* verify --repair, --deep */
+	const char *force[KV_MAX_SHARDS]; /* verify --force SHARD, each given */
 	int nforce;
 };
 

@@ -41,8 +41,8 @@
 #include "req.h"
 
 #define RING (128 * 1024)
-#define SMALL (64 * 1024)	/* bodies up to this are collected, then written at once */
-#define LINGER_MS 5		/* a streaming worker waits this long for the next piece */
+#define SMALL (64 * 1024) /* bodies up to this are collected, then written at once */
+#define LINGER_MS 5	  /* a streaming worker waits this long for the next piece */
 
 #define BUSY_TEXT "Service unavailable: every worker is busy; try again shortly.\n"
 
@@ -110,7 +110,8 @@ static void put_succeeded(struct req *r, struct kv_put *p)
 	sbuf_puts(&b, "\n");
 	if (b.oom) {
 		sbuf_free(&b);
-		finish_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable: out of memory\n");
+		finish_text(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "Service unavailable: out of memory\n");
 		return;
 	}
 	finish(r, MHD_HTTP_CREATED, b.p, b.len);
@@ -135,7 +136,7 @@ static void put_finish(struct req *r, struct kv_put *p, int rc, struct kv_err *e
  * or nothing (status 0: the client is gone). */
 static void put_cancel(struct req *r, unsigned status, const char *msg)
 {
-	kv_put_free(r->put);	/* the partial value goes */
+	kv_put_free(r->put); /* the partial value goes */
 	r->put = NULL;
 	if (status == 0)
 		finish(r, 0, NULL, 0);
@@ -184,16 +185,16 @@ static void put_work(struct req *r)
 			return;
 		}
 		if (r->len == 0 && !r->eof && !linger(r)) {
-			req_let_go(r);	/* parked: the next bytes hand it to a worker again */
+			req_let_go(r); /* parked: the next bytes hand it to a worker again */
 			pthread_mutex_unlock(&r->lock);
 			return;
 		}
 		if (r->gone || r->cancel) {
 			pthread_mutex_unlock(&r->lock);
-			continue;	/* the top handles it */
+			continue; /* the top handles it */
 		}
 		if (r->len == 0)
-			break;		/* with the lock held */
+			break; /* with the lock held */
 		piece = r->buf + r->head;
 		n = r->len < r->cap - r->head ? r->len : r->cap - r->head;
 		pthread_mutex_unlock(&r->lock);
@@ -209,7 +210,7 @@ static void put_work(struct req *r)
 		r->head = (r->head + n) % r->cap;
 		r->len -= n;
 		if (rc < 0)
-			break;	/* with the lock held */
+			break; /* with the lock held */
 		req_unlock_and_wake(r);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -249,8 +250,7 @@ static void small_work(struct req *r)
 	int rc;
 
 	auth_owner(&r->who, &owner);
-	rc = kv_put_begin(r->h->s, r->key, r->klen, (int64_t)r->len, KV_PUT_EXCL, &owner, &p,
-			  &err);
+	rc = kv_put_begin(r->h->s, r->key, r->klen, (int64_t)r->len, KV_PUT_EXCL, &owner, &p, &err);
 	if (rc == 0)
 		rc = kv_put_write(p, r->buf, r->len, &err);
 	put_finish(r, p, rc, &err);
@@ -316,7 +316,7 @@ static void *reaper(void *arg)
 			break;
 		h->reap_list = r->reap_next;
 		pthread_mutex_unlock(&h->reap_lock);
-		put_cancel(r, r->cancel, r->cancel_text);	/* 0 when only gone */
+		put_cancel(r, r->cancel, r->cancel_text); /* 0 when only gone */
 		pthread_mutex_lock(&h->reap_lock);
 	}
 	pthread_mutex_unlock(&h->reap_lock);
@@ -464,8 +464,8 @@ static enum MHD_Result count_cl(void *cls, enum MHD_ValueKind kind, const char *
  * it could read another body than we do (request smuggling). */
 int writes_body_length(struct MHD_Connection *c, int64_t *size, const char **why)
 {
-	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *te =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	struct cl_count cc = { 0, 0, NULL };
 	char *end;
 
@@ -514,10 +514,12 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 		return answer_plain(r, c, MHD_HTTP_LENGTH_REQUIRED,
 				    "Empty value: a PUT needs a body (the value to store).\n");
 	if (rc < 0)
-		return answer_plain(r, c, rc == -ENOSYS ? MHD_HTTP_NOT_IMPLEMENTED :
-				    MHD_HTTP_BAD_REQUEST, why);
+		return answer_plain(r, c,
+				    rc == -ENOSYS ? MHD_HTTP_NOT_IMPLEMENTED : MHD_HTTP_BAD_REQUEST,
+				    why);
 	if (r->size > 0 && (uint64_t)r->size > r->h->max_value_size) {
-		(void)snprintf(text, sizeof(text), "Value too large: %lld bytes; this server "
+		(void)snprintf(text, sizeof(text),
+			       "Value too large: %lld bytes; this server "
 			       "takes values up to %llu bytes (max_value_size).\n",
 			       (long long)r->size, (unsigned long long)r->h->max_value_size);
 		return answer_plain(r, c, MHD_HTTP_CONTENT_TOO_LARGE, text);
@@ -543,13 +545,14 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 static void too_large_locked(struct req *r)
 {
 	r->cancel = MHD_HTTP_CONTENT_TOO_LARGE;
-	(void)snprintf(r->cancel_text, sizeof(r->cancel_text), "Value too large: this server "
+	(void)snprintf(r->cancel_text, sizeof(r->cancel_text),
+		       "Value too large: this server "
 		       "takes values up to %llu bytes (max_value_size).\n",
 		       (unsigned long long)r->h->max_value_size);
 	if (r->worker)
-		return;		/* it sees cancel */
+		return; /* it sees cancel */
 	if (r->put != NULL)
-		reap(r);	/* the reaper answers... */
+		reap(r); /* the reaper answers... */
 	else
 		refuse_locked(r, r->cancel, r->cancel_text);
 }
@@ -578,7 +581,7 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 		int done = r->done;
 
 		pthread_mutex_unlock(&r->lock);
-		if (*size > 0) {	/* it failed: the rest of the body is not needed */
+		if (*size > 0) { /* it failed: the rest of the body is not needed */
 			*size = 0;
 			return MHD_YES;
 		}
@@ -586,7 +589,7 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 			return req_answer(r, c);
 		pthread_mutex_lock(&r->lock);
 		if (!r->done)
-			req_suspend(r);	/* until the worker has undone the put */
+			req_suspend(r); /* until the worker has undone the put */
 		done = r->done;
 		pthread_mutex_unlock(&r->lock);
 		return done ? req_answer(r, c) : MHD_YES;
@@ -596,7 +599,7 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 		if (!r->worker && submit(r, JOB_STREAM) < 0) {
 			busy_locked(r);
 			if (r->put != NULL) {
-				reap(r);	/* it undoes the put, then answers 503 */
+				reap(r); /* it undoes the put, then answers 503 */
 			} else {
 				refuse_locked(r, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_TEXT);
 				pthread_mutex_unlock(&r->lock);
@@ -604,7 +607,7 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 			}
 		}
 		pthread_cond_signal(&r->more);
-		req_suspend(r);	/* until the answer is ready */
+		req_suspend(r); /* until the answer is ready */
 		pthread_mutex_unlock(&r->lock);
 		return MHD_YES;
 	}
@@ -643,7 +646,7 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 	}
 	pthread_cond_signal(&r->more);
 	if (*size > 0)
-		req_suspend(r);	/* the ring is full: until the worker makes room */
+		req_suspend(r); /* the ring is full: until the worker makes room */
 	pthread_mutex_unlock(&r->lock);
 	return MHD_YES;
 }
@@ -701,7 +704,7 @@ int writes_release(struct req *r)
 	if (r->worker)
 		pthread_cond_signal(&r->more);
 	else if (r->put != NULL)
-		reap(r);	/* parked: the reaper undoes the put, then frees r */
+		reap(r); /* parked: the reaper undoes the put, then frees r */
 	mine = !r->worker;
 	pthread_mutex_unlock(&r->lock);
 	return mine;

@@ -17,7 +17,8 @@ UNIT_TEST(percent_decoding)
 
 	CHECK(decode("hello", out, &len) == 0 && len == 5 && !memcmp(out, "hello", 5));
 	CHECK(decode("a%20b%2Fc", out, &len) == 0 && len == 5 && !memcmp(out, "a b/c", 5));
-	CHECK(decode("a+b", out, &len) == 0 && !memcmp(out, "a+b", 3));	/* '+' is literal in paths */
+	CHECK(decode("a+b", out, &len) == 0 &&
+	      !memcmp(out, "a+b", 3)); /* '+' is literal in paths */
 	CHECK(decode("%e2%82%AC", out, &len) == 0 && len == 3);
 	CHECK(decode("bad%", out, &len) == -EILSEQ);
 	CHECK(decode("bad%2", out, &len) == -EILSEQ);

@@ -28,7 +28,8 @@ UNIT_TEST(config_file_and_overrides)
 
 	CHECK(fd >= 0);
 	close(fd);
-	write_file(path, "# comment\nshards   = localhost:3001, localhost:3002\n"
+	write_file(path,
+		   "# comment\nshards   = localhost:3001, localhost:3002\n"
 		   "index = /tmp/idx   # trailing comment\nreplicas=2\n\nport = 4000\n"
 		   "sync = no\nchecksum = no\nmap_size = 1G\ntimeout = 3\nattr_timeout = 0.5\n");
 	kv_config_defaults(&c);
@@ -69,7 +70,7 @@ UNIT_TEST(config_errors_name_the_line)
 	unlink(path);
 	CHECK(kv_config_load(&c, "/nonexistent/tinykv.conf", &err) == -ENOENT);
 	kv_config_defaults(&c);
-	CHECK(kv_config_finish(&c, &err) == -EINVAL);	/* no shards */
+	CHECK(kv_config_finish(&c, &err) == -EINVAL); /* no shards */
 	CHECK(kv_config_set(&c, "port", "70000", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "map_size", "-1", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "sync", "maybe", &err) == -EINVAL);
@@ -90,14 +91,14 @@ UNIT_TEST(config_access_control_settings)
 	CHECK(c.anonymous_uid == 65534 && c.anonymous_gid == 65534);
 	CHECK(kv_config_set(&c, "shards", "a:1", &err) == 0);
 	CHECK(kv_config_finish(&c, &err) == 0);
-	CHECK(c.anonymous == (KV_RIGHT_READ | KV_RIGHT_WRITE));	/* no tokens: the seed's */
+	CHECK(c.anonymous == (KV_RIGHT_READ | KV_RIGHT_WRITE)); /* no tokens: the seed's */
 	kv_config_defaults(&c);
 	CHECK(kv_config_set(&c, "shards", "a:1", &err) == 0);
 	CHECK(kv_config_set(&c, "auth", "/etc/tinykv/tokens", &err) == 0);
 	CHECK(c.auth_mode == KV_AUTH_FILE);
 	CHECK_STR(c.auth, "/etc/tinykv/tokens");
 	CHECK(kv_config_finish(&c, &err) == 0);
-	CHECK(c.anonymous == KV_RIGHT_READ);	/* with tokens, writing needs one */
+	CHECK(c.anonymous == KV_RIGHT_READ); /* with tokens, writing needs one */
 	CHECK(kv_config_set(&c, "auth", "none", &err) == 0 && c.auth_mode == KV_AUTH_NONE);
 	CHECK(kv_config_set(&c, "auth", "tokens.txt", &err) == -EINVAL);
 	CHECK(strstr(err.msg, "absolute path") != NULL);
@@ -138,8 +139,7 @@ UNIT_TEST(config_client_limits)
 	CHECK(c.body_timeout == 30 && c.idle_timeout == 60 && c.workers == 64);
 	CHECK(c.max_connections == 1000 && c.max_client_connections == 128);
 	CHECK(c.max_value_size == (uint64_t)5 << 30);
-	CHECK(kv_config_set(&c, "max_value_size", "1M", &err) == 0 &&
-	      c.max_value_size == 1 << 20);
+	CHECK(kv_config_set(&c, "max_value_size", "1M", &err) == 0 && c.max_value_size == 1 << 20);
 	CHECK(kv_config_set(&c, "body_timeout", "0", &err) == -EINVAL);
 	CHECK(kv_config_set(&c, "max_client_connections", "2", &err) == 0 &&
 	      c.max_client_connections == 2);
@@ -172,7 +172,8 @@ UNIT_TEST(config_long_lines_are_one_line)
 
 UNIT_TEST(config_parse_from_a_buffer)
 {
-	static const char nul[] = "shards = a:1\nport = 30\0" "00\n";
+	static const char nul[] = "shards = a:1\nport = 30\0"
+				  "00\n";
 	struct kv_config c;
 	struct kv_err err;
 
@@ -194,11 +195,21 @@ UNIT_TEST(config_parse_from_a_buffer)
 UNIT_TEST(config_read_file_then_settings)
 {
 	char path[] = "/tmp/tinykv-unit-XXXXXX";
-	const struct kv_config_setting ok[] = { { "port", "5000" }, { "replicas", "1" },
-						{ "port", "5001" } };
-	const struct kv_config_setting bad[] = { { "port", "5000" }, { "nosuchkey", "1" } };
-	const struct kv_config_setting too_many[] = { { "replicas", "3" } };
-	const struct kv_config_setting shards[] = { { "shards", "localhost:3009" } };
+	const struct kv_config_setting ok[] = {
+		{"port",	  "5000"},
+		    { "replicas", "1"   },
+		 { "port",	   "5001"}
+	};
+	const struct kv_config_setting bad[] = {
+		{"port",	  "5000"},
+		    { "nosuchkey", "1"   }
+	};
+	const struct kv_config_setting too_many[] = {
+		{"replicas", "3"}
+	};
+	const struct kv_config_setting shards[] = {
+		{"shards", "localhost:3009"}
+	};
 	struct kv_config c;
 	struct kv_err err;
 	int fd = mkstemp(path), which = 7;
@@ -206,25 +217,25 @@ UNIT_TEST(config_read_file_then_settings)
 	CHECK(fd >= 0);
 	close(fd);
 	write_file(path, "shards = localhost:3001, localhost:3002\nreplicas = 2\nport = 4000\n");
-	c.port = 1;	/* the defaults come first: nothing of what c held stays */
+	c.port = 1; /* the defaults come first: nothing of what c held stays */
 	CHECK(kv_config_read(&c, path, ok, 3, &which, &err) == 0);
 	CHECK(which == -1);
 	CHECK(c.shards.n == 2 && c.replicas == 1 && c.port == 5001 && c.sync == 1);
 
 	CHECK(kv_config_read(&c, path, bad, 2, &which, &err) == -ENOENT);
-	CHECK(which == 1);	/* the second setting */
+	CHECK(which == 1); /* the second setting */
 	CHECK(strstr(err.msg, "nosuchkey") != NULL);
 
 	CHECK(kv_config_read(&c, path, too_many, 1, &which, &err) == -EINVAL);
-	CHECK(which == -1);	/* the whole is wrong, not the setting */
+	CHECK(which == -1); /* the whole is wrong, not the setting */
 	CHECK(strstr(err.msg, "replicas = 3") != NULL);
 
-	CHECK(kv_config_read(&c, NULL, NULL, 0, &which, &err) == -EINVAL);	/* no shards */
+	CHECK(kv_config_read(&c, NULL, NULL, 0, &which, &err) == -EINVAL); /* no shards */
 	CHECK(which == -1);
 	CHECK(kv_config_read(&c, NULL, shards, 1, NULL, &err) == 0);
 	CHECK(c.shards.n == 1 && c.port == 3000);
 	unlink(path);
 	CHECK(kv_config_read(&c, path, shards, 1, &which, &err) == -ENOENT);
-	CHECK(which == -1);	/* the file is missing */
+	CHECK(which == -1); /* the file is missing */
 	CHECK(strstr(err.msg, path) != NULL);
 }

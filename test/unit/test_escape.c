@@ -5,8 +5,7 @@
 #include "escape.h"
 #include "unit.h"
 
-static const char *esc(char *buf, size_t cap, const char *s, size_t len, char quote,
-		       unsigned flags)
+static const char *esc(char *buf, size_t cap, const char *s, size_t len, char quote, unsigned flags)
 {
 	(void)kv_escape(buf, cap, s, len, quote, flags);
 	return buf;
@@ -22,15 +21,18 @@ UNIT_TEST(escape_controls_and_bad_utf8)
 	/* Valid UTF-8 stays; C1 controls, stray bytes, overlongs and surrogates do not. */
 	CHECK_STR(esc(b, sizeof(b), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, 0, 0),
 		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
-	CHECK_STR(esc(b, sizeof(b), "\xc2\x9b" "2J", 4, 0, 0), "\\xc2\\x9b2J");
+	CHECK_STR(esc(b, sizeof(b),
+		      "\xc2\x9b"
+		      "2J",
+		      4, 0, 0),
+		  "\\xc2\\x9b2J");
 	CHECK_STR(esc(b, sizeof(b), "\xff\xfe", 2, 0, 0), "\\xff\\xfe");
 	CHECK_STR(esc(b, sizeof(b), "\xc0\xaf", 2, 0, 0), "\\xc0\\xaf");
 	CHECK_STR(esc(b, sizeof(b), "\xed\xa0\x80", 3, 0, 0), "\\xed\\xa0\\x80");
 	CHECK_STR(esc(b, sizeof(b), "\xf4\x90\x80\x80", 4, 0, 0), "\\xf4\\x90\\x80\\x80");
 	CHECK_STR(esc(b, sizeof(b), "x\xe2\x82", 3, 0, 0), "x\\xe2\\x82");
 	/* Quotes and backslashes only when asked. */
-	CHECK_STR(esc(b, sizeof(b), "it's a\\b", 8, '\'', KV_ESC_BACKSLASH),
-		  "it\\'s a\\\\b");
+	CHECK_STR(esc(b, sizeof(b), "it's a\\b", 8, '\'', KV_ESC_BACKSLASH), "it\\'s a\\\\b");
 	CHECK_STR(esc(b, sizeof(b), "it's a\\b", 8, 0, 0), "it's a\\b");
 }
 

@@ -16,7 +16,7 @@
 struct put_arg {
 	const char *key;
 	uint64_t size;
-	int fail;		/* put, then fail: the put must not stay */
+	int fail; /* put, then fail: the put must not stay */
 };
 
 static int put_one(struct kv_txn *txn, void *arg, struct kv_err *err)
@@ -124,7 +124,7 @@ UNIT_TEST(index_bytes_follow_puts_replacements_and_deletes)
 	CHECK(kv_index_update(idx, put_one, &a, &err) == 0);
 	CHECK(kv_index_update(idx, put_one, &b, &err) == 0);
 	CHECK(stat_keys(idx, &bytes) == 2 && bytes == 105);
-	CHECK(kv_index_update(idx, put_one, &a2, &err) == 0);	/* replaced: 100 → 7 */
+	CHECK(kv_index_update(idx, put_one, &a2, &err) == 0); /* replaced: 100 → 7 */
 	CHECK(stat_keys(idx, &bytes) == 2 && bytes == 12);
 	CHECK(kv_index_update(idx, del_one, "b", &err) == 0);
 	CHECK(stat_keys(idx, &bytes) == 1 && bytes == 7);
@@ -179,14 +179,12 @@ UNIT_TEST(index_get_bytes_reports_what_does_not_fit)
 
 	make_dir(dir, sizeof(path), path);
 	CHECK(open_index(path, 0, &idx) == 0);
-	CHECK(kv_index_get_bytes(idx, KV_META, "note", 4, buf, sizeof(buf), &len, &err) ==
-	      -ENOENT);
+	CHECK(kv_index_get_bytes(idx, KV_META, "note", 4, buf, sizeof(buf), &len, &err) == -ENOENT);
 	CHECK(kv_index_update(idx, put_meta, "abc", &err) == 0);
 	CHECK(kv_index_get_bytes(idx, KV_META, "note", 4, buf, sizeof(buf), &len, &err) == 0);
 	CHECK(len == 3 && memcmp(buf, "abc", 3) == 0);
 	CHECK(kv_index_update(idx, put_meta, "longer", &err) == 0);
-	CHECK(kv_index_get_bytes(idx, KV_META, "note", 4, buf, sizeof(buf), &len, &err) ==
-	      -ENOSPC);
+	CHECK(kv_index_get_bytes(idx, KV_META, "note", 4, buf, sizeof(buf), &len, &err) == -ENOSPC);
 	CHECK(len == 6);
 	kv_index_close(idx);
 	remove_dir(dir);

@@ -14,8 +14,8 @@
 struct ino_put {
 	enum kv_table t;
 	const char *key;
-	uint64_t ino;		/* what the record brings (0: none) */
-	uint64_t took;		/* kv_txn_new_inos: how many, and the first */
+	uint64_t ino;  /* what the record brings (0: none) */
+	uint64_t took; /* kv_txn_new_inos: how many, and the first */
 	uint64_t first;
 };
 
@@ -43,14 +43,14 @@ static int take(struct kv_txn *txn, void *arg, struct kv_err *err)
 static int put_v1_dir(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	static const uint8_t v1[] = {
-		1, KV_TYPE_DIR, 0xed, 0x01, 0, 0,	/* version, type, mode 0755 */
-		0, 0, 0, 0, 0, 0, 0, 0,			/* uid, gid */
-		0, 0, 0, 0, 0, 0, 0, 0,			/* size */
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* mtime, ctime, atime */
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		7, 0, 0, 0, 0, 0, 0, 0,			/* gen */
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* md5 */
-		0, 0, 0				/* no replicas, no target */
+		1, KV_TYPE_DIR, 0xed, 0x01, 0, 0,		    /* version, type, mode 0755 */
+		0, 0,		0,    0,    0, 0, 0, 0,		    /* uid, gid */
+		0, 0,		0,    0,    0, 0, 0, 0,		    /* size */
+		0, 0,		0,    0,    0, 0, 0, 0, 0, 0, 0, 0, /* mtime, ctime, atime */
+		0, 0,		0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0,
+		0, 0,		0,    0,					/* gen */
+		0, 0,		0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* md5 */
+		0, 0,		0 /* no replicas, no target */
 	};
 
 	return kv_txn_put_bytes(txn, KV_DIRS, arg, strlen(arg), v1, sizeof(v1), err);
@@ -93,12 +93,12 @@ UNIT_TEST(index_gives_each_record_its_own_inode_number)
 	a = ino_of(idx, KV_KEYS, "a");
 	b = ino_of(idx, KV_KEYS, "b");
 	d = ino_of(idx, KV_DIRS, "d");
-	CHECK(a == 2 && b == 3 && d == 4);	/* from 2 on: 1 is the root's */
-	put(idx, KV_KEYS, "a", 0);		/* a replacement keeps the number */
+	CHECK(a == 2 && b == 3 && d == 4); /* from 2 on: 1 is the root's */
+	put(idx, KV_KEYS, "a", 0);	   /* a replacement keeps the number */
 	CHECK(ino_of(idx, KV_KEYS, "a") == a);
-	put(idx, KV_KEYS, "b", a);		/* one brought along (a rename) stays */
+	put(idx, KV_KEYS, "b", a); /* one brought along (a rename) stays */
 	CHECK(ino_of(idx, KV_KEYS, "b") == a);
-	CHECK(kv_index_update(idx, take, &block, &err) == 0);	/* a writer's block */
+	CHECK(kv_index_update(idx, take, &block, &err) == 0); /* a writer's block */
 	CHECK(block.first == 5);
 	put(idx, KV_KEYS, "c", 0);
 	CHECK(ino_of(idx, KV_KEYS, "c") == 5 + 256);

@@ -24,8 +24,8 @@ static const char boot_key[] = "intents.boot";
 
 static int set_boot(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
-	return kv_txn_put_bytes(txn, KV_META, boot_key, sizeof(boot_key) - 1, arg,
-				strlen(arg), err);
+	return kv_txn_put_bytes(txn, KV_META, boot_key, sizeof(boot_key) - 1, arg, strlen(arg),
+				err);
 }
 
 static int nothing(struct kv_txn *txn, void *arg, struct kv_err *err)
@@ -157,12 +157,13 @@ static pid_t crashing_writer(const char *dir, int ready[2], int go[2])
 	if (kv_intents_acquire(ints, "moving", 6, in, NULL, &err) < 0)
 		_exit(1);
 	in->phase = KV_PHASE_COMMIT;
-	(void)kv_fileref_add(in->moves, &in->nmoves, KV_MAX_REPLICAS, "localhost:1", "moving", 6, 9);
+	(void)kv_fileref_add(in->moves, &in->nmoves, KV_MAX_REPLICAS, "localhost:1", "moving", 6,
+			     9);
 	if (kv_intents_update(ints, "moving", 6, in, &err) < 0)
 		_exit(1);
 	if (write(ready[1], &c, 1) != 1)
 		_exit(1);
-	(void)read(go[0], &c, 1);	/* until the parent closes its end */
+	(void)read(go[0], &c, 1); /* until the parent closes its end */
 	_exit(0);
 }
 
@@ -205,8 +206,7 @@ UNIT_TEST(intents_lock_a_key_while_its_owner_lives)
 	CHECK(kv_intents_get(ints, "mine", 4, got, &err) == 0 && got->pid == getpid());
 	/* The child dies holding its keys: they are offered to whoever comes next. */
 	close(go[1]);
-	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
-	      WEXITSTATUS(status) == 0);
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(kv_intents_acquire(ints, "held", 4, in, got, &err) == -EOWNERDEAD);
 	CHECK(got->pid == child && got->op == KV_OP_UPDATE);
 	CHECK(got->nundo == 1 && got->undo[0].tmp == 7);
@@ -217,7 +217,7 @@ UNIT_TEST(intents_lock_a_key_while_its_owner_lives)
 	CHECK(kv_intents_takeover(ints, "held", 4, stale, &err) == -EBUSY);
 	CHECK(kv_intents_acquire(ints, "held", 4, in, NULL, &err) == -EBUSY);
 	CHECK(kv_intents_release(ints, "held", 4, &err) == 0);
-	CHECK(kv_intents_release(ints, "held", 4, &err) == 0);	/* missing: not an error */
+	CHECK(kv_intents_release(ints, "held", 4, &err) == 0); /* missing: not an error */
 	CHECK(kv_intents_acquire(ints, "held", 4, in, NULL, &err) == 0);
 	kv_intents_close(ints);
 	kv_index_close(idx);
@@ -229,7 +229,7 @@ UNIT_TEST(intents_lock_a_key_while_its_owner_lives)
 
 struct put_rec {
 	const char *key;
-	int refuse;	/* put the record, then fail: nothing may stay */
+	int refuse; /* put the record, then fail: nothing may stay */
 };
 
 static int put_rec(struct kv_txn *txn, void *arg, struct kv_err *err)
@@ -268,8 +268,7 @@ UNIT_TEST(intents_of_a_crashed_process_are_left_whole_to_the_next)
 	close(go[0]);
 	CHECK(read(ready[0], &c, 1) == 1);
 	close(go[1]);
-	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
-	      WEXITSTATUS(status) == 0);
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	/* Opened after the crash: both intents, as they were written, owned by the dead. */
 	CHECK(open_log(dir, &idx, &ints) == 0);
 	CHECK(kv_intents_count(ints, &n, &err) == 0 && n == 2);
@@ -278,7 +277,7 @@ UNIT_TEST(intents_of_a_crashed_process_are_left_whole_to_the_next)
 	CHECK(got->pid == child && got->phase == KV_PHASE_COMMIT && got->nmoves == 1 &&
 	      got->moves[0].tmp == 9);
 	CHECK(kv_index_has(idx, KV_INTENTS, "moving", 6, &err) == 1);
-	CHECK(kv_index_has(idx, KV_INTENTS, "held", 4, &err) == 0);	/* PREPARE: log only */
+	CHECK(kv_index_has(idx, KV_INTENTS, "held", 4, &err) == 0); /* PREPARE: log only */
 	CHECK(kv_intents_takeover(ints, "moving", 6, got, &err) == 0);
 	/* A refused record change changes nothing: no record, the durable copy stays. */
 	CHECK(kv_intents_commit(ints, "moving", 6, put_rec, &refused, &err) == -EAGAIN);

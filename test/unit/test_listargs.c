@@ -41,8 +41,9 @@ UNIT_TEST(list_parameters)
  * decimal digits and nothing else. */
 UNIT_TEST(list_limit_is_digits_only)
 {
-	static const char *const bad[] = { "7%00junk", "%205", "+5", "5%20", "-1",
-					   "-18446744073709551615", "0x10", NULL };
+	static const char *const bad[] = { "7%00junk", "%205", "+5",
+					   "5%20",     "-1",   "-18446744073709551615",
+					   "0x10",     NULL };
 	struct listargs a;
 	struct kv_err err;
 	int i;

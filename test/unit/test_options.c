@@ -9,9 +9,13 @@
 
 UNIT_TEST(mount_options_sorted)
 {
-	char *argv[] = { "tinykv", "/etc/tinykv/tinykv.conf", "/mnt/kv", "-o",
+	char *argv[] = { "tinykv",
+			 "/etc/tinykv/tinykv.conf",
+			 "/mnt/kv",
+			 "-o",
 			 "rw,_netdev,shards=a:1;b:2,x-systemd.automount,replicas=2,allow_other",
-			 "-f", NULL };
+			 "-f",
+			 NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(6, argv);
 	struct kv_config cfg;
 	struct kv_err err;

@@ -44,7 +44,7 @@ UNIT_TEST(replica_order_is_score_order)
 		CHECK(kv_place(&s, key, (size_t)n, 2, two) == 2);
 		CHECK(all[0] == two[0] && all[1] == two[1]);
 	}
-	CHECK(kv_place(&s, "x", 1, 9, all) == 5);	/* clamped to the shard count */
+	CHECK(kv_place(&s, "x", 1, 9, all) == 5); /* clamped to the shard count */
 }
 
 UNIT_TEST(adding_a_shard_moves_about_one_in_n)
@@ -62,7 +62,7 @@ UNIT_TEST(adding_a_shard_moves_about_one_in_n)
 		kv_place(&three, key, (size_t)n, 1, b);
 		if (strcmp(two.v[a[0]].name, three.v[b[0]].name) != 0) {
 			moved++;
-			CHECK(b[0] == 2);	/* only ever to the new shard */
+			CHECK(b[0] == 2); /* only ever to the new shard */
 		}
 	}
 	CHECK(moved > 800 && moved < 1200);

@@ -35,7 +35,7 @@ UNIT_TEST(pool_try_submit_never_waits)
 		return;
 	CHECK(kv_pool_threads(p) == 1);
 	CHECK(kv_pool_backlog(p) == 0);
-	CHECK(kv_pool_try_submit(p, "x", 1) == 0);	/* the thread takes it, waits */
+	CHECK(kv_pool_try_submit(p, "x", 1) == 0); /* the thread takes it, waits */
 	for (tries = 0; tries < 5000; tries++) {
 		pthread_mutex_lock(&gate_lock);
 		i = entered;
@@ -47,7 +47,7 @@ UNIT_TEST(pool_try_submit_never_waits)
 	for (i = 0; i < 100; i++)
 		if (kv_pool_try_submit(p, "x", 1) == 0)
 			n++;
-	CHECK(n == 4);			/* the queue: four items per thread, then -EAGAIN */
+	CHECK(n == 4); /* the queue: four items per thread, then -EAGAIN */
 	CHECK(kv_pool_try_submit(p, "x", 1) == -EAGAIN);
 	CHECK(kv_pool_backlog(p) == 4);
 	CHECK(kv_pool_try_submit(p, "x", 2000) == -EINVAL);
@@ -105,14 +105,14 @@ UNIT_TEST(pool_typed_items_are_copied_whole)
 		for (j = 0; j < (int)sizeof(b.fill); j++)
 			b.fill[j] = (unsigned char)(i + j);
 		CHECK(kv_pool_submit(p, &b, sizeof(b)) == 0);
-		b.n = -1;	/* the caller's item is its own again at once */
+		b.n = -1; /* the caller's item is its own again at once */
 		memset(b.fill, 0xee, sizeof(b.fill));
 	}
 	/* another type (a size other than the pool's) is refused, waiting or not */
 	CHECK(kv_pool_submit(p, &b, sizeof(b) - 1) == -EINVAL);
 	CHECK(kv_pool_try_submit(p, &b, sizeof(b) + 1) == -EINVAL);
 	CHECK(kv_pool_submit(p, &b, 0) == -EINVAL);
-	kv_pool_finish(p);	/* waits for every queued item */
+	kv_pool_finish(p); /* waits for every queued item */
 	for (i = 0; i < 64; i++)
 		once &= t.seen[i] == 1;
 	CHECK(once);

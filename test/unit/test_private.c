@@ -15,7 +15,7 @@
 #include "sys.h"
 #include "unit.h"
 
-#define OTHER 65534	/* nobody */
+#define OTHER 65534 /* nobody */
 
 static char base[64];
 
@@ -50,8 +50,7 @@ static unsigned mode_of(const char *path)
 	return lstat(path, &st) == 0 ? (unsigned)(st.st_mode & 07777) : 01000000;
 }
 
-static int open_dir(const char *path, unsigned flags, struct kv_notes *notes,
-		    struct kv_err *err)
+static int open_dir(const char *path, unsigned flags, struct kv_notes *notes, struct kv_err *err)
 {
 	char real[PATH_MAX];
 	int fd = kv_private_dir(path, "index", flags, real, sizeof(real), notes, err);
@@ -70,8 +69,8 @@ UNIT_TEST(private_dir_created_and_tightened)
 
 	mkbase();
 	/* Missing, with missing parents: made, the last one 0700. */
-	fd = kv_private_dir(at("a/b/idx"), "index", KV_PRIVATE_CREATE, real, sizeof(real),
-			    &notes, &err);
+	fd = kv_private_dir(at("a/b/idx"), "index", KV_PRIVATE_CREATE, real, sizeof(real), &notes,
+			    &err);
 	CHECK(fd >= 0);
 	if (fd >= 0)
 		close(fd);
@@ -116,7 +115,7 @@ UNIT_TEST(private_dir_refusals)
 	CHECK(mkdir(at("open"), 0700) == 0 && chmod(at("open"), 0777) == 0);
 	CHECK(open_dir(at("open"), KV_PRIVATE_CREATE, NULL, &err) == -EPERM);
 	CHECK(strstr(err.msg, "may be written by others (mode 0777)") != NULL);
-	CHECK(mode_of(at("open")) == 0777);	/* not "fixed" behind anyone's back */
+	CHECK(mode_of(at("open")) == 0777); /* not "fixed" behind anyone's back */
 	/* Not a directory. */
 	CHECK(close(open(at("file"), O_CREAT | O_WRONLY, 0600)) == 0);
 	CHECK(open_dir(at("file"), KV_PRIVATE_CREATE, NULL, &err) == -ENOTDIR);

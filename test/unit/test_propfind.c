@@ -46,13 +46,12 @@ static int parse(const char *xml, size_t piece, struct got *g, struct kv_err *er
 
 UNIT_TEST(propfind_entries_in_any_pieces)
 {
-	static const char xml[] = "<?xml version=\"1.0\"?><D:multistatus xmlns:D=\"DAV:\">"
-		R("<D:href>/5d/</D:href><D:propstat><D:prop><D:resourcetype><D:collection/>"
-		  "</D:resourcetype></D:prop></D:propstat>")
+	static const char xml[] = "<?xml version=\"1.0\"?><D:multistatus xmlns:D=\"DAV:\">" R(
+		"<D:href>/5d/</D:href><D:propstat><D:prop><D:resourcetype><D:collection/>"
+		"</D:resourcetype></D:prop></D:propstat>")
 		R("<D:href>/5d/41/aGVsbG8%3D</D:href><D:propstat><D:prop><D:getcontentlength>5"
 		  "</D:getcontentlength><D:getlastmodified>Tue, 02 Dec 2025 10:00:01 GMT"
-		  "</D:getlastmodified></D:prop></D:propstat>")
-		"</D:multistatus>";
+		  "</D:getlastmodified></D:prop></D:propstat>") "</D:multistatus>";
 	struct kv_err err;
 	struct got g;
 	size_t piece;
@@ -73,13 +72,13 @@ UNIT_TEST(propfind_entries_in_any_pieces)
  * text of whatever field came before it (here the first response's length, 42). */
 UNIT_TEST(propfind_empty_fields_are_unknown)
 {
-	static const char xml[] = "<D:multistatus xmlns:D=\"DAV:\">"
-		R("<D:href>/a</D:href><D:getlastmodified>Tue, 02 Dec 2025 10:00:01 GMT"
-		  "</D:getlastmodified><D:getcontentlength>42</D:getcontentlength>")
+	static const char xml[] = "<D:multistatus xmlns:D=\"DAV:\">" R(
+		"<D:href>/a</D:href><D:getlastmodified>Tue, 02 Dec 2025 10:00:01 GMT"
+		"</D:getlastmodified><D:getcontentlength>42</D:getcontentlength>")
 		R("<D:getcontentlength/><D:href>/b</D:href>")
-		R("<D:getcontentlength>7</D:getcontentlength><D:getlastmodified></D:getlastmodified>"
-		  "<D:href>/c</D:href>")
-		"</D:multistatus>";
+			R("<D:getcontentlength>7</D:getcontentlength><D:getlastmodified></"
+			  "D:getlastmodified>"
+			  "<D:href>/c</D:href>") "</D:multistatus>";
 	struct kv_err err;
 	struct got g;
 
@@ -96,16 +95,18 @@ UNIT_TEST(propfind_empty_fields_are_unknown)
  * date is unknown (0), as is a length that is not a decimal number ("-5" was -5). */
 UNIT_TEST(propfind_dates_and_lengths_in_range)
 {
-	static const char xml[] = "<D:multistatus xmlns:D=\"DAV:\">"
-		R("<D:href>/a</D:href><D:getlastmodified>Tue, 02 Dec 4050 10:00:00 GMT"
-		  "</D:getlastmodified><D:getcontentlength>-5</D:getcontentlength>")
+	static const char xml[] = "<D:multistatus xmlns:D=\"DAV:\">" R(
+		"<D:href>/a</D:href><D:getlastmodified>Tue, 02 Dec 4050 10:00:00 GMT"
+		"</D:getlastmodified><D:getcontentlength>-5</D:getcontentlength>")
 		R("<D:href>/b</D:href><D:getlastmodified>Sat, 01 Jan 1000 00:00:00 GMT"
-		  "</D:getlastmodified><D:getcontentlength>99999999999999999999</D:getcontentlength>")
-		R("<D:href>/c</D:href><D:getlastmodified>Thu, 01 Jan 1970 00:00:10 GMT"
-		  "</D:getlastmodified><D:getcontentlength> 12x</D:getcontentlength>")
-		R("<D:href>/d</D:href><D:getlastmodified>Wed, 31 Dec 1969 23:59:59 GMT"
-		  "</D:getlastmodified><D:getcontentlength>\n 1048576 \n</D:getcontentlength>")
-		"</D:multistatus>";
+		  "</D:getlastmodified><D:getcontentlength>99999999999999999999</"
+		  "D:getcontentlength>")
+			R("<D:href>/c</D:href><D:getlastmodified>Thu, 01 Jan 1970 00:00:10 GMT"
+			  "</D:getlastmodified><D:getcontentlength> 12x</D:getcontentlength>")
+				R("<D:href>/d</D:href><D:getlastmodified>Wed, 31 Dec 1969 23:59:59 "
+				  "GMT"
+				  "</D:getlastmodified><D:getcontentlength>\n 1048576 "
+				  "\n</D:getcontentlength>") "</D:multistatus>";
 	struct kv_err err;
 	struct got g;
 

@@ -34,7 +34,7 @@ UNIT_TEST(record_round_trip)
 	CHECK(memcmp(&r, &back, sizeof(r)) == 0);
 	for (cut = 0; cut < n; cut++)
 		CHECK(kv_record_decode(buf, cut, &back) == -KV_ECORRUPT);
-	buf[0] = 99;	/* unknown version */
+	buf[0] = 99; /* unknown version */
 	CHECK(kv_record_decode(buf, n, &back) == -KV_ECORRUPT);
 }
 
@@ -49,7 +49,7 @@ UNIT_TEST(replica_lists_compare_in_order)
 	strcpy(r.rep[0], "a:1");
 	strcpy(r.rep[1], "b:2");
 	CHECK(kv_record_replicas_are(&r, same, 2));
-	CHECK(!kv_record_replicas_are(&r, swapped, 2));	/* the order is the read order */
+	CHECK(!kv_record_replicas_are(&r, swapped, 2)); /* the order is the read order */
 	CHECK(!kv_record_replicas_are(&r, same, 1));
 	CHECK(kv_record_has_replica(&r, "b:2") && !kv_record_has_replica(&r, "c:3"));
 }
@@ -67,7 +67,7 @@ UNIT_TEST(symlink_record_round_trip)
 	r.target_len = KV_TARGET_MAX;
 	n = kv_record_encode(&r, buf, sizeof(buf));
 	CHECK(n > KV_TARGET_MAX);
-	memset(&back, 0, sizeof(back));	/* as above */
+	memset(&back, 0, sizeof(back)); /* as above */
 	CHECK(kv_record_decode(buf, n, &back) == 0);
 	CHECK(back.target_len == KV_TARGET_MAX && back.target[KV_TARGET_MAX] == '\0');
 	CHECK(memcmp(&r, &back, sizeof(r)) == 0);
@@ -89,8 +89,7 @@ UNIT_TEST(intent_round_trip)
 	for (i = 0; i < KV_INTENT_FILES; i++)
 		CHECK(kv_fileref_add(in.cleanup, &in.ncleanup, KV_INTENT_FILES, "localhost:3001",
 				     "some/key", 8, (uint64_t)i) == 0);
-	CHECK(kv_fileref_add(in.cleanup, &in.ncleanup, KV_INTENT_FILES, "x", "y", 1, 0) ==
-	      -ENOSPC);
+	CHECK(kv_fileref_add(in.cleanup, &in.ncleanup, KV_INTENT_FILES, "x", "y", 1, 0) == -ENOSPC);
 	CHECK(kv_fileref_add(in.moves, &in.nmoves, KV_MAX_REPLICAS, "s:1", "k", 1, 77) == 0);
 	in.nrecops = 2;
 	in.recops[0].klen = 3;
@@ -185,7 +184,7 @@ UNIT_TEST(records_with_a_nul_in_a_name_are_corrupt)
 	if (p != NULL)
 		p[6] = '\0';
 	CHECK(kv_intent_decode(ibuf, n, &back) == -KV_ECORRUPT);
-	in.undo[0].key[0] = '\0';	/* a key "\0" of length 1 */
+	in.undo[0].key[0] = '\0'; /* a key "\0" of length 1 */
 	n = kv_intent_encode(&in, ibuf, sizeof(ibuf));
 	CHECK(kv_intent_decode(ibuf, n, &back) == -KV_ECORRUPT);
 }
@@ -207,13 +206,13 @@ UNIT_TEST(record_v2_special_files_round_trip)
 		r.rdev = types[i] == KV_TYPE_CHR || types[i] == KV_TYPE_BLK ? 0x10203 : 0;
 		n = kv_record_encode(&r, buf, sizeof(buf));
 		CHECK(n > 0 && buf[0] == 2);
-		memset(&back, 0, sizeof(back));	/* as above */
+		memset(&back, 0, sizeof(back)); /* as above */
 		CHECK(kv_record_decode(buf, n, &back) == 0);
 		CHECK(memcmp(&r, &back, sizeof(r)) == 0);
 		for (cut = 0; cut < n; cut++)
 			CHECK(kv_record_decode(buf, cut, &back) == -KV_ECORRUPT);
 	}
-	buf[1] = KV_TYPE_LAST + 1;	/* a type no version has */
+	buf[1] = KV_TYPE_LAST + 1; /* a type no version has */
 	CHECK(kv_record_decode(buf, n, &back) == -KV_ECORRUPT);
 }
 
@@ -222,21 +221,20 @@ UNIT_TEST(record_v2_special_files_round_trip)
 UNIT_TEST(record_v1_still_decodes_and_upgrades)
 {
 	static const uint8_t v1[] = {
-		0x01, 0x01, 0xa4, 0x01, 0x00, 0x00, 0xe8, 0x03, 0x00, 0x00, 0x64, 0x00,
-		0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x15, 0xcd,
-		0x85, 0x3d, 0xfe, 0x9c, 0x97, 0x17, 0x15, 0xcd, 0x85, 0x3d, 0xfe, 0x9c,
-		0x97, 0x17, 0x15, 0xcd, 0x85, 0x3d, 0xfe, 0x9c, 0x97, 0x17, 0x0d, 0xf0,
-		0xfe, 0xca, 0xef, 0xbe, 0xad, 0xde, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
-		0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0x02, 0x0e,
-		'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', ':', '3', '0', '0', '1',
-		0x0e, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', ':', '3', '0', '0', '2',
-		0x00, 0x00
+		0x01, 0x01, 0xa4, 0x01, 0x00, 0x00, 0xe8, 0x03, 0x00, 0x00, 0x64, 0x00, 0x00,
+		0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x15, 0xcd, 0x85, 0x3d,
+		0xfe, 0x9c, 0x97, 0x17, 0x15, 0xcd, 0x85, 0x3d, 0xfe, 0x9c, 0x97, 0x17, 0x15,
+		0xcd, 0x85, 0x3d, 0xfe, 0x9c, 0x97, 0x17, 0x0d, 0xf0, 0xfe, 0xca, 0xef, 0xbe,
+		0xad, 0xde, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+		0xab, 0xab, 0xab, 0xab, 0xab, 0x02, 0x0e, 'l',	'o',  'c',  'a',  'l',	'h',
+		'o',  's',  't',  ':',	'3',  '0',  '0',  '1',	0x0e, 'l',  'o',  'c',	'a',
+		'l',  'h',  'o',  's',	't',  ':',  '3',  '0',	'0',  '2',  0x00, 0x00
 	};
 	struct kv_record r, back;
 	uint8_t buf[KV_RECORD_MAX];
 	size_t n;
 
-	memset(&r, 0, sizeof(r));	/* as above */
+	memset(&r, 0, sizeof(r)); /* as above */
 	CHECK(kv_record_decode(v1, sizeof(v1), &r) == 0);
 	CHECK(r.type == KV_TYPE_REG && r.mode == 0644 && r.uid == 1000 && r.gid == 100);
 	CHECK(r.size == 5 && r.gen == 0xdeadbeefcafef00dULL && r.nrep == 2);
@@ -271,7 +269,7 @@ UNIT_TEST(record_ino_falls_back_to_the_key)
 	CHECK(a == b && a > 1);
 	CHECK(kv_record_ino(&r, "dir/other", 9) != a);
 	CHECK(kv_record_ino(&r, "", 0) == 1);
-	CHECK(a == 11625157427059114847ULL);	/* md5's first 8 bytes, big-endian */
+	CHECK(a == 11625157427059114847ULL); /* md5's first 8 bytes, big-endian */
 	r.ino = 77;
 	CHECK(kv_record_ino(&r, "dir/file", 8) == 77);
 	CHECK(kv_record_ino(&r, "", 0) == 1);

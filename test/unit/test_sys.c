@@ -17,7 +17,7 @@ UNIT_TEST(owner_alive_and_dead)
 	kv_self_owner(&me, &my_start);
 	CHECK(me == (int32_t)getpid() && my_start > 0);
 	CHECK(kv_owner_alive(me, my_start));
-	CHECK(!kv_owner_alive(me, my_start + 1));	/* the pid, reused by another process */
+	CHECK(!kv_owner_alive(me, my_start + 1)); /* the pid, reused by another process */
 	CHECK(!kv_owner_alive(0, 0));
 	CHECK(pipe(fds) == 0);
 	child = fork();
@@ -27,7 +27,7 @@ UNIT_TEST(owner_alive_and_dead)
 		_exit(0);
 	}
 	CHECK(read(fds[0], &child_start, sizeof(child_start)) == sizeof(child_start));
-	usleep(100 * 1000);	/* it has exited: a zombie until waited for */
+	usleep(100 * 1000); /* it has exited: a zombie until waited for */
 	CHECK(!kv_owner_alive((int32_t)child, child_start));
 	CHECK(waitpid(child, NULL, 0) == child);
 	CHECK(!kv_owner_alive((int32_t)child, child_start));

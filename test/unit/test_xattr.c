@@ -64,8 +64,7 @@ static void add(struct kv_index *idx, enum kv_table t, const char *key, uint8_t 
 	CHECK(kv_index_update(idx, put_rec, &a, &err) == 0);
 }
 
-static int set(struct kv_index *idx, const char *path, const char *name, const char *val,
-	       int flags)
+static int set(struct kv_index *idx, const char *path, const char *name, const char *val, int flags)
 {
 	struct kv_err err;
 
@@ -73,8 +72,7 @@ static int set(struct kv_index *idx, const char *path, const char *name, const c
 }
 
 /* The value of name as a string ("" with rc when absent). */
-static int get(struct kv_index *idx, const char *path, const char *name, char *buf,
-	       size_t cap)
+static int get(struct kv_index *idx, const char *path, const char *name, char *buf, size_t cap)
 {
 	struct kv_err err;
 	size_t len = 0;
@@ -174,8 +172,7 @@ UNIT_TEST(xattr_flags_limits_and_errors)
 	CHECK(kv_xattr_list(idx, "f", 1, 0, NULL, 0, &len, &err) == 0);
 	CHECK(len == 7 + 11 + 256 + 9 + 11);
 	CHECK(kv_xattr_list(idx, "f", 1, 0, list, 4, &len, &err) == -ERANGE);
-	CHECK(kv_xattr_list(idx, "f", 1, KV_XATTR_PRIVILEGED, list, sizeof(list), &len,
-			    &err) == 0);
+	CHECK(kv_xattr_list(idx, "f", 1, KV_XATTR_PRIVILEGED, list, sizeof(list), &len, &err) == 0);
 	CHECK(len == 7 + 11 + 256 + 9 + 11 + 10);
 	CHECK(memmem(list, len, "trusted.t", 10) != NULL);
 	CHECK(kv_xattr_list(idx, "f", 1, 0, list, sizeof(list), &len, &err) == 0);
@@ -188,11 +185,11 @@ UNIT_TEST(xattr_flags_limits_and_errors)
 		rc = set(idx, "full", name, "", 0);
 	}
 	CHECK(rc == -ENOSPC && i == 1 + KV_XATTR_LIST_MAX / 246);
-	CHECK(set(idx, "full", "user.short", "", 0) == 0);	/* 100 bytes left: fits */
+	CHECK(set(idx, "full", "user.short", "", 0) == 0); /* 100 bytes left: fits */
 	snprintf(name, sizeof(name), "user.%0100d", 0);
 	CHECK(set(idx, "full", name, "", 0) == -ENOSPC);
 	snprintf(name, sizeof(name), "user.%0240d", 0);
-	CHECK(set(idx, "full", name, "replaced", 0) == 0);	/* no new name: fits */
+	CHECK(set(idx, "full", name, "replaced", 0) == 0); /* no new name: fits */
 	/* removal */
 	CHECK(kv_xattr_remove(idx, "f", 1, "user.a", 0, &err) == 0);
 	CHECK(kv_xattr_remove(idx, "f", 1, "user.a", 0, &err) == -ENODATA);
@@ -226,7 +223,7 @@ UNIT_TEST(xattr_follow_deletes_and_renames)
 	CHECK(set(idx, "f", "user.old", "f", 0) == 0);
 	CHECK(set(idx, "g", "user.a", "g", 0) == 0);
 	CHECK(set(idx, "d", "user.a", "d", 0) == 0);
-	CHECK(set(idx, "", "user.root", "r", 0) == 0);	/* the root: "" or "/" */
+	CHECK(set(idx, "", "user.root", "r", 0) == 0); /* the root: "" or "/" */
 	CHECK(get(idx, "/", "user.root", buf, sizeof(buf)) == 0);
 	CHECK_STR(buf, "r");
 	/* a rename of g onto f: f has g's attributes, and none of its own */
@@ -256,11 +253,24 @@ UNIT_TEST(xattr_follow_deletes_and_renames)
 
 UNIT_TEST(xattr_acls_mode_chmod_inherit)
 {
-	static const unsigned plain[][3] = { { 1, 6, 0 }, { 4, 4, 0 }, { 0x20, 4, 0 } };
-	static const unsigned named[][3] = { { 1, 7, 0 }, { 2, 6, 65534 }, { 4, 5, 0 },
-					     { 0x10, 7, 0 }, { 0x20, 1, 0 } };
-	static const unsigned nomask[][3] = { { 1, 7, 0 }, { 2, 6, 65534 }, { 4, 5, 0 },
-					      { 0x20, 1, 0 } };
+	static const unsigned plain[][3] = {
+		{1,     6, 0},
+		     { 4,	  4, 0},
+		  { 0x20, 4, 0}
+	};
+	static const unsigned named[][3] = {
+		{1,     7, 0	  },
+		     { 2,	  6, 65534},
+		      { 4,	   5, 0	},
+		   { 0x10, 7, 0	},
+		   { 0x20, 1, 0	}
+	};
+	static const unsigned nomask[][3] = {
+		{1,     7, 0	  },
+		     { 2,	  6, 65534},
+		      { 4,	   5, 0	},
+		   { 0x20, 1, 0	}
+	};
 	char dir[64] = "/tmp/kvunit-XXXXXX", path[PATH_MAX];
 	uint8_t a[64], b[64], out[64];
 	struct kv_index *idx = NULL;
@@ -275,10 +285,10 @@ UNIT_TEST(xattr_acls_mode_chmod_inherit)
 	alen = acl(a, plain, 3);
 	CHECK(kv_acl_mode(a, alen, &mode) == 0 && mode == 0644);
 	blen = acl(b, named, 5);
-	CHECK(kv_acl_mode(b, blen, &mode) == 0 && mode == 0771);	/* group: the mask */
+	CHECK(kv_acl_mode(b, blen, &mode) == 0 && mode == 0771); /* group: the mask */
 	CHECK(kv_acl_mode(b, blen - 1, &mode) == -EINVAL);
 	olen = acl(out, nomask, 4);
-	CHECK(kv_acl_mode(out, olen, &mode) == -EINVAL);		/* named needs a mask */
+	CHECK(kv_acl_mode(out, olen, &mode) == -EINVAL); /* named needs a mask */
 	CHECK(kv_xattr_set(idx, "f", 1, KV_ACL_ACCESS, 0, out, olen, 0, &err) == -EINVAL);
 	/* an ACL of three entries is the mode: nothing stored */
 	CHECK(kv_xattr_set(idx, "f", 1, KV_ACL_ACCESS, 0, a, alen, 0, &err) == 0);
@@ -288,15 +298,15 @@ UNIT_TEST(xattr_acls_mode_chmod_inherit)
 	CHECK(kv_index_update(idx, chmod_640, "f", &err) == 0);
 	CHECK(kv_xattr_get(idx, "f", 1, KV_ACL_ACCESS, 0, out, sizeof(out), &len, &err) == 0);
 	CHECK(len == blen && kv_acl_mode(out, len, &mode) == 0 && mode == 0640);
-	CHECK(out[4 + 8 + 2] == 6);			/* user:65534 keeps rw- */
-	CHECK(out[4 + 16 + 2] == 5);			/* the owning group's entry stays */
+	CHECK(out[4 + 8 + 2] == 6);  /* user:65534 keeps rw- */
+	CHECK(out[4 + 16 + 2] == 5); /* the owning group's entry stays */
 	/* a new file asking 0666 under default ACL b: user rw, mask rw, other none */
 	mode = 0666;
 	CHECK(kv_acl_inherit(b, blen, &mode, out, sizeof(out), &olen) == 0);
 	CHECK(mode == 0660 && olen == blen);
 	mode = 0644;
 	CHECK(kv_acl_inherit(a, alen, &mode, out, sizeof(out), &olen) == 0);
-	CHECK(mode == 0644 && olen == 0);		/* nothing beyond the mode */
+	CHECK(mode == 0644 && olen == 0); /* nothing beyond the mode */
 	CHECK(kv_acl_inherit(b, blen, &mode, out, 8, &olen) == -ERANGE);
 	kv_index_close(idx);
 	remove_dir(dir);
