@@ -562,25 +562,7 @@ int kv_txn_put_bytes(struct kv_txn *txn, enum kv_table t, const char *key, size_
 int kv_txn_each(struct kv_txn *txn, enum kv_table t, kv_txn_each_fn fn, void *arg,
 		struct kv_err *err)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, frc = 0;
-
-	if (!txn->idx->have[t])
-		return 0;
-	rc = mdb_cursor_open(txn->txn, txn->idx->dbi[t], &cur);
-	if (rc != 0)
-		return mdb_fail(rc, err, txn->idx, "open cursor");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		frc = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
-		if (frc != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	if (frc != 0)
-		return frc;
-	return rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, err, txn->idx, "cursor");
+	return kv_txn_each_prefix(txn, t, NULL, 0, fn, arg, err);
 }
 
 int kv_txn_each_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen,
@@ -595,9 +577,10 @@ int kv_txn_each_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, 
 	rc = mdb_cursor_open(txn->txn, txn->idx->dbi[t], &cur);
 	if (rc != 0)
 		return mdb_fail(rc, err, txn->idx, "open cursor");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	/* LMDB seeks to no empty key: the whole table starts at its first. */
+	for (rc = mdb_cursor_get(cur, &k, &v, plen == 0 ? MDB_FIRST : MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+		if (k.mv_size < plen || (plen > 0 && memcmp(k.mv_data, prefix, plen) != 0))
 			break;
 		frc = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
 		if (frc != 0)
