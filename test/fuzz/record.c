@@ -6,10 +6,27 @@
  * plus the inode number and rdev, both zero), and decodes again to the same record
  * (decode∘encode is the identity on everything decode accepts).
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "record.h"
+
+/* Every byte that has a meaning is equal: the fixed fields, each string up to its NUL
+ * (decoding leaves the bytes past a string's end as they were: zeroing them cost GETs). */
+static int same_record(const struct kv_record *a, const struct kv_record *b)
+{
+	int i;
+
+	if (memcmp(a, b, offsetof(struct kv_record, rep)) != 0)
+		return 0;
+	for (i = 0; i < a->nrep; i++)
+		if (strcmp(a->rep[i], b->rep[i]) != 0)
+			return 0;
+	return a->target_len == b->target_len &&
+	       memcmp(a->target, b->target, (size_t)a->target_len + 1) == 0 && a->ino == b->ino &&
+	       a->rdev == b->rdev;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -18,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n;
 	int i;
 
-	memset(&r, 0x5a, sizeof(r));	/* decode must set every byte it leaves meaning in */
+	memset(&r, 0x5a, sizeof(r)); /* decode must set every byte it leaves meaning in */
 	if (kv_record_decode(data, size, &r) < 0)
 		return 0;
 	FUZZ_CHECK(r.type >= KV_TYPE_REG && r.type <= KV_TYPE_LAST);
@@ -32,9 +49,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (data[0] == 2)
 		FUZZ_CHECK(n == size && memcmp(buf, data, size) == 0);
 	else
-		FUZZ_CHECK(n == size + 16 && buf[0] == 2 && memcmp(buf + 1, data + 1, size - 1) == 0);
+		FUZZ_CHECK(n == size + 16 && buf[0] == 2 &&
+			   memcmp(buf + 1, data + 1, size - 1) == 0);
 	memset(&back, 0xa5, sizeof(back));
 	FUZZ_CHECK(kv_record_decode(buf, n, &back) == 0);
-	FUZZ_CHECK(memcmp(&r, &back, sizeof(r)) == 0);
+	FUZZ_CHECK(same_record(&r, &back));
 	return 0;
 }
