@@ -206,6 +206,13 @@ const char *kv_index_notes(const struct kv_index *idx)
 	return idx->notes.text;
 }
 
+int kv_index_sync(struct kv_index *idx, struct kv_err *err)
+{
+	int rc = mdb_env_sync(idx->env, 1); /* forced: also when opened MDB_NOSYNC */
+
+	return rc != 0 ? mdb_fail(rc, err, idx, "sync") : 0;
+}
+
 static MDB_val mval(const void *p, size_t n)
 {
 	MDB_val v = { n, (void *)p };

@@ -78,6 +78,15 @@ void tk_destroy(void *data);
  * else stored at once. Returns 0 or an errno for the kernel. */
 int tk_node_set_meta(struct node *n, const struct kv_meta *m, const char *op);
 
+/* --- sync.c --- */
+
+/* fsync of a directory: the index on disk (also with sync off). */
+int tk_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi);
+
+/* fallocate of an open file: mode 0 grows it with zeros to off + len; KEEP_SIZE has
+ * nothing to reserve (0); holes and zero ranges: EOPNOTSUPP. */
+int tk_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi);
+
 /* --- xattr.c --- */
 
 int tk_setxattr(const char *path, const char *name, const char *value, size_t size, int flags);
