@@ -1,5 +1,6 @@
-/* fs.h — what the FUSE callbacks share: ops.c (names, directories, metadata) and file.c
- * (the bytes of open files: spool, reads, uploads). Private to them; main.c uses ops.h.
+/* fs.h — what the FUSE callbacks share: ops.c (names, directories, metadata), file.c
+ * (the bytes of open files: spool, reads, uploads), sync.c (fsync of a directory,
+ * fallocate) and xattr.c. Private to them; main.c uses ops.h.
  *
  * Every callback returns 0 (or a count) or a negative errno. Core errors already are
  * negative errnos; tk_errno is the one place that turns them into what the kernel sees.
