@@ -206,6 +206,17 @@ const char *kv_index_notes(const struct kv_index *idx)
 	return idx->notes.text;
 }
 
+int kv_index_sync(struct kv_index *idx, struct kv_err *err)
+{
+	unsigned flags = 0;
+	int rc;
+
+	if (mdb_env_get_flags(idx->env, &flags) == 0 && (flags & MDB_RDONLY))
+		return 0;		/* nothing of ours to sync (LMDB would say EACCES) */
+	rc = mdb_env_sync(idx->env, 1); /* forced: also when opened MDB_NOSYNC */
+	return rc != 0 ? mdb_fail(rc, err, idx, "sync") : 0;
+}
+
 static MDB_val mval(const void *p, size_t n)
 {
 	MDB_val v = { n, (void *)p };

@@ -53,6 +53,10 @@ const char *kv_index_dir(const struct kv_index *idx);
  * newline; "" when nothing), valid while idx is open. */
 const char *kv_index_notes(const struct kv_index *idx);
 
+/* Everything committed so far on disk, also with sync off (an fsync of a directory, whose
+ * entries are index records); 0 at once for a read-only index. 0 or -errno. */
+int kv_index_sync(struct kv_index *idx, struct kv_err *err);
+
 /* 1 when table t has key, 0 when not, or -errno. */
 int kv_index_has(struct kv_index *idx, enum kv_table t, const char *key, size_t klen,
 		 struct kv_err *err);

@@ -569,6 +569,11 @@ int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const cha
 	return rc < 0 ? kv_err_set(err, rc, "listing: %s", kv_strerror(rc)) : 0;
 }
 
+int kv_store_sync(struct kv_store *s, struct kv_err *err)
+{
+	return kv_index_sync(s->idx, err);
+}
+
 int kv_store_statfs(struct kv_store *s, struct kv_statfs *st, struct kv_err *err)
 {
 	struct statvfs vfs;

@@ -220,4 +220,8 @@ struct kv_statfs {
 };
 int kv_store_statfs(struct kv_store *s, struct kv_statfs *st, struct kv_err *err);
 
+/* Names, directories and metadata committed so far made durable on disk, even with sync
+ * off in tinykv.conf(5) (with it on, every change already is before it returns). */
+int kv_store_sync(struct kv_store *s, struct kv_err *err);
+
 #endif

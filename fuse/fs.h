@@ -1,5 +1,6 @@
-/* fs.h — what the FUSE callbacks share: ops.c (names, directories, metadata) and file.c
- * (the bytes of open files: spool, reads, uploads). Private to them; main.c uses ops.h.
+/* fs.h — what the FUSE callbacks share: ops.c (names, directories, metadata), file.c
+ * (the bytes of open files: spool, reads, uploads), sync.c (fsync of a directory,
+ * fallocate) and xattr.c. Private to them; main.c uses ops.h.
  *
  * Every callback returns 0 (or a count) or a negative errno. Core errors already are
  * negative errnos; tk_errno is the one place that turns them into what the kernel sees.
@@ -77,6 +78,15 @@ void tk_destroy(void *data);
 /* Change the metadata of an open file: kept with its bytes while they wait for upload,
  * else stored at once. Returns 0 or an errno for the kernel. */
 int tk_node_set_meta(struct node *n, const struct kv_meta *m, const char *op);
+
+/* --- sync.c --- */
+
+/* fsync of a directory: the index on disk (also with sync off). */
+int tk_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi);
+
+/* fallocate of an open file: mode 0 grows it with zeros to off + len; KEEP_SIZE has
+ * nothing to reserve (0); holes and zero ranges: EOPNOTSUPP. */
+int tk_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi);
 
 /* --- xattr.c --- */
 
