@@ -169,7 +169,7 @@ lint:
 	echo "clang-format --dry-run -Werror"; clang-format --dry-run -Werror $(FORMAT_SRC) || rc=1; \
 	echo "shellcheck"; shellcheck -x -s bash $(SHELL_SRC) || rc=1; \
 	echo "cppcheck"; $(CPPCHECK) core fuse mountd || rc=1; \
-	echo "check-cycles"; scripts/check-cycles core mountd || rc=1; \
+	echo "check-cycles"; scripts/check-cycles core fuse mountd || rc=1; \
 	[ $$rc -eq 0 ] && echo "lint: clean" || echo "lint: findings above"; exit $$rc
 
 # pjdfstest, the outside POSIX suite, in a fresh mount, compared with test/pjdfstest.known

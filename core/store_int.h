@@ -105,6 +105,13 @@ int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_er
  * a time is no reason for a rename's or chmod's check of it to fail. */
 int kv__dir_changed(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err);
 
+/* -ENOTDIR when an ancestor of path ("a", then "a/b", of "a/b/c") is a file or symlink:
+ * nothing can be stored below it. */
+int kv__file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err);
+
+/* "path/" into buf; returns its length or -ENAMETOOLONG. */
+int kv__with_slash(const char *path, size_t plen, char *buf);
+
 /* Report a shard failure (by shard name) to the health view. */
 void kv__shard_failed(struct kv_store *s, const char *name);
 

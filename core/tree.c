@@ -22,16 +22,6 @@ static void implied_dir(struct kv_store *s, struct kv_record *rec)
 	rec->mtime_ns = rec->ctime_ns = rec->atime_ns = s->opened_ns;
 }
 
-/* "path/" into buf; returns its length or -ENAMETOOLONG. */
-static int with_slash(const char *path, size_t plen, char *buf)
-{
-	if (plen + 1 > KV_KEY_MAX)
-		return -ENAMETOOLONG;
-	memcpy(buf, path, plen);
-	buf[plen] = '/';
-	return (int)plen + 1;
-}
-
 static int has_children(struct kv_store *s, const char *prefix, size_t plen)
 {
 	struct kv_cursor *c;
@@ -64,7 +54,7 @@ int kv_store_dir_get(struct kv_store *s, const char *path, size_t plen, struct k
 	rc = kv_index_get(s->idx, KV_DIRS, path, plen, rec, err);
 	if (rc != -ENOENT)
 		return rc;
-	n = with_slash(path, plen, prefix);
+	n = kv__with_slash(path, plen, prefix);
 	if (n > 0 && has_children(s, prefix, (size_t)n)) {
 		implied_dir(s, rec);
 		return 0;
@@ -83,7 +73,7 @@ int kv_store_subdirs(struct kv_store *s, const char *path, size_t plen, uint64_t
 
 	*count = 0;
 	if (plen > 0) {
-		rc = with_slash(path, plen, pfx);
+		rc = kv__with_slash(path, plen, pfx);
 		if (rc < 0)
 			return 0; /* nothing can be below it */
 		n = (size_t)rc;
@@ -122,74 +112,6 @@ int kv_store_subdirs(struct kv_store *s, const char *path, size_t plen, uint64_t
 			0;
 }
 
-/* -ENOTDIR when an ancestor of path ("a", then "a/b", of "a/b/c") is a file or symlink:
- * nothing can be stored below it. */
-static int file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
-{
-	struct kv_record r;
-	size_t i;
-	int rc;
-
-	for (i = 1; i < plen; i++) {
-		if (path[i] != '/')
-			continue;
-		rc = kv_txn_get(txn, KV_KEYS, path, i, &r, err);
-		if (rc == -ENOENT)
-			continue;
-		if (rc < 0 && rc != -KV_ECORRUPT)
-			return rc;
-		return kv_err_set(err, -ENOTDIR,
-				  "key '%.*s' is a file, so there can be no key "
-				  "'%.*s' below it",
-				  (int)i, path, (int)plen, path);
-	}
-	return 0;
-}
-
-int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err)
-{
-	char prefix[KV_KEY_MAX + 1];
-	struct kv_record r;
-	int n, rc = file_above(txn, key, klen, err);
-
-	if (rc < 0)
-		return rc;
-	rc = kv_txn_get(txn, KV_DIRS, key, klen, &r, err);
-	if (rc == 0 || rc == -KV_ECORRUPT)
-		return kv_err_set(err, -EISDIR,
-				  "'%.*s' is a directory (made in the mount), so "
-				  "it cannot be a key too",
-				  (int)klen, key);
-	if (rc != -ENOENT)
-		return rc;
-	n = with_slash(key, klen, prefix);
-	if (n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
-		      kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n)))
-		return kv_err_set(err, -EISDIR,
-				  "'%.*s' is a directory (there are keys below it, "
-				  "starting with '%.*s/'), so it cannot be a key too",
-				  (int)klen, key, (int)klen, key);
-	return 0;
-}
-
-int kv__dir_changed(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err)
-{
-	const char *slash = memrchr(key, '/', klen);
-	const char *dir = slash != NULL ? key : "/";
-	size_t dlen = slash != NULL ? (size_t)(slash - key) : 1;
-	struct kv_record rec;
-	int rc = kv_txn_get(txn, KV_DIRS, dir, dlen, &rec, err);
-
-	/* Implied (the root too until its first chmod): no times of its own, and none given
-	 * here, as a record would make its mode count for tinykvd (mountd/perm.c). */
-	if (rc == -ENOENT || rc == -KV_ECORRUPT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	rec.mtime_ns = rec.ctime_ns = kv_now_ns();
-	return kv_txn_put(txn, KV_DIRS, dir, dlen, &rec, err);
-}
-
 struct mkdir_arg {
 	const char *path;
 	size_t plen;
@@ -200,7 +122,7 @@ static int exists_in_txn(struct kv_txn *txn, const char *path, size_t plen)
 {
 	struct kv_record r;
 	char prefix[KV_KEY_MAX + 1];
-	int n = with_slash(path, plen, prefix);
+	int n = kv__with_slash(path, plen, prefix);
 
 	if (kv_txn_get(txn, KV_KEYS, path, plen, &r, NULL) == 0 ||
 	    kv_txn_get(txn, KV_DIRS, path, plen, &r, NULL) == 0)
@@ -212,7 +134,7 @@ static int exists_in_txn(struct kv_txn *txn, const char *path, size_t plen)
 static int mkdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct mkdir_arg *a = arg;
-	int rc = file_above(txn, a->path, a->plen, err);
+	int rc = kv__file_above(txn, a->path, a->plen, err);
 
 	if (rc < 0)
 		return rc;
@@ -240,7 +162,7 @@ static int rmdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct mkdir_arg *a = arg;
 	char prefix[KV_KEY_MAX + 1];
-	int n = with_slash(a->path, a->plen, prefix), rc;
+	int n = kv__with_slash(a->path, a->plen, prefix), rc;
 
 	if (n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
 		      kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n)))
@@ -269,7 +191,7 @@ static void explain_hidden(struct kv_store *s, const char *path, size_t plen, st
 	struct kv_cursor *c;
 	const char *k;
 	size_t kl;
-	int n = with_slash(path, plen, prefix), shown = 0;
+	int n = kv__with_slash(path, plen, prefix), shown = 0;
 
 	if (n < 0 || kv_store_readdir(s, path, plen, NULL, stop_at_first, &shown, NULL) < 0 ||
 	    shown || kv_cursor_open(s->idx, KV_KEYS, &c, NULL) < 0)
@@ -407,7 +329,7 @@ int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv
 	ds = ks + 1;
 	resume = p->started;
 	if (dlen > 0) {
-		rc = with_slash(dir, dlen, pfx);
+		rc = kv__with_slash(dir, dlen, pfx);
 		if (rc < 0)
 			goto out;
 		plen = (size_t)rc;
@@ -535,7 +457,7 @@ struct symlink_arg {
 static int symlink_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct symlink_arg *a = arg;
-	int rc = file_above(txn, a->path, a->plen, err);
+	int rc = kv__file_above(txn, a->path, a->plen, err);
 
 	if (rc < 0)
 		return rc;

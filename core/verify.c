@@ -23,7 +23,8 @@
  * Every deletion is reported, one line each (path or key, shard, why). A record is never
  * deleted because its value could not be found, unless every shard it lists is forced.
  *
- * This file does passes 1, 2 and 4; verify_shards.c does 3 and 5.
+ * This file does passes 1, 2 and 4; verify_shards.c does 3 and 5; verify_replicas.c asks
+ * one key's replicas, for 4 and 5.
  *
  * Concurrency: passes 3 to 5 run on a pool of workers (o->jobs); counters are updated
  * atomically; findings go out through admin_report, one at a time. Memory is bounded:
@@ -132,82 +133,6 @@ static int count_records(struct verify *v, struct kv_err *err)
 }
 
 /* --- 4. records --- */
-
-static int has_md5(const struct kv_record *rec)
-{
-	static const uint8_t zero[KV_MD5_LEN];
-
-	return memcmp(rec->md5, zero, KV_MD5_LEN) != 0;
-}
-
-struct sum {
-	struct kv_md5 *h;
-	uint64_t n;
-};
-
-static int sum_sink(const void *buf, size_t len, void *arg)
-{
-	struct sum *sm = arg;
-
-	kv_md5_update(sm->h, buf, len);
-	sm->n += len;
-	return 0;
-}
-
-/* GET url whole: its length and md5. */
-static int read_whole(struct verify *v, const char *url, int64_t *size, uint8_t md5[KV_MD5_LEN],
-		      struct kv_err *err)
-{
-	struct sum sm = { kv_md5_new(), 0 };
-	int rc;
-
-	if (sm.h == NULL)
-		return kv_err_set(err, -ENOMEM, "out of memory");
-	rc = kv_dav_get(v->a.s->dav, url, 0, -1, sum_sink, &sm, err);
-	if (rc == 0) {
-		kv_md5_final(sm.h, md5);
-		*size = (int64_t)sm.n;
-	}
-	kv_md5_free(sm.h);
-	return rc;
-}
-
-/* See verify_int.h. */
-void verify_check_replicas(struct verify *v, const char *key, size_t klen,
-			   const struct kv_record *rec, int deep, struct key_check *kc)
-{
-	int i;
-
-	memset(kc, 0, sizeof(*kc));
-	for (i = 0; i < rec->nrep; i++) {
-		char url[KV_URL_MAX];
-		struct kv_err err;
-		int rc = kv__key_url(v->a.s, rec->rep[i], key, klen, url, sizeof(url), &err);
-
-		kc->size[i] = -1;
-		if (rc == 0 && deep)
-			rc = read_whole(v, url, &kc->size[i], kc->md5[i], &err);
-		else if (rc == 0)
-			rc = kv_dav_head(v->a.s->dav, url, &kc->size[i], &err);
-		if (rc == -ENOENT) {
-			kc->state[i] = REP_MISSING;
-		} else if (rc < 0) {
-			kc->state[i] = REP_UNKNOWN;
-			(void)snprintf(kc->why[i], sizeof(kc->why[i]), "%s", err.msg);
-			kc->unknown = 1;
-			continue;
-		} else if (kc->size[i] != (int64_t)rec->size) {
-			kc->state[i] = REP_SIZE;
-		} else if (deep && has_md5(rec) && memcmp(kc->md5[i], rec->md5, KV_MD5_LEN) != 0) {
-			kc->state[i] = REP_DAMAGED;
-		} else {
-			continue;
-		}
-		memcpy(kc->bad[kc->nbad++], rec->rep[i], sizeof(kc->bad[0]));
-	}
-	kc->nwant = admin_placement(v->a.s, key, klen, kc->want);
-	kc->misplaced = !kv_record_replicas_are(rec, kc->want, kc->nwant);
-}
 
 static int problem(const struct key_check *kc)
 {
@@ -492,7 +417,7 @@ static void check_key(void *item, void *arg)
 	if (kv_index_get(v->a.s->idx, KV_KEYS, key, klen, &rec, NULL) < 0 ||
 	    rec.type != KV_TYPE_REG)
 		goto out;
-	if (v->deep && !has_md5(&rec))
+	if (v->deep && !verify_has_md5(&rec))
 		verify_add(&v->r->no_md5, 1);
 	verify_check_replicas(v, key, klen, &rec, v->deep, kc);
 	if (!problem(kc))

@@ -1,7 +1,10 @@
-/* verify_int.h — what verify.c (the index side: operations, records) and
- * verify_shards.c (the shard side: files, orphans, shards missing their data) share. */
+/* verify_int.h — what verify.c (the index side: operations, records), verify_replicas.c
+ * (one key's replicas) and verify_shards.c (the shard side: files, orphans, shards
+ * missing their data) share. */
 #ifndef KV_VERIFY_INT_H
 #define KV_VERIFY_INT_H
+
+#include <string.h>
 
 #include "admin_int.h"
 
@@ -55,6 +58,14 @@ struct key_check {
 	char want[KV_MAX_REPLICAS][KV_SHARD_NAME_MAX + 1]; /* placement, best first */
 	int nwant;
 };
+
+/* Does rec hold the md5 of its value (not all zeros)? */
+static inline int verify_has_md5(const struct kv_record *rec)
+{
+	static const uint8_t zero[KV_MD5_LEN];
+
+	return memcmp(rec->md5, zero, KV_MD5_LEN) != 0;
+}
 
 /* Ask every replica of rec (deep: read it whole) into kc; compare with placement. */
 void verify_check_replicas(struct verify *v, const char *key, size_t klen,

@@ -42,7 +42,7 @@ static struct open_file *handle_of(const struct fuse_file_info *fi)
 	return (struct open_file *)(uintptr_t)fi->fh;
 }
 
-static struct node *node_of(const struct fuse_file_info *fi)
+struct node *node_of(const struct fuse_file_info *fi)
 {
 	return handle_of(fi)->node;
 }
@@ -55,7 +55,7 @@ static struct open_file *handles;
 /* A handle on n (whose reference it takes over) into fi; -ENOMEM drops the reference.
  * created: the open made the file, so its close stores it even on a read-only descriptor
  * (open(O_CREAT | O_RDONLY) must leave a file behind, as touch and pjdfstest expect). */
-static int handle_new(struct fuse_file_info *fi, struct node *n, int created)
+int handle_new(struct fuse_file_info *fi, struct node *n, int created)
 {
 	struct open_file *h = calloc(1, sizeof(*h));
 
@@ -99,7 +99,7 @@ static void handle_close(struct open_file *h)
 	free(h);
 }
 
-static void handle_free(struct fuse_file_info *fi)
+void handle_free(struct fuse_file_info *fi)
 {
 	handle_close(handle_of(fi));
 }
@@ -157,7 +157,7 @@ static int dir_gone(int fd)
 	return fstat(fd, &st) == 0 && st.st_nlink == 0;
 }
 
-static int spool_open(struct node *n, struct kv_err *err)
+int spool_open(struct node *n, struct kv_err *err)
 {
 	struct mount_ctx *mc = tk_ctx();
 	int fd = tmpfile_in(mc->cache_fd);
@@ -320,7 +320,7 @@ static int stream_commit(struct node *n, const struct kv_meta *meta, struct kv_r
 }
 
 /* Give n a spool holding its current value (empty when truncate). */
-static int spool_fill(struct node *n, int truncate, struct kv_err *err)
+int spool_fill(struct node *n, int truncate, struct kv_err *err)
 {
 	char key[KV_KEY_MAX + 1];
 	size_t klen = key_copy(n, key);
@@ -351,7 +351,7 @@ static int spool_fill(struct node *n, int truncate, struct kv_err *err)
 }
 
 /* Mark the spool changed: size is its new length. */
-static void spool_changed(struct node *n, uint64_t size)
+void spool_changed(struct node *n, uint64_t size)
 {
 	pthread_mutex_lock(&n->lock);
 	n->size = size;
@@ -535,103 +535,6 @@ int tk_open(const char *path, struct fuse_file_info *fi)
 		}
 	}
 	return handle_new(fi, n, 0);
-}
-
-int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-	struct kv_meta m = tk_caller_meta(mode);
-	struct kv_record rec;
-	struct kv_err err;
-	struct node *n;
-	size_t klen;
-	const char *key = tk_key(path, &klen);
-	int fresh, rc = tk_new_name(key, klen);
-
-	if (rc == 0)
-		rc = kv_key_check(key, klen, &err);
-	if (rc < 0)
-		return rc;
-	/* Its inode number now: stat shows the same one before and after it is stored. */
-	rc = kv_store_new_ino(tk_ctx()->store, &m.ino, &err);
-	if (rc < 0)
-		return tk_errno(rc, &err, "create", path);
-	m.set_ino = 1;
-	kv_record_new(&rec, KV_TYPE_REG, &m);
-	n = node_get(key, klen, &rec, &fresh);
-	if (n == NULL)
-		return -ENOMEM;
-	pthread_mutex_lock(&n->io);
-	if (fresh) {
-		rc = spool_open(n, &err);
-		n->appending = 1;
-		pthread_mutex_lock(&n->lock);
-		n->created = rc == 0;
-		n->dirty = rc == 0;
-		n->meta = m;
-		pthread_mutex_unlock(&n->lock);
-	} else {
-		rc = spool_fill(n, 1, &err); /* raced with another creator: O_TRUNC it */
-		if (rc == 0)
-			spool_changed(n, 0);
-	}
-	pthread_mutex_unlock(&n->io);
-	if (rc < 0) {
-		node_put(n);
-		return tk_errno(rc, &err, "create", path);
-	}
-	rc = tk_xattr_inherit(path, mode, 0); /* before the handle: a failure leaves none */
-	if (rc < 0) {
-		node_put(n);
-		return rc;
-	}
-	return handle_new(fi, n, 1);
-}
-
-/* The record type mknod(2) makes for mode, or 0 (a regular file: tk_create's). */
-static uint8_t special_type(mode_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFIFO: return KV_TYPE_FIFO;
-	case S_IFCHR: return KV_TYPE_CHR;
-	case S_IFBLK: return KV_TYPE_BLK;
-	case S_IFSOCK: return KV_TYPE_SOCK;
-	default: return 0;
-	}
-}
-
-/* A special file (FIFO, device, a socket bind(2) makes) has no value: the core stores its
- * record alone. The kernel opens such files itself; they never reach tk_open. */
-static int mknod_special(const char *path, mode_t mode, dev_t rdev, uint8_t type)
-{
-	struct kv_meta m = tk_caller_meta(mode);
-	struct kv_err err;
-	size_t klen;
-	const char *key = tk_key(path, &klen);
-	int rc = tk_new_name(key, klen);
-
-	if (rc == 0)
-		rc = kv_store_mknod(tk_ctx()->store, key, klen, type, (uint64_t)rdev, &m, &err);
-	return rc < 0 ? tk_errno(rc, &err, "mknod", path) : 0;
-}
-
-int tk_mknod(const char *path, mode_t mode, dev_t rdev)
-{
-	struct fuse_file_info fi;
-	uint8_t type = special_type(mode);
-	int rc;
-
-	if (type != 0)
-		return mknod_special(path, mode, rdev, type);
-	if (!S_ISREG(mode))
-		return -EINVAL;
-	memset(&fi, 0, sizeof(fi));
-	fi.flags = O_WRONLY | O_CREAT;
-	rc = tk_create(path, mode, &fi);
-	if (rc < 0)
-		return rc;
-	rc = tk_flush_node(node_of(&fi), "mknod", 0);
-	handle_free(&fi);
-	return rc;
 }
 
 /* --- reading --- */

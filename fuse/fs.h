@@ -1,6 +1,8 @@
-/* fs.h — what the FUSE callbacks share: ops.c (names, directories, metadata), file.c
- * (the bytes of open files: spool, reads, uploads), sync.c (fsync of a directory,
- * fallocate) and xattr.c. Private to them; main.c uses ops.h.
+/* fs.h — what the FUSE callbacks share: fs.c (what every callback sits on), file.c (the
+ * bytes of open files: spool, reads, uploads), sync.c (fsync of a directory, fallocate),
+ * meta.c (metadata), xattr.c (attributes and ACLs), create.c (new files) and ops.c (names,
+ * directories, the callback table), each file using only those listed before it. Private
+ * to them; main.c uses ops.h.
  *
  * Every callback returns 0 (or a count) or a negative errno. Core errors already are
  * negative errnos; tk_errno is the one place that turns them into what the kernel sees.
@@ -12,6 +14,8 @@
 
 #include "node.h"
 #include "ops.h"
+
+/* --- fs.c --- */
 
 /* The mount's settings and store (valid inside a callback). */
 struct mount_ctx *tk_ctx(void);
@@ -35,17 +39,12 @@ int tk_lookup(const char *key, size_t klen, struct kv_record *rec, struct kv_err
 /* Mode (less the umask) and owner for something the caller creates. */
 struct kv_meta tk_caller_meta(mode_t mode);
 
-/* chmod of path (as the chmod callback does it), for a mode an ACL implies. */
-int tk_set_mode(const char *path, mode_t mode);
-
 /* The file node behind fi, or NULL (no handle, or a directory's). */
 struct node *tk_file_of(const struct fuse_file_info *fi);
 
 /* --- file.c --- */
 
 int tk_open(const char *path, struct fuse_file_info *fi);
-int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi);
-int tk_mknod(const char *path, mode_t mode, dev_t rdev);
 int tk_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
 int tk_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi);
 int tk_truncate(const char *path, off_t size, struct fuse_file_info *fi);
@@ -79,6 +78,18 @@ void tk_destroy(void *data);
  * else stored at once. Returns 0 or an errno for the kernel. */
 int tk_node_set_meta(struct node *n, const struct kv_meta *m, const char *op);
 
+/* For create.c: the node behind a file handle; a handle on n (whose reference it takes
+ * over) into fi, created: the open made the file; closing it. */
+struct node *node_of(const struct fuse_file_info *fi);
+int handle_new(struct fuse_file_info *fi, struct node *n, int created);
+void handle_free(struct fuse_file_info *fi);
+
+/* For create.c, callers holding n->io: a new empty spool for n; a spool holding n's
+ * current value (empty when truncate); the spool marked changed, size its new length. */
+int spool_open(struct node *n, struct kv_err *err);
+int spool_fill(struct node *n, int truncate, struct kv_err *err);
+void spool_changed(struct node *n, uint64_t size);
+
 /* --- sync.c --- */
 
 /* fsync of a directory: the index on disk (also with sync off). */
@@ -87,6 +98,15 @@ int tk_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi);
 /* fallocate of an open file: mode 0 grows it with zeros to off + len; KEEP_SIZE has
  * nothing to reserve (0); holes and zero ranges: EOPNOTSUPP. */
 int tk_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi);
+
+/* --- meta.c --- */
+
+int tk_chmod(const char *path, mode_t mode, struct fuse_file_info *fi);
+int tk_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi);
+int tk_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi);
+
+/* chmod of path (as the chmod callback does it), for a mode an ACL implies. */
+int tk_set_mode(const char *path, mode_t mode);
 
 /* --- xattr.c --- */
 
@@ -102,5 +122,10 @@ void tk_xattr_init(struct fuse_conn_info *conn);
  * default ACL, path gets it (an access ACL from it; a directory also as its default), and
  * the mode it implies. Returns 0 or an errno for the kernel. */
 int tk_xattr_inherit(const char *path, mode_t mode, int is_dir);
+
+/* --- create.c --- */
+
+int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi);
+int tk_mknod(const char *path, mode_t mode, dev_t rdev);
 
 #endif

@@ -1,6 +1,7 @@
-/* ops.c — FUSE callbacks for names, directories and metadata: paths are keys ("/a/b" is
- * key "a/b"). Attributes and listings come from the index, never from a shard (only a
- * rename copies values, in the core). The bytes of open files are file.c's. Every
+/* ops.c — FUSE callbacks for names and directories, and the table of every callback:
+ * paths are keys ("/a/b" is key "a/b"). Attributes and listings come from the index, never
+ * from a shard (only a rename copies values, in the core). The bytes of open files are
+ * file.c's, new files create.c's, chmod, chown and utimens meta.c's. Every
  * callback returns 0 or a negative errno; core errors already are negative errnos
  * (tk_errno maps the few that are not). See tinykv(8).
  */
@@ -16,31 +17,6 @@
 
 #include "node.h"
 #include "sys.h"
-
-struct mount_ctx *tk_ctx(void)
-{
-	return fuse_get_context()->private_data;
-}
-
-/* The one mapping of core errors to what the kernel may see. */
-int tk_errno(int rc, const struct kv_err *err, const char *op, const char *path)
-{
-	if (rc == -KV_ECORRUPT || rc == -EILSEQ || rc < -4095)
-		rc = -EIO;
-	if (rc == -EIO || rc == -ETIMEDOUT || rc == -ENOSPC || rc == -EBUSY)
-		syslog(LOG_WARNING, "%s %s: %s", op, path, err != NULL ? err->msg : "");
-	if (tk_ctx()->debug && err != NULL)
-		fprintf(stderr, "tinykv: %s %s: %s\n", op, path, err->msg);
-	return rc;
-}
-
-const char *tk_key(const char *path, size_t *klen)
-{
-	while (*path == '/')
-		path++;
-	*klen = strlen(path);
-	return path;
-}
 
 static void ts(struct timespec *t, int64_t ns)
 {
@@ -118,29 +94,6 @@ static void fill_stat(struct stat *st, const char *key, size_t klen, const struc
 	}
 }
 
-int tk_new_name(const char *key, size_t klen)
-{
-	const char *slash = memrchr(key, '/', klen);
-	size_t nlen = slash != NULL ? klen - (size_t)(slash + 1 - key) : klen;
-
-	return klen > KV_KEY_MAX || nlen > TK_NAME_MAX ? -ENAMETOOLONG : 0;
-}
-
-/* What path names: a file this mount is writing, a key, or a directory. */
-int tk_lookup(const char *key, size_t klen, struct kv_record *rec, struct kv_err *err)
-{
-	int rc;
-
-	if (klen > KV_KEY_MAX)
-		return kv_err_set(err, -ENAMETOOLONG, "name too long");
-	if (klen > 0 && node_local(key, klen, rec))
-		return 0;
-	rc = klen > 0 ? kv_store_get(tk_ctx()->store, key, klen, rec, err) : -ENOENT;
-	if (rc == -ENOENT)
-		rc = kv_store_dir_get(tk_ctx()->store, key, klen, rec, err);
-	return rc;
-}
-
 int tk_hiding_name(const char *key, size_t klen)
 {
 	static const char hidden[] = ".fuse_hidden"; /* then 16 hex digits (libfuse) */
@@ -154,14 +107,6 @@ int tk_hiding_name(const char *key, size_t klen)
 		if (!isxdigit((unsigned char)name[i]))
 			return 0;
 	return 1;
-}
-
-/* The file node behind fi, or NULL (no handle, or a directory's). */
-struct node *tk_file_of(const struct fuse_file_info *fi)
-{
-	const struct open_file *h = fi != NULL ? (void *)(uintptr_t)fi->fh : NULL;
-
-	return h != NULL && h->kind == HANDLE_FILE ? h->node : NULL;
 }
 
 static int tk_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -338,20 +283,6 @@ static int tk_releasedir(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-struct kv_meta tk_caller_meta(mode_t mode)
-{
-	struct fuse_context *fc = fuse_get_context();
-	struct kv_meta m;
-
-	memset(&m, 0, sizeof(m));
-	m.set_mode = 1;
-	m.mode = (uint32_t)(mode & ~fc->umask & 07777);
-	m.set_owner = 1;
-	m.uid = fc->uid;
-	m.gid = fc->gid;
-	return m;
-}
-
 static int tk_mkdir(const char *path, mode_t mode)
 {
 	struct kv_meta m = tk_caller_meta(mode);
@@ -408,85 +339,6 @@ static int tk_link(const char *from, const char *to)
 	(void)from;
 	(void)to;
 	return -EPERM; /* a value has exactly one key */
-}
-
-/* --- metadata --- */
-
-static int set_meta(const char *path, struct fuse_file_info *fi, const struct kv_meta *m,
-		    const char *op)
-{
-	struct node *n = tk_file_of(fi);
-	struct kv_record rec;
-	struct kv_err err;
-	size_t klen;
-	const char *key;
-	int created, fresh, rc;
-
-	if (n != NULL)
-		return tk_node_set_meta(n, m, op);
-	if (path == NULL && fi != NULL && fi->fh != 0)
-		path = ((struct dir_handle *)(uintptr_t)fi->fh)->key; /* fchmod of a dir */
-	if (path == NULL)
-		return -ENOENT;
-	key = tk_key(path, &klen);
-	if (node_snapshot(key, klen, &rec, &created)) {
-		n = node_get(key, klen, &rec, &fresh);
-		if (n == NULL)
-			return -ENOMEM;
-		rc = tk_node_set_meta(n, m, op);
-		node_put(n);
-		return rc;
-	}
-	rc = kv_store_setmeta(tk_ctx()->store, key, klen, m, &err);
-	return rc < 0 ? tk_errno(rc, &err, op, path) : 0;
-}
-
-static int tk_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-	struct kv_meta m = { .set_mode = 1, .mode = (uint32_t)(mode & 07777) };
-
-	return set_meta(path, fi, &m, "chmod");
-}
-
-int tk_set_mode(const char *path, mode_t mode)
-{
-	return tk_chmod(path, mode, NULL);
-}
-
-static int tk_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
-{
-	struct kv_meta m = { .set_owner = 1, .uid = uid, .gid = gid };
-
-	return set_meta(path, fi, &m, "chown");
-}
-
-static int tk_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
-{
-	int64_t now = kv_now_ns();
-	struct kv_meta m;
-	int i;
-
-	memset(&m, 0, sizeof(m));
-	for (i = 0; i < 2; i++) {
-		int64_t t;
-
-		if (tv == NULL || tv[i].tv_nsec == UTIME_NOW)
-			t = now;
-		else if (tv[i].tv_nsec == UTIME_OMIT)
-			continue;
-		else
-			t = (int64_t)tv[i].tv_sec * 1000000000 + tv[i].tv_nsec;
-		if (i == 0) {
-			m.set_atime = 1;
-			m.atime_ns = t;
-		} else {
-			m.set_mtime = 1;
-			m.mtime_ns = t;
-		}
-	}
-	if (!m.set_atime && !m.set_mtime)
-		return 0;
-	return set_meta(path, fi, &m, "utimens");
 }
 
 /* Files open beneath a directory about to be renamed: stored first (the rename moves what
