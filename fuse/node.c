@@ -96,6 +96,18 @@ int node_local(const char *key, size_t klen, struct kv_record *rec)
 	return found;
 }
 
+size_t node_key_copy(struct node *n, char *key)
+{
+	size_t klen;
+
+	pthread_mutex_lock(&n->lock);
+	klen = n->klen;
+	memcpy(key, n->key, klen);
+	key[klen] = '\0';
+	pthread_mutex_unlock(&n->lock);
+	return klen;
+}
+
 int node_put(struct node *n)
 {
 	struct node **pp;

@@ -5,7 +5,7 @@
  * NFS — except a file written from empty strictly in order: past STREAM_AT bytes its
  * writes go up as they come (node->stream, stream.h), bypassing the spool, and close
  * only finishes that upload; anything out of order first brings them back into the spool
- * (file.c). Every handle of the same key shares its node, so a reader in this mount sees
+ * (spool.c). Every handle of the same key shares its node, so a reader in this mount sees
  * the bytes a writer has not uploaded yet, and `ls -l` shows their size.
  *
  * Locking, in this order:
@@ -42,7 +42,7 @@ struct open_file {
 					 * open (whatever the access mode): its
 					 * close uploads */
 	struct node *node;
-	struct open_file *prev, *next; /* every open handle; see handle_new in file.c */
+	struct open_file *prev, *next; /* every open handle; see handles.c */
 };
 
 /* What fi->fh points at for an open directory. */
@@ -104,6 +104,9 @@ int node_snapshot(const char *key, size_t klen, struct kv_record *rec, int *crea
 /* Like node_snapshot, but only for a node with bytes of its own (new, changed or
  * spooled: what this mount shows of the key then differs from the index). */
 int node_local(const char *key, size_t klen, struct kv_record *rec);
+/* A copy of n's key (NUL-terminated, key holds KV_KEY_MAX + 1 bytes), for calls made
+ * without n->lock; returns its length. */
+size_t node_key_copy(struct node *n, char *key);
 /* Drop a reference; the last one frees the node (closing its spool). Returns 1 when it was
  * the last. */
 int node_put(struct node *n);
