@@ -339,6 +339,12 @@ static int upload(struct node *n, struct kv_err *err)
 	memcpy(key, n->key, klen);
 	size = n->size;
 	meta = n->meta;
+	/* Stored with the times stat showed while it was open (spool_changed,
+	 * tk_node_set_meta), not the moment of the store, which comes later (after close). */
+	meta.set_mtime = 1;
+	meta.mtime_ns = n->rec.mtime_ns;
+	meta.set_ctime = 1;
+	meta.ctime_ns = n->rec.ctime_ns;
 	pthread_mutex_unlock(&n->lock);
 	/* Only n->io is held: lookups of this file go on meanwhile, writes to it wait. */
 	if (n->lost) {
