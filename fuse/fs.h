@@ -154,6 +154,12 @@ int tk_xattr_inherit(const char *path, mode_t mode, int is_dir);
 int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi);
 int tk_mknod(const char *path, mode_t mode, dev_t rdev);
 
+/* After the core made path with mode (as asked, before the umask) and answered rc (err
+ * its message): rc as an errno for the kernel, or, made, its directory's default ACL
+ * inherited (tk_xattr_inherit). For every name made but regular files (tk_create). */
+int tk_made(int rc, const struct kv_err *err, const char *op, const char *path, mode_t mode,
+	    int is_dir);
+
 /* --- ops.c --- */
 
 /* Does key name one of libfuse's hiding places (.fuse_hidden and 16 hex digits)? A

@@ -294,7 +294,7 @@ static int tk_mkdir(const char *path, mode_t mode)
 
 	if (rc == 0)
 		rc = kv_store_mkdir(tk_ctx()->store, key, klen, &m, &err);
-	return rc < 0 ? tk_errno(rc, &err, "mkdir", path) : tk_xattr_inherit(path, mode, 1);
+	return tk_made(rc, &err, "mkdir", path, mode, 1);
 }
 
 /* Does a directory hold files of this mount not stored yet (so it is not empty)? */
