@@ -39,8 +39,8 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		rc = spool_open(n, &err);
 		n->appending = 1;
 		pthread_mutex_lock(&n->lock);
-		n->created = rc == 0;
-		n->dirty = rc == 0;
+		if (rc == 0)
+			(void)node_event_locked(n, NODE_EV_CREATED);
 		n->meta = m;
 		pthread_mutex_unlock(&n->lock);
 	} else {

@@ -142,21 +142,24 @@ int tk_node_set_meta(struct node *n, const struct kv_meta *m, const char *op)
 	struct kv_record rec;
 	struct kv_err err;
 	size_t klen = node_key_copy(n, key);
-	int rc = 0, dirty;
+	enum node_state state;
+	int rc = 0;
 
 	pthread_mutex_lock(&n->io); /* no upload in flight, none starts */
 	pthread_mutex_lock(&n->lock);
 	rec = n->rec;
-	dirty = n->dirty;
+	state = n->state;
 	pthread_mutex_unlock(&n->lock);
 	kv_meta_apply(&rec, m);
 	rec.ctime_ns = kv_now_ns();
-	if (!dirty)
+	/* Stored now when the index holds the file; kept for the upload while it holds
+	 * bytes of its own; kept by the open handles alone once its name is gone. */
+	if (state == NODE_STORED || state == NODE_COPIED)
 		rc = kv_store_setmeta(tk_ctx()->store, key, klen, m, &err);
 	if (rc == 0) {
 		pthread_mutex_lock(&n->lock);
 		n->rec = rec;
-		if (dirty)
+		if (node_state_unstored(state))
 			meta_merge(&n->meta, m, &rec);
 		pthread_mutex_unlock(&n->lock);
 	}

@@ -98,7 +98,7 @@ int spool_open(struct node *n, struct kv_err *err)
 		return kv_err_set(err, -errno, "spool in %s: %s", mc->cfg->cache, strerror(errno));
 	n->spool_fd = fd;
 	pthread_mutex_lock(&n->lock);
-	n->spooled = 1;
+	(void)node_event_locked(n, NODE_EV_SPOOL_OPENED);
 	pthread_mutex_unlock(&n->lock);
 	return 0;
 }
@@ -232,10 +232,7 @@ static int stream_commit(struct node *n, const struct kv_meta *meta, struct kv_r
 	stream_abort(n);
 	n->appending = 0;
 	(void)close(n->spool_fd);
-	n->spool_fd = -1;
-	pthread_mutex_lock(&n->lock);
-	n->spooled = 0;
-	pthread_mutex_unlock(&n->lock);
+	n->spool_fd = -1; /* the state follows in upload: stored, or forgotten */
 	if (rc < 0)
 		n->lost = 1;
 	return rc;
@@ -256,7 +253,7 @@ int spool_fill(struct node *n, int truncate, struct kv_err *err)
 		return 0;
 	}
 	rc = spool_open(n, err);
-	empty = n->created || n->rec.size == 0; /* io held: rec cannot change */
+	empty = node_state_new(node_state(n)) || n->rec.size == 0; /* io held: rec stays */
 	if (rc == 0 && (truncate || empty))
 		stream_restart(n);
 	if (rc < 0 || truncate || empty)
@@ -266,7 +263,7 @@ int spool_fill(struct node *n, int truncate, struct kv_err *err)
 		(void)close(n->spool_fd);
 		n->spool_fd = -1;
 		pthread_mutex_lock(&n->lock);
-		n->spooled = 0;
+		(void)node_event_locked(n, NODE_EV_SPOOL_CLOSED);
 		pthread_mutex_unlock(&n->lock);
 	}
 	return rc;
@@ -277,8 +274,7 @@ void spool_changed(struct node *n, uint64_t size)
 {
 	pthread_mutex_lock(&n->lock);
 	n->size = size;
-	n->dirty = 1;
-	n->failed = 0;
+	(void)node_event_locked(n, NODE_EV_CHANGED);
 	n->meta.set_mtime = 0; /* a write after utimens: the time is now */
 	n->rec.mtime_ns = n->rec.ctime_ns = kv_now_ns(); /* what stat shows until stored */
 	pthread_mutex_unlock(&n->lock);
@@ -311,12 +307,9 @@ static void forget(struct node *n)
 		(void)close(n->spool_fd);
 	n->spool_fd = -1;
 	pthread_mutex_lock(&n->lock);
-	n->spooled = 0;
-	n->dirty = 0;
 	n->size = n->rec.size;
-	if (n->created)
-		n->unlinked = 1;
 	pthread_mutex_unlock(&n->lock);
+	(void)node_event(n, NODE_EV_FORGOTTEN); /* a new file leaves the table */
 }
 
 /* Store the spool as the key's value, if it changed. */
@@ -330,7 +323,7 @@ static int upload(struct node *n, struct kv_err *err)
 	int rc;
 
 	pthread_mutex_lock(&n->lock);
-	if (!n->dirty || n->unlinked) {
+	if (!node_state_unstored(n->state)) {
 		pthread_mutex_unlock(&n->lock);
 		stream_abort(n);
 		return 0;
@@ -366,8 +359,9 @@ static int upload(struct node *n, struct kv_err *err)
 	}
 	pthread_mutex_lock(&n->lock);
 	n->rec = rec;
-	n->dirty = 0;
-	n->created = 0;
+	(void)node_event_locked(n, NODE_EV_STORED);
+	if (n->spool_fd < 0) /* it went up as it was written: reads go to the shards */
+		(void)node_event_locked(n, NODE_EV_SPOOL_CLOSED);
 	memset(&n->meta, 0, sizeof(n->meta));
 	pthread_mutex_unlock(&n->lock);
 	return 0;
@@ -383,16 +377,16 @@ int tk_flush_locked(struct node *n, const char *op, int at_release)
 	/* At release nobody waits for the answer: an upload that failed and was reported,
 	 * with nothing changed since, is not tried again, so that a value the caller was
 	 * told is not stored does not appear later behind its back. */
-	skip = at_release && n->failed;
+	skip = at_release && (n->state == NODE_FAILED || n->state == NODE_NEW_FAILED);
 	pthread_mutex_unlock(&n->lock);
 	if (skip)
 		return 0;
 	rc = upload(n, &err);
-	pthread_mutex_lock(&n->lock);
-	n->failed = rc < 0;
-	pthread_mutex_unlock(&n->lock);
 	if (rc == 0)
 		return 0;
+	pthread_mutex_lock(&n->lock);
+	(void)node_event_locked(n, NODE_EV_STORE_FAILED);
+	pthread_mutex_unlock(&n->lock);
 	if (rc == -EBUSY || rc == -ENOENT)
 		rc = -EIO; /* not what close() means by them */
 	(void)node_key_copy(n, key);

@@ -22,7 +22,7 @@ static void keep_value(struct node *n, const char *op, const char *path)
 	if (n->stream != NULL && spool_complete(n, &err) < 0)
 		(void)tk_errno(-EIO, &err, op, path);
 	pthread_mutex_lock(&n->lock);
-	created = n->created;
+	created = node_state_new(n->state);
 	pthread_mutex_unlock(&n->lock);
 	if (!created && !n->replaced && n->spool_fd < 0) {
 		if (spool_fill(n, 0, &err) < 0)
@@ -70,7 +70,7 @@ static int unlink_key(const char *key, size_t klen, const char *hide_as, size_t 
 		if (!fresh)
 			keep_value(n, "unlink (keeping it for open files)", path);
 		pthread_mutex_lock(&n->lock);
-		created = n->created;
+		created = node_state_new(n->state);
 		pthread_mutex_unlock(&n->lock);
 	}
 	if (!created) /* else never uploaded: nothing stored to remove */
