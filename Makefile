@@ -42,8 +42,9 @@ $(B)/tinykv: $(FUSE_OBJ) $(B)/libtinykv.a
 
 # Unit tests of the core, built with AddressSanitizer and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-# The parsers of the programs that are pure functions are tested (and fuzzed) too.
-UNIT_PROG := mountd/listargs.c fuse/options.c
+# The parsers of the programs that are pure functions are tested (and fuzzed) too, and the
+# mount's table of open files with the states of its nodes (node.c, and what it frees).
+UNIT_PROG := mountd/listargs.c fuse/options.c fuse/node.c fuse/stream.c fuse/prefetch.c
 $(B)/unit: $(UNIT_SRC) $(CORE_SRC) $(UNIT_PROG) $(wildcard core/*.h mountd/*.h fuse/*.h test/unit/*.h)
 	@mkdir -p $(B)
 	$(CC) $(CPPFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
