@@ -162,11 +162,12 @@ enum node_state node_state(struct node *n);
 /* The node of key with one more reference, made (from rec) if none is open; *fresh tells
  * which. Returns NULL when out of memory. */
 struct node *node_get(const char *key, size_t klen, const struct kv_record *rec, int *fresh);
-/* If key has an open node (not unlinked, or hidden): a copy of its record (size: the current one)
- * and whether it is a new key not stored yet. No reference is taken. */
+/* If key has an open node in the table (any state but UNLINKED; HIDDEN by its hidden name):
+ * a copy of its record (size: the current one) and whether it is a new key not stored yet
+ * (NEW, NEW_FAILED). No reference is taken. */
 int node_snapshot(const char *key, size_t klen, struct kv_record *rec, int *created);
-/* Like node_snapshot, but only for a node with bytes of its own (new, changed or
- * spooled: what this mount shows of the key then differs from the index). */
+/* Like node_snapshot, but only for a node with bytes of its own (any state but STORED and
+ * UNLINKED: what this mount shows of the key then differs from the index). */
 int node_local(const char *key, size_t klen, struct kv_record *rec);
 /* A copy of n's key (NUL-terminated, key holds KV_KEY_MAX + 1 bytes), for calls made
  * without n->lock; returns its length. */
@@ -184,15 +185,16 @@ int node_grab_under(const char *dir, size_t dlen, struct node ***out);
 /* After a directory rename: every open node under from/ moves to to/ (a name that would
  * exceed KV_KEY_MAX keeps the old one; callers check first with node_grab_under). */
 void node_rename_tree(const char *from, size_t flen, const char *to, size_t tlen);
-/* Mark the node of key (if open) as unlinked. */
+/* The node of key (if open) is UNLINKED, and out of the table. */
 void node_unlinked(const char *key, size_t klen);
-/* Mark it unlinked, and give it the name libfuse hides it under: lookups by that name
- * (only) find it until its handles close (node_snapshot, node_local). */
+/* It is HIDDEN under the name libfuse hides it by (UNLINKED when that cannot be): lookups
+ * by that name (only) find it until its handles close (node_snapshot, node_local). */
 void node_hide(const char *key, size_t klen, const char *as, size_t alen);
 /* If key names a hidden node: out of the table with it (libfuse unlinks the hidden name at
  * the last close). Returns 1 when it did. */
 int node_unhide(const char *key, size_t klen);
-/* Call fn for every created-but-not-uploaded key directly inside dir (dlen 0: root). */
+/* Call fn for every new key not stored yet (NEW, NEW_FAILED) directly inside dir (dlen 0:
+ * root). */
 void node_each_created_in(const char *dir, size_t dlen,
 			  void (*fn)(const char *name, size_t nlen, const struct kv_record *rec,
 				     void *arg),
