@@ -536,6 +536,7 @@ static int put_commit_update(struct kv_put *p, struct kv_err *err)
 int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 {
 	int rc = kv_upload_end(p->up, err), i;
+	int64_t now;
 
 	if (rc < 0) {
 		put_failed(p);
@@ -545,11 +546,12 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 	if (p->md5 != NULL)		/* else all zero: unknown */
 		kv_md5_final(p->md5, p->rec.md5);
 	p->rec.size = p->written;
-	p->rec.ctime_ns = kv_now_ns();
+	now = kv_now_ns();
+	p->rec.ctime_ns = p->has_meta && p->meta.set_ctime ? p->meta.ctime_ns : now;
 	if (!(p->has_meta && p->meta.set_mtime))
-		p->rec.mtime_ns = p->rec.ctime_ns;
+		p->rec.mtime_ns = now;
 	if (!(p->has_meta && p->meta.set_atime))
-		p->rec.atime_ns = p->update ? p->old.atime_ns : p->rec.ctime_ns;
+		p->rec.atime_ns = p->update ? p->old.atime_ns : now;
 	if (p->update) {
 		p->rec.mode = p->old.mode;
 		p->rec.uid = p->old.uid;

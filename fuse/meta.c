@@ -1,5 +1,5 @@
 /* meta.c — the metadata callbacks: chmod, chown and utimens. An open file of this mount
- * keeps the change with its bytes while they wait for upload (tk_node_set_meta, file.c);
+ * keeps the change with its bytes while they wait for upload (tk_node_set_meta, file_write.c);
  * anything else has it stored at once.
  */
 #include "fs.h"
