@@ -14,6 +14,7 @@
  * by the reaper, a thread of its own that never takes new work, so that cleaning up
  * needs no free worker.
  *
+ * The ring holds 128 KiB, 1 MiB for a body over 1 MiB or of unknown length (chunked).
  * A small PUT (a Content-Length up to SMALL) is collected on the loop thread and handed
  * to a worker whole. At the end of the body the connection is suspended until the
  * worker has committed and written the answer; resumed, the loop thread sends it. While
@@ -42,7 +43,12 @@
 
 #define RING (128 * 1024)
 #define SMALL (64 * 1024) /* bodies up to this are collected, then written at once */
-#define LINGER_MS 5	  /* a streaming worker waits this long for the next piece */
+/* A body over BIG (or of unknown length) streams through a ring of BIG_RING: its worker
+ * then takes pieces of about 340 KiB instead of 50 KiB, a seventh of the hand-overs
+ * between the loop thread, the worker and the hasher (a 64 MiB PUT: 0.19 s -> 0.17 s). */
+#define BIG (1024 * 1024)
+#define BIG_RING (1024 * 1024)
+#define LINGER_MS 5 /* a streaming worker waits this long for the next piece */
 
 #define BUSY_TEXT "Service unavailable: every worker is busy; try again shortly.\n"
 
@@ -532,11 +538,11 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 					(unsigned)r->h->body_timeout);
 	if (r->size > 0 && r->size <= SMALL)
 		return small_start(r, c);
-	r->buf = malloc(RING);
+	r->cap = r->size >= 0 && r->size <= BIG ? RING : BIG_RING;
+	r->buf = malloc(r->cap);
 	if (r->buf == NULL)
 		return answer_plain(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				    "Service unavailable: out of memory\n");
-	r->cap = RING;
 	return MHD_YES;
 }
 
