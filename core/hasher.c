@@ -1,9 +1,15 @@
 /* hasher.c — an md5 updated on a thread of its own (hasher.h).
  *
- * Concurrency: lock guards piece, len, busy and stop. A feed sets the piece and busy and
- * signals `work`; the thread hashes it without the lock (the feeder does not touch the md5
- * or the bytes until it has waited), clears busy and signals `done`. The thread's stack is
- * small: md5 needs little, and it allocates nothing.
+ * A piece is hashed in chunks of CHUNK bytes, in order. The thread claims one chunk at a
+ * time; kv_hasher_wait claims all that is left, waits for the chunk under way (if any)
+ * and hashes the rest itself. So the md5 sees every byte once and in order, and when the
+ * thread gets no core (a busy machine) the caller hashes the piece as if inline instead
+ * of sleeping until the thread runs.
+ *
+ * Concurrency: lock guards piece, len, claimed, hashing, busy and stop. Only one of the
+ * two threads updates the md5 at a time: the thread only while `hashing` (a chunk it
+ * claimed), the caller only after it has claimed the rest and seen `hashing` clear. The
+ * thread's stack is small: md5 needs little, and it allocates nothing.
  */
 #include "hasher.h"
 
@@ -12,16 +18,24 @@
 #include <stdlib.h>
 
 #define STACK_SIZE (128 * 1024)
+#define CHUNK (64 * 1024)
 
 struct kv_hasher {
 	struct kv_md5 *md5;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work, done;
-	const void *piece;
-	size_t len;
+	const char *piece;
+	size_t len, claimed; /* piece[0..claimed) is hashed or being hashed */
+	int hashing;	     /* the thread is hashing a chunk it claimed */
 	int busy, stop;
 };
+
+/* Is there a chunk of the current piece left to claim? Caller holds h->lock. */
+static int chunk_left(const struct kv_hasher *h)
+{
+	return h->busy && h->claimed < h->len;
+}
 
 static void *hash_pieces(void *arg)
 {
@@ -29,14 +43,20 @@ static void *hash_pieces(void *arg)
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		while (!h->busy && !h->stop)
+		size_t off, n;
+
+		while (!chunk_left(h) && !h->stop)
 			pthread_cond_wait(&h->work, &h->lock);
-		if (!h->busy)
+		if (!chunk_left(h))
 			break;
+		off = h->claimed;
+		n = h->len - off < CHUNK ? h->len - off : CHUNK;
+		h->claimed += n;
+		h->hashing = 1;
 		pthread_mutex_unlock(&h->lock);
-		kv_md5_update(h->md5, h->piece, h->len);
+		kv_md5_update(h->md5, h->piece + off, n);
 		pthread_mutex_lock(&h->lock);
-		h->busy = 0;
+		h->hashing = 0;
 		pthread_cond_signal(&h->done);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -78,6 +98,7 @@ void kv_hasher_feed(struct kv_hasher *h, const void *buf, size_t len)
 	pthread_mutex_lock(&h->lock);
 	h->piece = buf;
 	h->len = len;
+	h->claimed = 0;
 	h->busy = 1;
 	pthread_cond_signal(&h->work);
 	pthread_mutex_unlock(&h->lock);
@@ -85,10 +106,17 @@ void kv_hasher_feed(struct kv_hasher *h, const void *buf, size_t len)
 
 void kv_hasher_wait(struct kv_hasher *h)
 {
+	size_t off;
+
 	pthread_mutex_lock(&h->lock);
-	while (h->busy)
+	off = h->claimed;
+	h->claimed = h->len; /* the rest is ours: the thread claims no more */
+	while (h->hashing)
 		pthread_cond_wait(&h->done, &h->lock);
+	h->busy = 0;
 	pthread_mutex_unlock(&h->lock);
+	if (off < h->len)
+		kv_md5_update(h->md5, h->piece + off, h->len - off);
 }
 
 void kv_hasher_free(struct kv_hasher *h)

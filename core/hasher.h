@@ -23,10 +23,13 @@ int kv_hasher_new(struct kv_md5 *md5, struct kv_hasher **out);
  * kv_hasher_wait returns; one piece at a time (the previous one waited for). */
 void kv_hasher_feed(struct kv_hasher *h, const void *buf, size_t len);
 
-/* Wait until the piece fed last is in the md5 (at once when none is under way). */
+/* Return once the piece fed last is all in the md5: what the thread has not begun of it
+ * is hashed here, on the caller's thread, so a thread that gets no core delays nothing.
+ * At once when no piece is under way. */
 void kv_hasher_wait(struct kv_hasher *h);
 
-/* Stop the thread (waiting for a piece under way) and free h; NULL is ignored. */
+/* Stop the thread and free h (after kv_hasher_wait, or before any feed); NULL is
+ * ignored. */
 void kv_hasher_free(struct kv_hasher *h);
 
 #endif

@@ -1,8 +1,11 @@
 /* kv_hasher: pieces fed to the hashing thread, waited for one at a time, give the md5 of
- * their concatenation, the same as hashing inline, also when mixed with inline pieces. */
+ * their concatenation, the same as hashing inline: whether the thread hashed all of a
+ * piece, part of it (the rest hashed by the waiter), or none, and mixed with inline
+ * pieces. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hash.h"
 #include "hasher.h"
@@ -36,6 +39,8 @@ UNIT_TEST(hasher_pieces_make_the_whole_md5)
 			continue;
 		}
 		kv_hasher_feed(h, buf + off, n);
+		if (i % 3 == 1)
+			(void)usleep(2000); /* the thread has time for some or all of it */
 		kv_hasher_wait(h);
 	}
 	kv_hasher_wait(h); /* none under way: returns at once */
