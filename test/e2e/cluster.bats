@@ -89,8 +89,7 @@ kill_mount() {	# kill -9 the mount's process; the kernel keeps a dead mount
 	while running "$pid"; do sleep 0.05; done
 	# A request the kernel had in flight when the connection went is aborted
 	# (ECONNABORTED); every request after that sees ENOTCONN.
-	local i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		run ls "$M"
 		[[ $output == *"Software caused connection abort"* ]] || break
 		sleep 0.1
