@@ -13,13 +13,11 @@
 #include "sys.h"
 #include "xattr.h"
 
-/* A directory nobody made, implied by the keys below it: the times of the store's
- * opening, so repeated stats agree. */
+/* A directory nobody made, implied by the keys below it: gen 0, the times of the store's
+ * opening, so repeated stats agree (made once, in kv_store_open). */
 static void implied_dir(struct kv_store *s, struct kv_record *rec)
 {
-	kv_record_new(rec, KV_TYPE_DIR, NULL);
-	rec->gen = 0;
-	rec->mtime_ns = rec->ctime_ns = rec->atime_ns = s->opened_ns;
+	*rec = s->implied_dir;
 }
 
 static int has_children(struct kv_store *s, const char *prefix, size_t plen)
