@@ -183,6 +183,16 @@ void kv_hex(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+/* "/xx", the byte b in lowercase hex, at out + *o. */
+static void put_hex_dir(char *out, int *o, uint8_t b)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	out[(*o)++] = '/';
+	out[(*o)++] = hex[b >> 4];
+	out[(*o)++] = hex[b & 15];
+}
+
 int kv_key_path(const char *key, size_t len, char *out, size_t cap)
 {
 	char name[KV_PATH_MAX];
@@ -197,7 +207,9 @@ int kv_key_path(const char *key, size_t len, char *out, size_t cap)
 	nlen = kv_b64url_encode(key, len, name, sizeof(name));
 	if (nlen < 0)
 		return nlen;
-	o = snprintf(out, cap, "/%02x/%02x", md[0], md[1]);
+	o = 0;
+	put_hex_dir(out, &o, md[0]); /* by hand: snprintf cost as much as the md5 */
+	put_hex_dir(out, &o, md[1]);
 	for (seg = 0; seg < nlen; seg += KV_SEGMENT_MAX) {
 		int take = nlen - seg < KV_SEGMENT_MAX ? nlen - seg : KV_SEGMENT_MAX;
 

@@ -7,7 +7,12 @@
  * transaction, commits once (one sync for the batch) and wakes exactly the requests it
  * ran. gc_lock guards the queue and the flags; the LMDB write transaction is only ever
  * touched by the committer.
- * Read transactions (MDB_NOTLS) are per call or per cursor and never block writers.
+ * Read transactions (MDB_NOTLS) are per call or per cursor and never block writers. A
+ * point read (kv_index_get and its kin) renews the reset transaction its thread kept from
+ * the last one instead of beginning one: no allocation, no lock of LMDB's reader table.
+ * Up to READERS_KEPT threads keep one (a reader slot each, of the 1024 every process
+ * using the index shares); readers_lock guards the list, which a thread's exit and
+ * kv_index_close empty.
  */
 #include "index.h"
 
@@ -37,6 +42,14 @@ struct gc_req {
 };
 
 #define NTABLES 5
+#define READERS_KEPT 64 /* threads that keep a reset read transaction between reads */
+
+/* A reset read transaction kept by one thread (idx->reader_key) for its next point read. */
+struct reader {
+	struct kv_index *idx;
+	MDB_txn *txn;
+	struct reader *next, **prev; /* in idx->readers */
+};
 
 struct kv_index {
 	MDB_env *env;
@@ -50,6 +63,11 @@ struct kv_index {
 	struct gc_req *queue, **queue_tail;
 	int committer_running, closing;
 	pthread_t committer;
+	pthread_key_t reader_key; /* this thread's struct reader, if it kept one */
+	int have_reader_key;
+	pthread_mutex_t readers_lock; /* guards readers, nreaders */
+	struct reader *readers;
+	int nreaders;
 };
 
 struct kv_txn {
@@ -101,6 +119,83 @@ static int txn_begin(struct kv_index *idx, MDB_txn *parent, unsigned flags, MDB_
 	return rc == 0 ? 0 : mdb_fail(rc, err, idx, "begin transaction");
 }
 
+/* Forget r: out of the list, its transaction (and reader slot) given back. */
+static void reader_drop(struct reader *r)
+{
+	struct kv_index *idx = r->idx;
+
+	pthread_mutex_lock(&idx->readers_lock);
+	*r->prev = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	idx->nreaders--;
+	pthread_mutex_unlock(&idx->readers_lock);
+	mdb_txn_abort(r->txn);
+	free(r);
+}
+
+static void reader_exit(void *r) /* the reader_key destructor: its thread exits */
+{
+	reader_drop(r);
+}
+
+/* A read transaction for one point read: this thread's kept one, renewed, or a new one.
+ * End it with read_end. */
+static int read_begin(struct kv_index *idx, MDB_txn **txn, struct kv_err *err)
+{
+	struct reader *r = idx->have_reader_key ? pthread_getspecific(idx->reader_key) : NULL;
+
+	if (r != NULL) {
+		if (mdb_txn_renew(r->txn) == 0) {
+			*txn = r->txn;
+			return 0;
+		}
+		/* The map grew, or the slot went bad: start over the ordinary way. */
+		(void)pthread_setspecific(idx->reader_key, NULL);
+		reader_drop(r);
+	}
+	return txn_begin(idx, NULL, MDB_RDONLY, txn, err);
+}
+
+/* Keep txn (reset) as this thread's, if there is room; 1 if kept. */
+static int reader_keep(struct kv_index *idx, MDB_txn *txn)
+{
+	struct reader *r;
+
+	if (!idx->have_reader_key)
+		return 0;
+	pthread_mutex_lock(&idx->readers_lock);
+	r = idx->nreaders < READERS_KEPT ? malloc(sizeof(*r)) : NULL;
+	if (r != NULL && pthread_setspecific(idx->reader_key, r) != 0) {
+		free(r);
+		r = NULL;
+	}
+	if (r != NULL) {
+		r->idx = idx;
+		r->txn = txn;
+		r->next = idx->readers;
+		r->prev = &idx->readers;
+		if (idx->readers != NULL)
+			idx->readers->prev = &r->next;
+		idx->readers = r;
+		idx->nreaders++;
+	}
+	pthread_mutex_unlock(&idx->readers_lock);
+	if (r != NULL)
+		mdb_txn_reset(txn);
+	return r != NULL;
+}
+
+static void read_end(struct kv_index *idx, MDB_txn *txn)
+{
+	struct reader *r = idx->have_reader_key ? pthread_getspecific(idx->reader_key) : NULL;
+
+	if (r != NULL && r->txn == txn)
+		mdb_txn_reset(txn);
+	else if (r != NULL || !reader_keep(idx, txn))
+		mdb_txn_abort(txn);
+}
+
 static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
 {
 	static const char *const names[NTABLES] = { "keys", "dirs", "intents", "meta", "xattrs" };
@@ -139,6 +234,8 @@ int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_inde
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&idx->gc_lock, NULL);
 	pthread_cond_init(&idx->gc_work, NULL);
+	pthread_mutex_init(&idx->readers_lock, NULL);
+	idx->have_reader_key = pthread_key_create(&idx->reader_key, reader_exit) == 0;
 	idx->queue_tail = &idx->queue;
 	/* Checked and tightened before LMDB opens anything by name in it; once it is ours
 	 * and private, nobody else can put anything there. */
@@ -189,8 +286,14 @@ void kv_index_close(struct kv_index *idx)
 		pthread_mutex_unlock(&idx->gc_lock);
 		(void)pthread_join(idx->committer, NULL);
 	}
+	/* No thread reads any more (the caller's promise): their kept transactions go. */
+	if (idx->have_reader_key)
+		(void)pthread_key_delete(idx->reader_key);
+	while (idx->readers != NULL)
+		reader_drop(idx->readers);
 	if (idx->env != NULL)
 		mdb_env_close(idx->env);
+	pthread_mutex_destroy(&idx->readers_lock);
 	pthread_cond_destroy(&idx->gc_work);
 	pthread_mutex_destroy(&idx->gc_lock);
 	free(idx);
@@ -242,7 +345,7 @@ int kv_index_get_bytes(struct kv_index *idx, enum kv_table t, const char *key, s
 
 	if (!idx->have[t])
 		return -ENOENT;
-	rc = txn_begin(idx, NULL, MDB_RDONLY, &txn, err);
+	rc = read_begin(idx, &txn, err);
 	if (rc < 0)
 		return rc;
 	rc = mdb_get(txn, idx->dbi[t], &k, &v);
@@ -255,7 +358,7 @@ int kv_index_get_bytes(struct kv_index *idx, enum kv_table t, const char *key, s
 	} else {
 		rc = rc == MDB_NOTFOUND ? -ENOENT : mdb_fail(rc, err, idx, "get");
 	}
-	mdb_txn_abort(txn);
+	read_end(idx, txn);
 	return rc;
 }
 
@@ -275,7 +378,7 @@ int kv_index_get(struct kv_index *idx, enum kv_table t, const char *key, size_t 
 {
 	MDB_txn *txn;
 	MDB_val k = mval(key, klen), v;
-	int rc = txn_begin(idx, NULL, MDB_RDONLY, &txn, err);
+	int rc = read_begin(idx, &txn, err);
 
 	if (rc < 0)
 		return rc;
@@ -286,7 +389,7 @@ int kv_index_get(struct kv_index *idx, enum kv_table t, const char *key, size_t 
 		rc = -ENOENT;
 	else
 		rc = mdb_fail(rc, err, idx, "get");
-	mdb_txn_abort(txn);
+	read_end(idx, txn);
 	return rc;
 }
 
@@ -308,7 +411,7 @@ int kv_index_stats(struct kv_index *idx, uint64_t *keys, uint64_t *dirs, uint64_
 	MDB_txn *txn;
 	MDB_stat st;
 	MDB_val k = mval(bytes_key, sizeof(bytes_key) - 1), v;
-	int rc = txn_begin(idx, NULL, MDB_RDONLY, &txn, err);
+	int rc = read_begin(idx, &txn, err);
 
 	if (rc < 0)
 		return rc;
@@ -317,7 +420,7 @@ int kv_index_stats(struct kv_index *idx, uint64_t *keys, uint64_t *dirs, uint64_
 	if (rc == 0 && (rc = mdb_stat(txn, idx->dbi[KV_DIRS], &st)) == 0)
 		*dirs = st.ms_entries;
 	*bytes = mdb_get(txn, idx->dbi[KV_META], &k, &v) == 0 ? get_u64(&v) : 0;
-	mdb_txn_abort(txn);
+	read_end(idx, txn);
 	return rc == 0 ? 0 : mdb_fail(rc, err, idx, "stat");
 }
 

@@ -18,6 +18,8 @@
  * Threads: every function may be called from any thread. Writes go through
  * kv_index_update, which batches concurrent callers of this process into one LMDB
  * transaction and one sync (group commit); LMDB serialises writers across processes.
+ * The point reads (kv_index_get, _get_bytes, _has, _stats) of up to 64 threads each keep
+ * an LMDB reader slot between calls, until the thread exits or the index is closed.
  */
 #ifndef KV_INDEX_H
 #define KV_INDEX_H
@@ -44,6 +46,7 @@ struct kv_index;
  * error, or say what is wrong with the directory and what to do (-ELOOP, -EPERM, ...). */
 int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_index **out,
 		  struct kv_err *err);
+/* Close idx once no thread uses it any more (the slots threads kept are given back). */
 void kv_index_close(struct kv_index *idx);
 
 /* The index directory's resolved path (no symbolic links), valid while idx is open. */

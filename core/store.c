@@ -29,6 +29,9 @@ int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	s->cfg = *cfg;
 	s->opened_ns = kv_now_ns();
+	kv_record_new(&s->implied_dir, KV_TYPE_DIR, NULL);
+	s->implied_dir.gen = 0; /* the mark of an implied directory */
+	s->implied_dir.mtime_ns = s->implied_dir.ctime_ns = s->implied_dir.atime_ns = s->opened_ns;
 	pthread_mutex_init(&s->ino_lock, NULL);
 	rc = kv_index_open(cfg->index, &io, &s->idx, err);
 	if (rc == 0)
@@ -152,13 +155,14 @@ int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_rec
 static int read_link(const struct kv_store *s, const char *key, size_t klen, const char *plain,
 		     char *url, size_t cap, struct kv_err *err)
 {
+	size_t len = strlen(plain);
 	int rc;
 
 	if (!s->cfg.sign_reads) {
-		rc = snprintf(url, cap, "%s", plain);
-		return rc < 0 || (size_t)rc >= cap ?
-			       kv_err_set(err, -ENAMETOOLONG, "URL too long") :
-			       0;
+		if (len >= cap)
+			return kv_err_set(err, -ENAMETOOLONG, "URL too long");
+		memcpy(url, plain, len + 1);
+		return 0;
 	}
 	rc = kv_sign_url(s->cfg.shard_secret, plain, (int64_t)time(NULL) + s->cfg.read_link_ttl,
 			 url, cap);

@@ -22,6 +22,9 @@ struct kv_store {
 	struct kv_health *health;
 	int lock_wait_ms; /* how long a writer waits for a busy key before -EBUSY */
 	int64_t opened_ns;
+	/* What a directory nobody made looks like (tree.c), made once at opening: a GET
+	 * checks the root's every time, and making it anew took two syscalls. */
+	struct kv_record implied_dir;
 	pthread_mutex_t ino_lock;     /* guards ino_next, ino_end */
 	uint64_t ino_next, ino_end;   /* inode numbers taken, not given out yet */
 	char notes[2 * KV_NOTES_MAX]; /* kv_store_notes */

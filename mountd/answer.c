@@ -82,6 +82,22 @@ static unsigned status_of(int rc)
 	}
 }
 
+/* "Key with value: 'KEY' not found.\n" (DESIGN §4) into out, joined by hand when it fits:
+ * the answer to every GET of a missing key, where snprintf was a fifth of the answer's
+ * own cost. Returns its length, or what snprintf returns. */
+static int not_found_text(const struct req *r, char *out, size_t cap)
+{
+	static const char pre[] = "Key with value: '", post[] = "' not found.\n";
+	size_t klen = strnlen(r->key, r->klen), n = sizeof(pre) - 1 + klen + sizeof(post) - 1;
+
+	if (n >= cap)
+		return snprintf(out, cap, "%s%.*s%s", pre, (int)klen, r->key, post);
+	memcpy(out, pre, sizeof(pre) - 1);
+	memcpy(out + sizeof(pre) - 1, r->key, klen);
+	memcpy(out + sizeof(pre) - 1 + klen, post, sizeof(post));
+	return (int)n;
+}
+
 unsigned answer_failure(const struct req *r, int rc, const struct kv_err *err, char *out,
 			size_t cap, size_t *len)
 {
@@ -89,7 +105,7 @@ unsigned answer_failure(const struct req *r, int rc, const struct kv_err *err, c
 	int n;
 
 	if (rc == -ENOENT)
-		n = snprintf(out, cap, "Key with value: '%.*s' not found.\n", (int)r->klen, r->key);
+		n = not_found_text(r, out, cap);
 	else if (rc == -EEXIST)
 		n = snprintf(out, cap, "Key '%.*s' already exists.\n", (int)r->klen, r->key);
 	else if (status == MHD_HTTP_BAD_REQUEST || status == MHD_HTTP_URI_TOO_LONG)

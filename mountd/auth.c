@@ -790,7 +790,7 @@ int auth_identify(struct auth *a, struct MHD_Connection *c, const char *version,
 	int rc;
 
 	memset(w, 0, offsetof(struct auth_who, prefix));
-	(void)snprintf(w->name, sizeof(w->name), "anonymous");
+	memcpy(w->name, "anonymous", sizeof("anonymous"));
 	w->tokens_on = a->mode == KV_AUTH_FILE;
 	w->rights = a->anonymous;
 	w->uid = a->anon_uid;

@@ -192,6 +192,15 @@ static enum MHD_Result check_framing(struct req *r, struct MHD_Connection *c)
 	return MHD_YES;
 }
 
+/* in, cut to fit cap bytes with its NUL (for the log): snprintf was 5% of a GET. */
+static void copy_word(char *out, size_t cap, const char *in)
+{
+	size_t n = strnlen(in, cap - 1);
+
+	memcpy(out, in, n);
+	out[n] = '\0';
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *data_size, void **con_cls)
@@ -205,8 +214,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_NO;
 	if (!r->started) {
 		r->started = 1;
-		(void)snprintf(r->method, sizeof(r->method), "%s", method);
-		(void)snprintf(r->version, sizeof(r->version), "%s", version);
+		copy_word(r->method, sizeof(r->method), method);
+		copy_word(r->version, sizeof(r->version), version);
 		/* A PUT starts at its headers, to stream its body; the others answer once
 		 * the request is complete: an answer before that makes libmicrohttpd close
 		 * the connection instead of keeping it alive. */

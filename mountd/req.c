@@ -23,7 +23,7 @@ struct req *req_new(struct http_server *h, const char *uri)
 	if (r == NULL)
 		return NULL;
 	r->h = h;
-	r->uri = strdup(uri);
+	r->uri = h->quiet ? NULL : strdup(uri); /* for the access log alone */
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->more, NULL);
 	return r;

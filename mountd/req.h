@@ -46,7 +46,7 @@ struct http_server {
 struct req {
 	struct http_server *h;
 	struct MHD_Connection *c;
-	char *uri; /* request target as sent, for the log */
+	char *uri; /* request target as sent, for the access log; NULL without one (-q) */
 	char method[16], version[16];
 	int started;
 	char key[KV_KEY_MAX + 1];
@@ -82,7 +82,7 @@ struct req {
 	struct auth_who who; /* who asks: set when the headers are in */
 };
 
-/* A new request of h for the target uri (copied): NULL when out of memory. The loop
+/* A new request of h for the target uri (copied if h logs access): NULL when out of memory. The loop
  * thread that saw the URI; freed with req_free. */
 struct req *req_new(struct http_server *h, const char *uri);
 void req_free(struct req *r);

@@ -301,3 +301,69 @@ UNIT_TEST(index_without_sync_syncs_when_asked)
 	kv_index_close(idx);
 	remove_dir(dir);
 }
+
+/* Point reads renew the transaction their thread kept: each sees the latest commit, also
+ * from threads beyond those that keep one, in rounds of threads that come and go (their
+ * exits give theirs back; under ASan, a slip there shows as a leak or a use after free). */
+#define READ_THREADS 80 /* more than the index keeps (READERS_KEPT) */
+
+struct reader_arg {
+	struct kv_index *idx;
+	uint64_t want;
+	int ok;
+};
+
+static void *read_twice(void *p)
+{
+	struct reader_arg *a = p;
+	struct kv_record rec;
+	struct kv_err err;
+
+	a->ok = kv_index_get(a->idx, KV_KEYS, "k", 1, &rec, &err) == 0 && rec.size == a->want &&
+		kv_index_get(a->idx, KV_KEYS, "nope", 4, &rec, &err) == -ENOENT &&
+		kv_index_get(a->idx, KV_KEYS, "k", 1, &rec, &err) == 0 && rec.size == a->want;
+	return NULL;
+}
+
+static int readers_see(struct kv_index *idx, uint64_t want)
+{
+	static struct reader_arg args[READ_THREADS];
+	pthread_t t[READ_THREADS];
+	int i, ok = 1;
+
+	for (i = 0; i < READ_THREADS; i++) {
+		args[i] = (struct reader_arg){ idx, want, 0 };
+		CHECK(pthread_create(&t[i], NULL, read_twice, &args[i]) == 0);
+	}
+	for (i = 0; i < READ_THREADS; i++) {
+		CHECK(pthread_join(t[i], NULL) == 0);
+		ok &= args[i].ok;
+	}
+	return ok;
+}
+
+UNIT_TEST(index_point_reads_see_each_commit_from_any_thread)
+{
+	char dir[64] = "/tmp/kvunit-XXXXXX", path[PATH_MAX];
+	struct put_arg one = { "k", 1, 0 }, two = { "k", 2, 0 };
+	struct kv_index *idx = NULL;
+	struct kv_record rec;
+	struct kv_err err;
+	uint64_t bytes = 0;
+	int round;
+
+	make_dir(dir, sizeof(path), path);
+	CHECK(open_index(path, 0, &idx) == 0);
+	CHECK(kv_index_update(idx, put_one, &one, &err) == 0);
+	CHECK(kv_index_get(idx, KV_KEYS, "k", 1, &rec, &err) == 0 && rec.size == 1);
+	CHECK(kv_index_update(idx, put_one, &two, &err) == 0);
+	CHECK(kv_index_get(idx, KV_KEYS, "k", 1, &rec, &err) == 0 && rec.size == 2);
+	CHECK(stat_keys(idx, &bytes) == 1 && bytes == 2);
+	for (round = 0; round < 3; round++) { /* new threads each round */
+		CHECK(readers_see(idx, round == 0 ? 2 : 1));
+		CHECK(kv_index_update(idx, put_one, &one, &err) == 0);
+	}
+	CHECK(kv_index_get(idx, KV_KEYS, "k", 1, &rec, &err) == 0 && rec.size == 1);
+	kv_index_close(idx); /* with this thread's kept transaction */
+	remove_dir(dir);
+}
