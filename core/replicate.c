@@ -37,7 +37,7 @@ int kv__copy_value(struct kv_store *s, const char *key, size_t klen, const struc
 
 		if (sh >= 0 && !kv_health_is_up(s->health, sh) && i + 1 < rec->nrep)
 			continue;
-		rc = kv__key_url(s, rec->rep[i], key, klen, src, sizeof(src), err);
+		rc = kv__value_url(s, rec->rep[i], key, klen, rec, src, sizeof(src), err);
 		if (rc == 0)
 			rc = kv_upload_begin(s->dav, dst, n, (int64_t)rec->size, &p.up, err);
 		if (rc == 0)
@@ -98,7 +98,8 @@ int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen, st
 	int i, j, k, ndst = 0, nundo, rc;
 
 	*changed = 0;
-	if (rec->type != KV_TYPE_REG || (kv_record_replicas_are(rec, want, nwant) && nmissing == 0))
+	if (rec->type != KV_TYPE_REG || !kv_record_owns_value(rec, key, klen) ||
+	    (kv_record_replicas_are(rec, want, nwant) && nmissing == 0))
 		return kv_intents_release(s->ints, key, klen, err);
 	for (i = 0; i < nmissing; i++) {
 		for (j = k = 0; j < have.nrep; j++)

@@ -216,13 +216,23 @@ static int replica_order(const struct kv_store *s, const struct kv_record *rec, 
 	return n;
 }
 
+int kv__value_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
+		  const struct kv_record *rec, char *url, size_t cap, struct kv_err *err)
+{
+	const char *vk;
+	size_t vklen;
+
+	kv_record_vkey(rec, key, klen, &vk, &vklen);
+	return kv__key_url(s, shard, vk, vklen, url, cap, err);
+}
+
 /* The URL of key on shard with a signature that expires read_link_ttl seconds from now
  * (sign_reads; the shards check it with --signed-reads). */
 static int signed_key_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
-			  char *url, size_t cap, struct kv_err *err)
+			  const struct kv_record *rec, char *url, size_t cap, struct kv_err *err)
 {
 	char plain[KV_URL_MAX];
-	int rc = kv__key_url(s, shard, key, klen, plain, sizeof(plain), err);
+	int rc = kv__value_url(s, shard, key, klen, rec, plain, sizeof(plain), err);
 
 	if (rc < 0)
 		return rc;
@@ -253,8 +263,8 @@ int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url,
 		return kv_err_set(err, -EIO, "every shard holding '%.*s' is down (%s%s)", (int)klen,
 				  key, r->rep[0], r->nrep > 1 ? ", ..." : "");
 	if (!s->cfg.sign_reads)
-		return kv__key_url(s, r->rep[order[0]], key, klen, url, cap, err);
-	return signed_key_url(s, r->rep[order[0]], key, klen, url, cap, err);
+		return kv__value_url(s, r->rep[order[0]], key, klen, r, url, cap, err);
+	return signed_key_url(s, r->rep[order[0]], key, klen, r, url, cap, err);
 }
 
 /* --- reads pinned to the value they started from --- */
@@ -423,7 +433,7 @@ int kv_store_read(struct kv_store *s, const char *key, size_t klen, const struct
 		};
 		char url[KV_URL_MAX];
 
-		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
+		rc = kv__value_url(s, rec->rep[order[i]], key, klen, rec, url, sizeof(url), err);
 		if (rc == 0)
 			rc = pinned_get(&p, rec->rep[order[i]], url, off, (int64_t)len, err);
 		if (rc == 0) {
@@ -476,7 +486,7 @@ int kv_store_read_stream(struct kv_store *s, const char *key, size_t klen,
 	for (i = 0; i < n; i++) {
 		char url[KV_URL_MAX];
 
-		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
+		rc = kv__value_url(s, rec->rep[order[i]], key, klen, rec, url, sizeof(url), err);
 		if (rc == 0)
 			rc = pinned_get(&p, rec->rep[order[i]], url, off, -1, err);
 		if (rc == 0 || read_ends(rc, p.n))
@@ -512,7 +522,7 @@ int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen, const st
 		};
 		char url[KV_URL_MAX];
 
-		rc = kv__key_url(s, rec->rep[order[i]], key, klen, url, sizeof(url), err);
+		rc = kv__value_url(s, rec->rep[order[i]], key, klen, rec, url, sizeof(url), err);
 		if (rc == 0)
 			rc = pinned_get(&p, rec->rep[order[i]], url, 0, -1, err);
 		if (rc == 0 && (uint64_t)f.off != rec->size)

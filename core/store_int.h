@@ -41,6 +41,11 @@ int kv__legacy_tmp_url(const struct kv_store *s, const struct kv_fileref *ref, c
 int kv__key_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
 		char *url, size_t cap, struct kv_err *err);
 
+/* URL of the value of key's record rec on the shard called shard: at rec's value key (a
+ * linked file's value sits at one of its names' path, record.h), else at key's. */
+int kv__value_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
+		  const struct kv_record *rec, char *url, size_t cap, struct kv_err *err);
+
 /* Take the lock of key by storing intent in; recovers a dead owner's intent on the way and
  * waits up to s->lock_wait_ms for a live one. */
 int kv__acquire(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
@@ -111,6 +116,29 @@ int kv__file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_
 
 /* "path/" into buf; returns its length or -ENAMETOOLONG. */
 int kv__with_slash(const char *path, size_t plen, char *buf);
+
+/* --- hard links (links.c) --- */
+
+/* The caller holds key's lock and has read its record rec. When rec is linked and key is
+ * not its value key, take the value key's lock too (lock: its intent), the inode's lock
+ * (links.c), and read rec again under it; *held says whether it was taken. */
+int kv__lock_vkey(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+		  struct kv_intent *lock, int *held, struct kv_err *err);
+/* Release what kv__lock_vkey took (held), by rec's value key. */
+void kv__unlock_vkey(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		     int held);
+
+/* Unlink key, one name of a linked file (rec, nlink > 1), with key's lock held: the index
+ * alone, or for the value key the value moved to another name first. 0, 1 when key turns
+ * out to be the file's only name now (delete it as any key), or -errno. */
+int kv__unlink_linked(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+		      struct kv_err *err);
+
+/* rename.c: from, a linked file's value key (its lock held by the caller), goes; its value
+ * is copied to to, another name of the inode, which becomes the value key of all that
+ * remain — one COMMIT intent on to, as a rename's. */
+int kv__move_value_to(struct kv_store *s, const char *from, size_t flen, const char *to,
+		      size_t tlen, struct kv_err *err);
 
 /* Report a shard failure (by shard name) to the health view. */
 void kv__shard_failed(struct kv_store *s, const char *name);

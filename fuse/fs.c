@@ -1,11 +1,13 @@
 /* fs.c — what every FUSE callback of the mount sits on (fs.h): the mount's settings, the
  * one mapping of core errors to errnos, keys of paths, the lookup that sees this mount's
- * open files before the index, and the caller's mode and owner for what it creates.
+ * open files before the index, the caller's mode and owner for what it creates, and the
+ * kernel's caches of a hard-linked file's other names dropped when it changes.
  */
 #include "fs.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -77,4 +79,48 @@ struct kv_meta tk_caller_meta(mode_t mode)
 	m.uid = fc->uid;
 	m.gid = fc->gid;
 	return m;
+}
+
+/* --- the other names of a hard-linked file --- */
+
+static int add_name(const char *name, size_t nlen, void *arg)
+{
+	struct tk_names *nm = arg;
+	char *grown = realloc(nm->buf, nm->len + nlen + 2);
+
+	if (grown == NULL)
+		return -ENOMEM;
+	nm->buf = grown;
+	nm->buf[nm->len++] = '/';
+	memcpy(nm->buf + nm->len, name, nlen);
+	nm->len += nlen;
+	nm->buf[nm->len++] = '\0';
+	return 0;
+}
+
+void tk_names_of(const char *key, size_t klen, struct tk_names *nm)
+{
+	nm->buf = NULL;
+	nm->len = 0;
+	(void)kv_store_other_names(tk_ctx()->store, key, klen, add_name, nm, NULL);
+}
+
+void tk_names_changed(struct tk_names *nm)
+{
+	struct fuse *f = fuse_get_context()->fuse;
+	size_t off;
+
+	for (off = 0; off < nm->len; off += strlen(nm->buf + off) + 1)
+		(void)fuse_invalidate_path(f, nm->buf + off); /* -ENOENT: not cached */
+	free(nm->buf);
+	nm->buf = NULL;
+	nm->len = 0;
+}
+
+void tk_links_changed(const char *key, size_t klen)
+{
+	struct tk_names nm;
+
+	tk_names_of(key, klen, &nm);
+	tk_names_changed(&nm);
 }

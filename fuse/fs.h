@@ -1,6 +1,6 @@
 /* fs.h — what the FUSE callbacks share: fs.c (what every callback sits on), file.c (the
  * bytes of open files: spool, reads, uploads), sync.c (fsync of a directory, fallocate),
- * meta.c (metadata), xattr.c (attributes and ACLs), create.c (new files) and ops.c (names,
+ * links.c (hard links), meta.c (metadata), xattr.c (attributes and ACLs), create.c (new files) and ops.c (names,
  * directories, the callback table), each file using only those listed before it. Private
  * to them; main.c uses ops.h.
  *
@@ -41,6 +41,20 @@ struct kv_meta tk_caller_meta(mode_t mode);
 
 /* The file node behind fi, or NULL (no handle, or a directory's). */
 struct node *tk_file_of(const struct fuse_file_info *fi);
+
+/* A hard-linked file's names are inodes of their own to the kernel (libfuse's
+ * high-level API keeps a node per path), each with cached attributes and pages: after a
+ * change through one name, the others' caches must go. The other names of key ("/name",
+ * each NUL-terminated; none for a file with one name), taken before a change that may
+ * remove key's record (unlink), or after it; then their caches dropped, nm freed. */
+struct tk_names {
+	char *buf;
+	size_t len;
+};
+void tk_names_of(const char *key, size_t klen, struct tk_names *nm);
+void tk_names_changed(struct tk_names *nm);
+/* Both, after a change through key. */
+void tk_links_changed(const char *key, size_t klen);
 
 /* --- file.c --- */
 
@@ -98,6 +112,17 @@ int tk_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi);
 /* fallocate of an open file: mode 0 grows it with zeros to off + len; KEEP_SIZE has
  * nothing to reserve (0); holes and zero ranges: EOPNOTSUPP. */
 int tk_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi);
+
+/* --- links.c --- */
+
+int tk_link(const char *from, const char *to);
+/* The callbacks of file.c that change a file's names or bytes, then drop the kernel's
+ * caches of its other names (tk_links_changed). */
+int tk_unlink_name(const char *path);
+int tk_flush_name(const char *path, struct fuse_file_info *fi);
+int tk_release_name(const char *path, struct fuse_file_info *fi);
+int tk_fsync_name(const char *path, int datasync, struct fuse_file_info *fi);
+int tk_truncate_name(const char *path, off_t size, struct fuse_file_info *fi);
 
 /* --- meta.c --- */
 

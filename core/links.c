@@ -1,0 +1,303 @@
+/* links.c — hard links: a second name for a file (link), and one name of a linked file
+ * going (unlink) while the others keep the inode.
+ *
+ * Every name of a linked file holds the same full record (record.h: nlink, vkey); the
+ * index stores a change under one name under all of them (index.h, KV_LINKS). The value
+ * stays on the shards at the path of one name, the value key. So link is an index
+ * transaction alone, and so is the unlink of any name but the value key; unlinking the
+ * value key moves the value to another name first (rename.c, kv__move_value_to), so the
+ * value key stays a live name.
+ *
+ * Locks: the value key's lock stands for the inode. Whatever changes nlink, the value key
+ * or the value (link, unlink, rename of a linked name, a put or setmeta through any name)
+ * holds it besides its own names' locks (kv__lock_vkey), so those run one at a time per
+ * inode and a writer's record of the inode never meets a changed link count.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sys.h"
+
+/* Is rec a file with more than one name? */
+static int linked(const struct kv_record *rec)
+{
+	return rec->nlink > 1;
+}
+
+int kv__lock_vkey(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+		  struct kv_intent *lock, int *held, struct kv_err *err)
+{
+	int tries, rc;
+
+	*held = 0;
+	for (tries = 0; tries < 8; tries++) {
+		char vk[KV_KEY_MAX + 1];
+		const char *p;
+		size_t vklen;
+
+		if (!linked(rec) || kv_record_owns_value(rec, key, klen))
+			return 0;
+		kv_record_vkey(rec, key, klen, &p, &vklen);
+		memcpy(vk, p, vklen);
+		vk[vklen] = '\0';
+		memset(lock, 0, sizeof(*lock));
+		lock->op = KV_OP_LOCK;
+		rc = kv__acquire(s, vk, vklen, lock, err);
+		if (rc < 0)
+			return rc;
+		/* The value key may have moved before we held it: read again under it. */
+		rc = kv_index_get(s->idx, KV_KEYS, key, klen, rec, err);
+		if (rc < 0) {
+			(void)kv_intents_release(s->ints, vk, vklen, NULL);
+			return rc;
+		}
+		kv_record_vkey(rec, key, klen, &p, &vklen);
+		if (linked(rec) && vklen == strlen(vk) && memcmp(p, vk, vklen) == 0) {
+			*held = 1;
+			return 0;
+		}
+		(void)kv_intents_release(s->ints, vk, strlen(vk), NULL);
+		if (!linked(rec))
+			return 0;
+	}
+	return kv_err_set(err, -EBUSY, "the names of '%.*s' keep changing", (int)klen, key);
+}
+
+void kv__unlock_vkey(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		     int held)
+{
+	const char *vk;
+	size_t vklen;
+
+	if (!held)
+		return;
+	kv_record_vkey(rec, key, klen, &vk, &vklen);
+	(void)kv_intents_release(s->ints, vk, vklen, NULL);
+}
+
+/* --- link --- */
+
+struct link_arg {
+	const char *from, *to;
+	size_t flen, tlen;
+	struct kv_record rec; /* from's, as read under its locks */
+};
+
+static int link_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct link_arg *a = arg;
+	struct kv_record cur;
+	int rc = kv_txn_get(txn, KV_KEYS, a->to, a->tlen, &cur, NULL);
+
+	if (rc == 0 || kv_txn_get(txn, KV_DIRS, a->to, a->tlen, &cur, NULL) == 0)
+		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->tlen, a->to);
+	rc = kv__file_fits(txn, a->to, a->tlen, err);
+	if (rc == -EISDIR) /* a directory implied by keys below it */
+		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->tlen, a->to);
+	if (rc < 0)
+		return rc;
+	rc = kv_txn_get(txn, KV_KEYS, a->from, a->flen, &cur, err);
+	if (rc < 0)
+		return rc;
+	cur.ino = kv_record_ino(&cur, a->from, a->flen); /* an old record's: kept, stored */
+	cur.nlink = (cur.nlink > 0 ? cur.nlink : 1) + 1;
+	cur.ctime_ns = kv_now_ns();
+	if (cur.vkey_len == 0 && cur.type == KV_TYPE_REG) {
+		memcpy(cur.vkey, a->from, a->flen);
+		cur.vkey[a->flen] = '\0';
+		cur.vkey_len = (uint16_t)a->flen;
+	}
+	/* The old name first (it gets its row), then the new one: stored under both. */
+	rc = kv_txn_put(txn, KV_KEYS, a->from, a->flen, &cur, err);
+	if (rc == 0)
+		rc = kv_txn_put(txn, KV_KEYS, a->to, a->tlen, &cur, err);
+	return rc < 0 ? rc : kv__dir_changed(txn, a->to, a->tlen, err);
+}
+
+/* With both names locked: from must be a file (not a directory), to must not exist. */
+static int link_locked(struct kv_store *s, struct link_arg *a, struct kv_intent *vlock,
+		       struct kv_err *err)
+{
+	struct kv_record dir;
+	int rc = kv_index_get(s->idx, KV_KEYS, a->from, a->flen, &a->rec, err);
+	int held;
+
+	if (rc == -ENOENT && kv_store_dir_get(s, a->from, a->flen, &dir, NULL) == 0)
+		return kv_err_set(err, -EPERM, "'%.*s' is a directory", (int)a->flen, a->from);
+	if (rc == -ENOENT)
+		return kv_err_set(err, -ENOENT, "'%.*s' not found", (int)a->flen, a->from);
+	if (rc < 0)
+		return rc;
+	rc = kv__lock_vkey(s, a->from, a->flen, &a->rec, vlock, &held, err);
+	if (rc < 0)
+		return rc;
+	rc = kv_index_update(s->idx, link_txn, a, err);
+	kv__unlock_vkey(s, a->from, a->flen, &a->rec, held);
+	return rc;
+}
+
+int kv_store_link(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
+		  struct kv_err *err)
+{
+	struct link_arg a = { from, to, flen, tlen, { 0 } };
+	struct kv_intent *in;
+	int rc = kv_key_check(from, flen, err);
+
+	if (rc == 0)
+		rc = kv_key_check_new(to, tlen, err);
+	if (rc < 0)
+		return rc;
+	if (flen == tlen && memcmp(from, to, flen) == 0)
+		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)tlen, to);
+	in = calloc(3, sizeof(*in));
+	if (in == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	in[0].op = KV_OP_LOCK;
+	in[1].op = KV_OP_LOCK;
+	rc = kv__acquire(s, to, tlen, &in[0], err); /* no put may make `to` meanwhile */
+	if (rc < 0)
+		goto out;
+	rc = kv__acquire(s, from, flen, &in[1], err);
+	if (rc == 0) {
+		rc = link_locked(s, &a, &in[2], err);
+		(void)kv_intents_release(s->ints, from, flen, NULL);
+	}
+	(void)kv_intents_release(s->ints, to, tlen, NULL);
+out:
+	free(in);
+	return rc;
+}
+
+/* --- unlink --- */
+
+struct unlink_arg {
+	const char *key;
+	size_t klen;
+	char other[KV_KEY_MAX + 1]; /* another name of the inode */
+	size_t olen;
+};
+
+static int other_name(const char *row, size_t rlen, const void *val, size_t len, void *arg)
+{
+	struct unlink_arg *a = arg;
+
+	(void)row;
+	(void)rlen;
+	if (len == 0 || len > KV_KEY_MAX || (len == a->klen && memcmp(val, a->key, len) == 0))
+		return 0;
+	memcpy(a->other, val, len);
+	a->other[len] = '\0';
+	a->olen = len;
+	return 1;
+}
+
+/* Find another name of key's inode (rec) into a->other; -ENOENT when the rows list none. */
+static int find_other_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct unlink_arg *a = arg;
+	struct kv_record rec;
+	int rc = kv_txn_get(txn, KV_KEYS, a->key, a->klen, &rec, err);
+
+	if (rc < 0)
+		return rc;
+	a->olen = 0;
+	rc = kv_txn_each_link(txn, rec.ino, other_name, a, err);
+	if (rc < 0)
+		return rc;
+	return a->olen > 0 ? 0 : -ENOENT;
+}
+
+/* A name that does not hold the value goes: the others count one name less. */
+static int unlink_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct unlink_arg *a = arg;
+	struct kv_record rec;
+	int rc = find_other_txn(txn, a, err);
+
+	if (rc == 0)
+		rc = kv_txn_get(txn, KV_KEYS, a->key, a->klen, &rec, err);
+	if (rc == 0)
+		rc = kv_txn_del(txn, KV_KEYS, a->key, a->klen, err);
+	if (rc < 0)
+		return rc;
+	rec.nlink--;
+	rec.ctime_ns = kv_now_ns();
+	if (rec.nlink <= 1)
+		rec.vkey_len = 0; /* the last name is the value key: its own key again */
+	rec.vkey[rec.vkey_len] = '\0';
+	rc = kv_txn_put(txn, KV_KEYS, a->other, a->olen, &rec, err);
+	return rc < 0 ? rc : kv__dir_changed(txn, a->key, a->klen, err);
+}
+
+int kv__unlink_linked(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+		      struct kv_err *err)
+{
+	struct unlink_arg a;
+	struct kv_intent vlock;
+	int held, rc;
+
+	memset(&a, 0, sizeof(a));
+	a.key = key;
+	a.klen = klen;
+	rc = kv__lock_vkey(s, key, klen, rec, &vlock, &held, err);
+	if (rc < 0)
+		return rc;
+	if (!linked(rec)) {
+		rc = 1; /* one name left since: a plain delete */
+	} else if (rec->type != KV_TYPE_REG || !kv_record_owns_value(rec, key, klen)) {
+		rc = kv_index_update(s->idx, unlink_txn, &a, err);
+	} else {
+		rc = kv_index_view(s->idx, find_other_txn, &a, err);
+		if (rc == -ENOENT)
+			rc = kv_err_set(err, -KV_ECORRUPT,
+					"'%.*s' counts %u names, the index lists no other "
+					"(run tinykvd verify)",
+					(int)klen, key, rec->nlink);
+		if (rc == 0)
+			rc = kv__move_value_to(s, key, klen, a.other, a.olen, err);
+	}
+	kv__unlock_vkey(s, key, klen, rec, held);
+	return rc;
+}
+
+/* --- the other names --- */
+
+struct names_arg {
+	const char *key;
+	size_t klen;
+	kv_store_name_fn fn;
+	void *arg;
+};
+
+static int each_other(const char *row, size_t rlen, const void *val, size_t len, void *arg)
+{
+	struct names_arg *a = arg;
+
+	(void)row;
+	(void)rlen;
+	if (len == a->klen && memcmp(val, a->key, len) == 0)
+		return 0;
+	return a->fn(val, len, a->arg);
+}
+
+static int names_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct names_arg *a = arg;
+	struct kv_record rec;
+	int rc = kv_txn_get(txn, KV_KEYS, a->key, a->klen, &rec, err);
+
+	if (rc < 0 || rec.nlink <= 1)
+		return rc;
+	return kv_txn_each_link(txn, rec.ino, each_other, a, err);
+}
+
+int kv_store_other_names(struct kv_store *s, const char *key, size_t klen, kv_store_name_fn fn,
+			 void *arg, struct kv_err *err)
+{
+	struct names_arg a = { key, klen, fn, arg };
+
+	return kv_index_view(s->idx, names_txn, &a, err);
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# Hard links (issue 10): ln in the mount gives one inode under two names, whose metadata,
+# link count and value every name shows, kept until the last name goes; tinykvd serves
+# each name (GET, PUT, DELETE); verify finds nothing wrong and rebuild keeps the value.
+
+load helpers
+
+setup_file() {
+	start_cluster
+	KV_MNT=$(mktemp -d /tmp/tinykv-links.XXXXXX)
+	export KV_MNT M=$KV_MNT
+	mount_kv
+}
+
+teardown_file() {
+	kv_cleanup
+	case "${KV_MNT:-}" in /tmp/tinykv-links.*) rmdir "$KV_MNT" ;; esac
+}
+
+setup() { require_fuse; }
+
+verify() { "$BIN/tinykvd" verify -c "$KV_DIR/kv.conf" "$@"; }
+
+@test "ln makes a second name of the same inode, st_nlink 2 on both" {
+	echo one >"$M/a"
+	run ln "$M/a" "$M/b"
+	assert_success
+	run stat -c '%h %i' "$M/a" "$M/b"
+	assert_output "$(printf '2 %s\n2 %s' "$(stat -c %i "$M/a")" "$(stat -c %i "$M/a")")"
+	run cat "$M/b"
+	assert_output one
+	run ln "$M/a" "$M/b"
+	assert_failure
+	assert_output --partial "File exists"
+	mkdir "$M/dir"
+	run ln "$M/dir" "$M/dirlink"
+	assert_failure
+	assert_output --partial "not allowed"
+}
+
+@test "a write and a chmod through one name show through the other" {
+	echo two >"$M/b"
+	run cat "$M/a"
+	assert_output two
+	chmod 0606 "$M/a"		# others (tinykvd's anonymous requests) read and write
+	run stat -c '%a %h %s' "$M/b"
+	assert_output "606 2 4"
+}
+
+@test "GET of either name redirects to the value; a new value through one shows in both" {
+	run kv -L a
+	assert_output two
+	run kv -L b
+	assert_output two
+	run kv -X PUT -d other b	# tinykvd's PUT makes new keys only, as for any key
+	assert_output "Key 'b' already exists."
+	echo three >"$M/b"
+	run kv -L a
+	assert_output three
+	run cat "$M/a"
+	assert_output three
+	run stat -c %h "$M/b"
+	assert_output 2
+}
+
+@test "rm of the name holding the value keeps it under the other" {
+	run rm "$M/a"
+	assert_success
+	[ ! -e "$M/a" ]
+	run stat -c %h "$M/b"
+	assert_output 1
+	run cat "$M/b"
+	assert_output three
+	run kv -L b
+	assert_output three
+	run verify
+	assert_success
+}
+
+@test "rm of a name not holding the value; DELETE of a name through tinykvd" {
+	echo four >"$M/c"
+	chmod 0666 "$M/c"		# tinykvd's anonymous requests may delete it
+	ln "$M/c" "$M/d"
+	ln "$M/c" "$M/e"
+	run stat -c %h "$M/e"
+	assert_output 3
+	rm "$M/d"
+	run stat -c %h "$M/c"
+	assert_output 2
+	run kv -X DELETE e
+	assert_output "Delete succeeded."
+	sleep 1.2	# the kernel keeps what the mount said of c for attr_timeout (1 s)
+	run stat -c %h "$M/c"
+	assert_output 1
+	run kv -L c
+	assert_output four
+	run kv -L e
+	assert_output --partial "not found"
+	run verify
+	assert_success
+}
+
+@test "rename of either name keeps the inode; onto another name of it does nothing" {
+	echo five >"$M/f"
+	ln "$M/f" "$M/g"
+	mv "$M/g" "$M/h"		# a name without the value: the index alone
+	mv "$M/f" "$M/i"		# the name with it: the value moves
+	run stat -c %h "$M/h" "$M/i"
+	assert_output "$(printf '2\n2')"
+	run cat "$M/h"
+	assert_output five
+	run python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$M/h" "$M/i"
+	assert_success
+	[ -e "$M/h" ] && [ -e "$M/i" ]
+	rm "$M/i"
+	run cat "$M/h"
+	assert_output five
+	run verify
+	assert_success
+}
+
+@test "git clone --local hard-links the objects and works" {
+	local src="$KV_DIR/repo"
+	git init -q "$src"
+	echo one >"$src/a"
+	git -C "$src" add a
+	git -C "$src" -c user.name=t -c user.email=t@example.org commit -qm one
+	git clone -q "$src" "$M/base"
+	run git clone -q --local "$M/base" "$M/linked"
+	assert_success
+	run git -C "$M/linked" fsck --strict
+	assert_success
+	[ "$(git -C "$M/linked" log --format=%s)" = one ]
+	local obj
+	obj=$(find "$M/linked/.git/objects" -type f -name '[0-9a-f]*' | head -1)
+	[ "$(stat -c %h "$obj")" -ge 2 ]
+}
+
+@test "verify finds nothing wrong; rebuild keeps every value" {
+	echo six >"$M/j"
+	ln "$M/j" "$M/k"
+	rm "$M/j"
+	ln "$M/k" "$M/l"
+	run verify --deep
+	assert_success
+	run "$BIN/tinykvd" rebuild -c "$KV_DIR/kv.conf"
+	assert_success
+	run verify
+	assert_success
+	remount_kv
+	run cat "$M/k" "$M/l" "$M/b" "$M/c"
+	assert_output "$(printf 'six\nsix\nthree\nfour')"
+	run stat -c %h "$M/k"
+	assert_output 2
+}
+
+@test "the logs are clean" {
+	assert_logs_clean
+}
