@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "sys.h"
+#include "xattr.h"
 
 /* Is rec a file with more than one name? */
 static int linked(const struct kv_record *rec)
@@ -114,6 +115,8 @@ static int link_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	rc = kv_txn_put(txn, KV_KEYS, a->from, a->flen, &cur, err);
 	if (rc == 0)
 		rc = kv_txn_put(txn, KV_KEYS, a->to, a->tlen, &cur, err);
+	if (rc == 0) /* one inode, one set of attributes (an ACL among them) */
+		rc = kv_xattr_share_txn(txn, a->from, a->flen, err);
 	return rc < 0 ? rc : kv__dir_changed(txn, a->to, a->tlen, err);
 }
 

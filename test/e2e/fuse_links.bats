@@ -136,6 +136,26 @@ verify() { "$BIN/tinykvd" verify -c "$KV_DIR/kv.conf" "$@"; }
 	[ "$(stat -c %h "$obj")" -ge 2 ]
 }
 
+@test "the names share one set of extended attributes and one ACL" {
+	echo seven >"$M/x1"
+	setfattr -n user.color -v red "$M/x1"
+	ln "$M/x1" "$M/x2"
+	run getfattr --absolute-names --only-values -n user.color "$M/x2"
+	assert_output red
+	setfattr -n user.size -v big "$M/x2"
+	run getfattr --absolute-names --only-values -n user.size "$M/x1"
+	assert_output big
+	setfacl -m u:nobody:r "$M/x1"
+	run getfacl -cp "$M/x2"
+	assert_output --partial "user:nobody:r--"
+	setfattr -x user.color "$M/x1"
+	run getfattr --absolute-names -n user.color "$M/x2"
+	assert_failure
+	rm "$M/x1"
+	run getfattr --absolute-names --only-values -n user.size "$M/x2"
+	assert_output big
+}
+
 @test "verify finds nothing wrong; rebuild keeps every value" {
 	echo six >"$M/j"
 	ln "$M/j" "$M/k"
