@@ -126,7 +126,7 @@ static void put_record(struct wbuf *w, const struct kv_record *r)
 	put_bytes(w, r->target, r->target_len);
 	put_uint(w, r->ino, 8);
 	put_uint(w, r->rdev, 8);
-	put_uint(w, r->nlink > 0 ? r->nlink : 1, 4); /* a zeroed record: one name */
+	put_uint(w, r->nlink, 4);
 	put_uint(w, r->vkey_len, 2);
 	put_bytes(w, r->vkey, r->vkey_len);
 }
@@ -176,8 +176,6 @@ static void get_record(struct rbuf *b, struct kv_record *r)
 	if (version == RECORD_VERSION_2)
 		return;
 	r->nlink = (uint32_t)get_uint(b, 4);
-	if (r->nlink == 0)
-		b->bad = 1;
 	r->vkey_len = (uint16_t)get_str(b, 2, r->vkey, sizeof(r->vkey));
 }
 

@@ -59,7 +59,7 @@ struct kv_record {
 	char target[KV_TARGET_MAX + 1]; /* symlinks only; NUL-terminated */
 	uint64_t ino;			/* inode number; 0: none stored (version 1) */
 	uint64_t rdev;			/* device number of KV_TYPE_CHR and _BLK, else 0 */
-	uint32_t nlink;			/* version 3 on: names of this inode (>= 1) */
+	uint32_t nlink;			/* version 3 on: names of this inode (0 counts as 1) */
 	uint16_t vkey_len;		/* 0: the value is at the record's own key */
 	char vkey[KV_KEY_MAX + 1];	/* the name whose shard path holds the value */
 };

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r.type >= KV_TYPE_REG && r.type <= KV_TYPE_LAST);
 	FUZZ_CHECK(data[0] >= 2 || (r.type <= KV_TYPE_DIR && r.ino == 0 && r.rdev == 0));
 	FUZZ_CHECK(data[0] == 3 || (r.nlink == 1 && r.vkey_len == 0));
-	FUZZ_CHECK(r.nlink >= 1 && r.vkey_len <= KV_KEY_MAX && r.vkey[r.vkey_len] == '\0');
+	FUZZ_CHECK(r.vkey_len <= KV_KEY_MAX && r.vkey[r.vkey_len] == '\0');
 	FUZZ_CHECK(r.nrep <= KV_MAX_REPLICAS && r.target_len <= KV_TARGET_MAX);
 	for (i = 0; i < r.nrep; i++)
 		FUZZ_CHECK(memchr(r.rep[i], '\0', sizeof(r.rep[i])) != NULL);
