@@ -103,8 +103,8 @@ static int txn_begin(struct kv_index *idx, MDB_txn *parent, unsigned flags, MDB_
 
 static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
 {
-	static const char *const names[NTABLES] = { "keys",	"dirs",	  "intents",
-						    "meta",	"xattrs", "links" };
+	static const char *const names[NTABLES] = { "keys", "dirs",   "intents",
+						    "meta", "xattrs", "links" };
 	unsigned flags = readonly ? 0 : MDB_CREATE;
 	MDB_txn *txn;
 	int rc = 0, i;
@@ -564,8 +564,8 @@ static int links_forget(struct kv_txn *txn, const char *key, size_t klen, const 
 	MDB_val k;
 	int rc;
 
-	if (!txn->idx->have[KV_LINKS] ||
-	    kv_record_decode(old->mv_data, old->mv_size, &rec) < 0 || rec.nlink <= 1)
+	if (!txn->idx->have[KV_LINKS] || kv_record_decode(old->mv_data, old->mv_size, &rec) < 0 ||
+	    rec.nlink <= 1)
 		return 0;
 	kv_link_row(rec.ino, key, klen, row);
 	k = mval(row, sizeof(row));

@@ -38,7 +38,14 @@
 #include "hash.h"
 #include "record.h"
 
-enum kv_table { KV_KEYS = 0, KV_DIRS = 1, KV_INTENTS = 2, KV_META = 3, KV_XATTRS = 4, KV_LINKS = 5 };
+enum kv_table {
+	KV_KEYS = 0,
+	KV_DIRS = 1,
+	KV_INTENTS = 2,
+	KV_META = 3,
+	KV_XATTRS = 4,
+	KV_LINKS = 5
+};
 
 struct kv_index_opts {
 	uint64_t map_size; /* bytes of address space for the map; grows the file lazily */

@@ -1,5 +1,7 @@
-/* links.c — hard links: a second name for a file (link), and one name of a linked file
- * going (unlink) while the others keep the inode.
+/* links.c — hard links: a second name for a file (link), one name of a linked file going
+ * (unlink) while the others keep the inode, and the store's delete and rename entries,
+ * which know of links (a rename onto another name of the same file does nothing) and
+ * leave the rest to write.c's kv__delete and rename.c's kv__rename.
  *
  * Every name of a linked file holds the same full record (record.h: nlink, vkey); the
  * index stores a change under one name under all of them (index.h, KV_LINKS). The value
@@ -10,8 +12,8 @@
  *
  * Locks: the value key's lock stands for the inode. Whatever changes nlink, the value key
  * or the value (link, unlink, rename of a linked name, a put or setmeta through any name)
- * holds it besides its own names' locks (kv__lock_vkey), so those run one at a time per
- * inode and a writer's record of the inode never meets a changed link count.
+ * holds it besides its own names' locks (kv__lock_vkey, write.c), so those run one at a
+ * time per inode and a writer's record of the inode never meets a changed link count.
  */
 #include "store_int.h"
 
@@ -26,57 +28,6 @@
 static int linked(const struct kv_record *rec)
 {
 	return rec->nlink > 1;
-}
-
-int kv__lock_vkey(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
-		  struct kv_intent *lock, int *held, struct kv_err *err)
-{
-	int tries, rc;
-
-	*held = 0;
-	for (tries = 0; tries < 8; tries++) {
-		char vk[KV_KEY_MAX + 1];
-		const char *p;
-		size_t vklen;
-
-		if (!linked(rec) || kv_record_owns_value(rec, key, klen))
-			return 0;
-		kv_record_vkey(rec, key, klen, &p, &vklen);
-		memcpy(vk, p, vklen);
-		vk[vklen] = '\0';
-		memset(lock, 0, sizeof(*lock));
-		lock->op = KV_OP_LOCK;
-		rc = kv__acquire(s, vk, vklen, lock, err);
-		if (rc < 0)
-			return rc;
-		/* The value key may have moved before we held it: read again under it. */
-		rc = kv_index_get(s->idx, KV_KEYS, key, klen, rec, err);
-		if (rc < 0) {
-			(void)kv_intents_release(s->ints, vk, vklen, NULL);
-			return rc;
-		}
-		kv_record_vkey(rec, key, klen, &p, &vklen);
-		if (linked(rec) && vklen == strlen(vk) && memcmp(p, vk, vklen) == 0) {
-			*held = 1;
-			return 0;
-		}
-		(void)kv_intents_release(s->ints, vk, strlen(vk), NULL);
-		if (!linked(rec))
-			return 0;
-	}
-	return kv_err_set(err, -EBUSY, "the names of '%.*s' keep changing", (int)klen, key);
-}
-
-void kv__unlock_vkey(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
-		     int held)
-{
-	const char *vk;
-	size_t vklen;
-
-	if (!held)
-		return;
-	kv_record_vkey(rec, key, klen, &vk, &vklen);
-	(void)kv_intents_release(s->ints, vk, vklen, NULL);
 }
 
 /* --- link --- */
@@ -235,8 +186,11 @@ static int unlink_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return rc < 0 ? rc : kv__dir_changed(txn, a->key, a->klen, err);
 }
 
-int kv__unlink_linked(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
-		      struct kv_err *err)
+/* Unlink key, one name of a linked file, with key's lock held and its record rec read
+ * under it: the index alone, or for the value key the value moved to another name first.
+ * 0, 1 when key turns out to be the file's only name now, or -errno. */
+static int unlink_locked(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+			 struct kv_err *err)
 {
 	struct unlink_arg a;
 	struct kv_intent vlock;
@@ -303,4 +257,68 @@ int kv_store_other_names(struct kv_store *s, const char *key, size_t klen, kv_st
 	struct names_arg a = { key, klen, fn, arg };
 
 	return kv_index_view(s->idx, names_txn, &a, err);
+}
+
+/* --- unlink and rename: the entries that know of links --- */
+
+/* Unlink key if it is one name of a linked file: 0, 1 when it is not (any more), -errno. */
+static int unlink_name(struct kv_store *s, const char *key, size_t klen, struct kv_err *err)
+{
+	struct kv_intent *in = calloc(1, sizeof(*in));
+	struct kv_record rec;
+	int rc;
+
+	if (in == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	in->op = KV_OP_LOCK;
+	rc = kv__acquire(s, key, klen, in, err);
+	if (rc == 0) {
+		rc = kv_index_get(s->idx, KV_KEYS, key, klen, &rec, err);
+		if (rc == 0)
+			rc = linked(&rec) ? unlink_locked(s, key, klen, &rec, err) : 1;
+		(void)kv_intents_release(s->ints, key, klen, NULL);
+	}
+	free(in);
+	return rc;
+}
+
+int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err)
+{
+	int tries, rc = 0;
+
+	/* A key's names may change between the two looks: try again, a few times. */
+	for (tries = 0; tries < 8; tries++) {
+		rc = kv__delete(s, key, klen, err);
+		if (rc != 1)
+			return rc;
+		rc = unlink_name(s, key, klen, err);
+		if (rc != 1)
+			return rc;
+	}
+	return kv_err_set(err, -EBUSY, "the names of '%.*s' keep changing", (int)klen, key);
+}
+
+int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
+		    unsigned flags, struct kv_err *err)
+{
+	struct kv_record src, dst;
+	int rc = kv_key_check(from, flen, err);
+
+	if (rc == 0)
+		rc = kv_key_check_new(to, tlen, err);
+	if (rc < 0 || (flen == tlen && memcmp(from, to, flen) == 0))
+		return rc;
+	if (kv_index_get(s->idx, KV_KEYS, from, flen, &src, NULL) == 0 &&
+	    kv_index_get(s->idx, KV_KEYS, to, tlen, &dst, NULL) == 0) {
+		if (flags & KV_RENAME_NOREPLACE)
+			return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)tlen, to);
+		/* Two names of one file: nothing to do (POSIX). */
+		if (linked(&src) && dst.ino == src.ino)
+			return 0;
+		/* Onto a name of another linked file: that name goes first (not atomically:
+		 * a crash between the two leaves the source, and the destination gone). */
+		if (linked(&dst) && (rc = unlink_name(s, to, tlen, err)) < 0 && rc != -ENOENT)
+			return rc;
+	}
+	return kv__rename(s, from, flen, to, tlen, flags, err);
 }

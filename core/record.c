@@ -149,8 +149,7 @@ static void get_record(struct rbuf *b, struct kv_record *r)
 	r->vkey_len = 0;
 	r->vkey[0] = '\0';
 	version = get_uint(b, 1);
-	if (version != RECORD_VERSION && version != RECORD_VERSION_2 &&
-	    version != RECORD_VERSION_1)
+	if (version != RECORD_VERSION && version != RECORD_VERSION_2 && version != RECORD_VERSION_1)
 		b->bad = 1;
 	r->type = (uint8_t)get_uint(b, 1);
 	r->mode = (uint32_t)get_uint(b, 4);

@@ -418,30 +418,8 @@ static int rename_dir(struct kv_store *s, const char *from, size_t flen, const c
 	return kv_index_update(s->idx, move_dirs_txn, &a, err);
 }
 
-/* A file's rename. Onto another name of the same inode it does nothing (POSIX); onto a
- * linked name of another inode, that name is unlinked first (not atomically: a crash
- * between the two leaves the source, and the destination gone). */
-static int rename_file(struct kv_store *s, const char *from, size_t flen,
-		       const struct kv_record *src, const char *to, size_t tlen, unsigned flags,
-		       struct kv_err *err)
-{
-	struct kv_record dst;
-	int rc = kv_index_get(s->idx, KV_KEYS, to, tlen, &dst, NULL);
-
-	if (rc == 0 && (flags & KV_RENAME_NOREPLACE))
-		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)tlen, to);
-	if (rc == 0 && src->nlink > 1 && dst.ino == src->ino)
-		return 0;
-	if (rc == 0 && dst.nlink > 1) {
-		rc = kv_store_delete(s, to, tlen, err);
-		if (rc < 0 && rc != -ENOENT)
-			return rc;
-	}
-	return rename_key(s, from, flen, to, tlen, flags, err);
-}
-
-int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
-		    unsigned flags, struct kv_err *err)
+int kv__rename(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
+	       unsigned flags, struct kv_err *err)
 {
 	struct kv_record rec;
 	int rc = kv_key_check(from, flen, err);
@@ -454,7 +432,7 @@ int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const cha
 		return 0;
 	rc = kv_index_get(s->idx, KV_KEYS, from, flen, &rec, err);
 	if (rc == 0)
-		return rename_file(s, from, flen, &rec, to, tlen, flags, err);
+		return rename_key(s, from, flen, to, tlen, flags, err);
 	if (rc != -ENOENT)
 		return rc;
 	if (!dir_exists(s, from, flen))

@@ -117,9 +117,9 @@ int kv__file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_
 /* "path/" into buf; returns its length or -ENAMETOOLONG. */
 int kv__with_slash(const char *path, size_t plen, char *buf);
 
-/* --- hard links (links.c) --- */
+/* --- hard links --- */
 
-/* The caller holds key's lock and has read its record rec. When rec is linked and key is
+/* write.c. The caller holds key's lock and has read its record rec. When rec is linked and key is
  * not its value key, take the value key's lock too (lock: its intent), the inode's lock
  * (links.c), and read rec again under it; *held says whether it was taken. */
 int kv__lock_vkey(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
@@ -128,11 +128,14 @@ int kv__lock_vkey(struct kv_store *s, const char *key, size_t klen, struct kv_re
 void kv__unlock_vkey(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
 		     int held);
 
-/* Unlink key, one name of a linked file (rec, nlink > 1), with key's lock held: the index
- * alone, or for the value key the value moved to another name first. 0, 1 when key turns
- * out to be the file's only name now (delete it as any key), or -errno. */
-int kv__unlink_linked(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
-		      struct kv_err *err);
+/* write.c: kv_store_delete of a key with one name; 1 (nothing done) when key is one name
+ * of a linked file, which links.c's kv_store_delete unlinks. */
+int kv__delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err);
+
+/* rename.c: kv_store_rename without what links.c's adds for hard links (a rename onto
+ * another name of the same file, or onto a name of another linked file). */
+int kv__rename(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
+	       unsigned flags, struct kv_err *err);
 
 /* rename.c: from, a linked file's value key (its lock held by the caller), goes; its value
  * is copied to to, another name of the inode, which becomes the value key of all that

@@ -110,8 +110,8 @@ static int count_record(const char *key, size_t klen, const struct kv_record *re
 	int i;
 
 	/* Another name of a linked file: its value is counted under its value key. */
-	for (i = 0; rec->type == KV_TYPE_REG && kv_record_owns_value(rec, key, klen) &&
-		    i < rec->nrep;
+	for (i = 0;
+	     rec->type == KV_TYPE_REG && kv_record_owns_value(rec, key, klen) && i < rec->nrep;
 	     i++) {
 		int sh = kv__shard(v->a.s, rec->rep[i]);
 

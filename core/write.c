@@ -103,6 +103,58 @@ int kv__acquire(struct kv_store *s, const char *key, size_t klen, struct kv_inte
 	return rc;
 }
 
+/* The value key's lock stands for a linked file's inode (links.c). */
+int kv__lock_vkey(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+		  struct kv_intent *lock, int *held, struct kv_err *err)
+{
+	int tries, rc;
+
+	*held = 0;
+	for (tries = 0; tries < 8; tries++) {
+		char vk[KV_KEY_MAX + 1];
+		const char *p;
+		size_t vklen;
+
+		if (rec->nlink <= 1 || kv_record_owns_value(rec, key, klen))
+			return 0;
+		kv_record_vkey(rec, key, klen, &p, &vklen);
+		memcpy(vk, p, vklen);
+		vk[vklen] = '\0';
+		memset(lock, 0, sizeof(*lock));
+		lock->op = KV_OP_LOCK;
+		rc = kv__acquire(s, vk, vklen, lock, err);
+		if (rc < 0)
+			return rc;
+		/* The value key may have moved before we held it: read again under it. */
+		rc = kv_index_get(s->idx, KV_KEYS, key, klen, rec, err);
+		if (rc < 0) {
+			(void)kv_intents_release(s->ints, vk, vklen, NULL);
+			return rc;
+		}
+		kv_record_vkey(rec, key, klen, &p, &vklen);
+		if (rec->nlink > 1 && vklen == strlen(vk) && memcmp(p, vk, vklen) == 0) {
+			*held = 1;
+			return 0;
+		}
+		(void)kv_intents_release(s->ints, vk, strlen(vk), NULL);
+		if (rec->nlink <= 1)
+			return 0;
+	}
+	return kv_err_set(err, -EBUSY, "the names of '%.*s' keep changing", (int)klen, key);
+}
+
+void kv__unlock_vkey(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		     int held)
+{
+	const char *vk;
+	size_t vklen;
+
+	if (!held)
+		return;
+	kv_record_vkey(rec, key, klen, &vk, &vklen);
+	(void)kv_intents_release(s->ints, vk, vklen, NULL);
+}
+
 /* --- finishing intents --- */
 
 /* Does the index point at the file ref names? */
@@ -760,7 +812,7 @@ static int delete_replicas(struct kv_store *s, const char *key, size_t klen, str
 	return first;
 }
 
-int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err)
+int kv__delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err)
 {
 	struct kv_intent *in = calloc(1, sizeof(*in));
 	struct kv_recop *op;
@@ -777,15 +829,9 @@ int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_
 		goto out;
 	kv_crash_point("delete.locked");
 	rc = kv_store_get(s, key, klen, &op->rec, err);
-	if (rc == 0 && op->rec.nlink > 1) {
-		/* One name of several: the others keep the value (links.c). */
-		rc = kv__unlink_linked(s, key, klen, &op->rec, err);
-		(void)kv_intents_release(s->ints, key, klen, NULL);
-		if (rc == 1) /* the only name by now */
-			rc = kv_store_delete(s, key, klen, err);
-		goto out;
-	}
-	if (rc < 0) {
+	if (rc == 0 && op->rec.nlink > 1)
+		rc = 1; /* one name of several: the caller unlinks it (links.c) */
+	if (rc != 0) {
 		(void)kv_intents_release(s->ints, key, klen, NULL);
 		goto out;
 	}

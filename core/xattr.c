@@ -557,8 +557,8 @@ int kv_xattr_move_txn(struct kv_txn *txn, const char *from, size_t flen, const c
 }
 
 /* to's attributes become a copy of from's. */
-static int copy_txn(struct kv_txn *txn, const char *from, size_t flen, const char *to,
-		    size_t tlen, struct kv_err *err)
+static int copy_txn(struct kv_txn *txn, const char *from, size_t flen, const char *to, size_t tlen,
+		    struct kv_err *err)
 {
 	struct entries e = { NULL, 0, 0, 0 };
 	int rc = kv_txn_drop_xattrs(txn, to, tlen, err);

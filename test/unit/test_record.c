@@ -205,7 +205,7 @@ UNIT_TEST(record_v2_special_files_round_trip)
 		r.ino = 0x0123456789abcdefULL;
 		r.rdev = types[i] == KV_TYPE_CHR || types[i] == KV_TYPE_BLK ? 0x10203 : 0;
 		n = kv_record_encode(&r, buf, sizeof(buf));
-		CHECK(n > 0 && buf[0] == 3); /* written as the current version */
+		CHECK(n > 0 && buf[0] == 3);	/* written as the current version */
 		memset(&back, 0, sizeof(back)); /* as above */
 		CHECK(kv_record_decode(buf, n, &back) == 0);
 		CHECK(memcmp(&r, &back, sizeof(r)) == 0);
