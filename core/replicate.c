@@ -1,7 +1,8 @@
-/* replicate.c — copying a value between shards (kv__copy_value: a rename's copy,
- * rename.c), and giving a key a new replica set (kv__set_replicas: rebalance.c;
- * kv__set_replicas_locked, under a lock the caller holds: verify --repair, verify.c),
- * with the cleanup a caller may defer (kv__finish_deferred: rebalance's cleaner). */
+/* replicate.c — copying a value between shards (kv__copy_value, from the first live
+ * replica that answers: replicas.c's iterator), and giving a key a new replica set
+ * (kv__set_replicas; kv__set_replicas_locked under a lock the caller holds), with the
+ * cleanup a caller may defer (kv__finish_deferred). Used by rename.c, rebalance.c and
+ * verify --repair (verify.c). */
 #include "store_int.h"
 
 #include <errno.h>
@@ -28,29 +29,28 @@ static int to_upload(const void *buf, size_t len, void *arg)
 int kv__copy_value(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
 		   const char *const dst[], int n, struct kv_err *err)
 {
-	int i, rc = kv_err_set(err, -EIO, "key '%.*s' has no replica to copy from", (int)klen, key);
+	struct kv_replicas it;
+	int rc;
 
-	for (i = 0; i < rec->nrep; i++) {
+	if (rec->nrep == 0)
+		return kv_err_set(err, -EIO, "key '%.*s' has no replica to copy from", (int)klen,
+				  key);
+	kv__replicas_begin(&it, s, key, klen, rec, KV_REPLICAS_LIVE);
+	while ((rc = kv__replicas_next(&it, err)) > 0) {
 		struct pipe_arg p = { NULL, err, 0 };
-		char src[KV_URL_MAX];
-		int sh = kv__shard(s, rec->rep[i]);
 
-		if (sh >= 0 && !kv_health_is_up(s->health, sh) && i + 1 < rec->nrep)
-			continue;
-		rc = kv__value_url(s, rec->rep[i], key, klen, rec, src, sizeof(src), err);
+		rc = kv_upload_begin(s->dav, dst, n, (int64_t)rec->size, &p.up, err);
 		if (rc == 0)
-			rc = kv_upload_begin(s->dav, dst, n, (int64_t)rec->size, &p.up, err);
-		if (rc == 0)
-			rc = kv_dav_get(s->dav, src, 0, -1, to_upload, &p, err);
+			rc = kv_dav_get(s->dav, it.url, 0, -1, to_upload, &p, err);
 		if (rc == 0)
 			rc = kv_upload_end(p.up, err);
 		if (rc < 0 && p.up != NULL && kv_upload_failed(p.up) >= 0)
 			p.upload_failed = 1;
 		kv_upload_free(p.up);
-		if (rc == 0 || p.upload_failed)
+		if (p.upload_failed)
 			return rc; /* a target failed: another source will not help */
-		if (rc != -ENOENT)
-			kv__shard_failed(s, rec->rep[i]);
+		if (kv__replicas_tried(&it, rc) == 0)
+			return 0;
 	}
 	return rc;
 }
@@ -114,7 +114,7 @@ int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen, st
 		if (kv_record_has_replica(&have, want[i]))
 			continue;
 		(void)kv_fileref_add(in->undo, &in->nundo, KV_INTENT_FILES, want[i], key, klen, 0);
-		rc = kv__key_url(s, want[i], key, klen, urls[ndst], sizeof(urls[ndst]), err);
+		rc = kv__value_url(s, want[i], key, klen, rec, urls[ndst], sizeof(urls[ndst]), err);
 		if (rc < 0)
 			goto undo;
 		dst[ndst] = urls[ndst];

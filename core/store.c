@@ -1,4 +1,7 @@
-/* store.c — opening a store, and reading: records, redirects, ranges, listings. */
+/* store.c — opening a store, and reading: records, redirects, ranges, listings. Which
+ * replica a read or a redirect uses, and what a failure tells the health view, is
+ * replicas.c's (kv__replicas_*); here are the reads' own rules: pinned to the value they
+ * started from, and when to stop trying. */
 #include "store_int.h"
 
 #include <errno.h>
@@ -116,71 +119,19 @@ int kv_store_start_probe(struct kv_store *s, struct kv_err *err)
 	return 0;
 }
 
-int kv__shard(const struct kv_store *s, const char *name)
+struct kv_index *kv__index(struct kv_store *s)
 {
-	return kv_shards_find(&s->cfg.shards, name);
+	return s->idx;
 }
 
-void kv__shard_failed(struct kv_store *s, const char *name)
+struct kv_intents *kv__intents(struct kv_store *s)
 {
-	kv_health_mark_down(s->health, kv__shard(s, name));
+	return s->ints;
 }
 
-/* Base URL of a shard by name; a shard dropped from the configuration is still reachable
- * as http://NAME (its files must be found for rebalance and cleanup). */
-static void shard_base(const struct kv_store *s, const char *name, char *out, size_t cap)
+struct kv_dav *kv__dav(struct kv_store *s)
 {
-	int i = kv__shard(s, name);
-
-	if (i >= 0)
-		(void)snprintf(out, cap, "%s", s->cfg.shards.v[i].base);
-	else
-		(void)snprintf(out, cap, "http://%s", name);
-}
-
-int kv__key_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
-		char *url, size_t cap, struct kv_err *err)
-{
-	char base[KV_SHARD_BASE_MAX + 1], path[KV_PATH_MAX];
-	int n;
-
-	shard_base(s, shard, base, sizeof(base));
-	if (kv_key_path(key, klen, path, sizeof(path)) < 0)
-		return kv_err_set(err, -EINVAL, "invalid key");
-	n = snprintf(url, cap, "%s%s", base, path);
-	return n < 0 || (size_t)n >= cap ? kv_err_set(err, -ENAMETOOLONG, "URL too long") : 0;
-}
-
-/* URL of a temporary upload, by today's name or (legacy) by an older version's. */
-static int tmp_url(const struct kv_store *s, const struct kv_fileref *ref, int legacy, char *url,
-		   size_t cap, struct kv_err *err)
-{
-	char base[KV_SHARD_BASE_MAX + 1], path[KV_PATH_MAX];
-	int n;
-
-	shard_base(s, ref->shard, base, sizeof(base));
-	n = legacy ? kv_tmp_path_legacy(ref->key, ref->klen, ref->tmp, path, sizeof(path)) :
-		     kv_tmp_path(ref->key, ref->klen, ref->tmp, path, sizeof(path));
-	if (n < 0)
-		return kv_err_set(err, -EINVAL, "invalid key");
-	n = snprintf(url, cap, "%s%s", base, path);
-	return n < 0 || (size_t)n >= cap ? kv_err_set(err, -ENAMETOOLONG, "URL too long") : 0;
-}
-
-int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url, size_t cap,
-		struct kv_err *err)
-{
-	if (!ref->tmp)
-		return kv__key_url(s, ref->shard, ref->key, ref->klen, url, cap, err);
-	return tmp_url(s, ref, 0, url, cap, err);
-}
-
-int kv__legacy_tmp_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
-		       size_t cap, struct kv_err *err)
-{
-	if (!ref->tmp)
-		return kv_err_set(err, -EINVAL, "not a temporary upload");
-	return tmp_url(s, ref, 1, url, cap, err);
+	return s->dav;
 }
 
 int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
@@ -196,46 +147,19 @@ int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_rec
 	return rc;
 }
 
-/* Replicas of rec, those on shards believed up first, each group in record order. */
-static int replica_order(const struct kv_store *s, const struct kv_record *rec, int order[])
+/* The URL plain with a signature that expires read_link_ttl seconds from now
+ * (sign_reads; the shards check it with --signed-reads), or plain itself. */
+static int read_link(const struct kv_store *s, const char *key, size_t klen, const char *plain,
+		     char *url, size_t cap, struct kv_err *err)
 {
-	int i, n = 0;
+	int rc;
 
-	for (i = 0; i < rec->nrep; i++) {
-		int sh = kv__shard(s, rec->rep[i]);
-
-		if (sh < 0 || kv_health_is_up(s->health, sh))
-			order[n++] = i;
+	if (!s->cfg.sign_reads) {
+		rc = snprintf(url, cap, "%s", plain);
+		return rc < 0 || (size_t)rc >= cap ?
+			       kv_err_set(err, -ENAMETOOLONG, "URL too long") :
+			       0;
 	}
-	for (i = 0; i < rec->nrep; i++) {
-		int sh = kv__shard(s, rec->rep[i]);
-
-		if (sh >= 0 && !kv_health_is_up(s->health, sh))
-			order[n++] = i;
-	}
-	return n;
-}
-
-int kv__value_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
-		  const struct kv_record *rec, char *url, size_t cap, struct kv_err *err)
-{
-	const char *vk;
-	size_t vklen;
-
-	kv_record_vkey(rec, key, klen, &vk, &vklen);
-	return kv__key_url(s, shard, vk, vklen, url, cap, err);
-}
-
-/* The URL of key on shard with a signature that expires read_link_ttl seconds from now
- * (sign_reads; the shards check it with --signed-reads). */
-static int signed_key_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
-			  const struct kv_record *rec, char *url, size_t cap, struct kv_err *err)
-{
-	char plain[KV_URL_MAX];
-	int rc = kv__value_url(s, shard, key, klen, rec, plain, sizeof(plain), err);
-
-	if (rc < 0)
-		return rc;
 	rc = kv_sign_url(s->cfg.shard_secret, plain, (int64_t)time(NULL) + s->cfg.read_link_ttl,
 			 url, cap);
 	return rc < 0 ? kv_err_set(err, rc, "cannot sign the URL of '%.*s': %s", (int)klen, key,
@@ -247,7 +171,8 @@ int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url,
 		    struct kv_record *rec, struct kv_err *err)
 {
 	struct kv_record local, *r = rec != NULL ? rec : &local;
-	int order[KV_MAX_REPLICAS], n, sh, rc;
+	struct kv_replicas it;
+	int rc;
 
 	rc = kv_store_get(s, key, klen, r, err);
 	if (rc < 0)
@@ -255,16 +180,14 @@ int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url,
 	if (r->type != KV_TYPE_REG)
 		return kv_err_set(err, -ENOENT, "'%.*s' is a directory or a symlink, not a value",
 				  (int)klen, key);
-	n = replica_order(s, r, order);
-	if (n == 0)
-		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
-	sh = kv__shard(s, r->rep[order[0]]);
-	if (sh >= 0 && !kv_health_is_up(s->health, sh))
+	kv__replicas_begin(&it, s, key, klen, r, KV_REPLICAS_ALL);
+	rc = kv__replicas_next(&it, err); /* the best one: a redirect asks no shard */
+	if (rc < 0)
+		return rc;
+	if (!it.up)
 		return kv_err_set(err, -EIO, "every shard holding '%.*s' is down (%s%s)", (int)klen,
 				  key, r->rep[0], r->nrep > 1 ? ", ..." : "");
-	if (!s->cfg.sign_reads)
-		return kv__value_url(s, r->rep[order[0]], key, klen, r, url, cap, err);
-	return signed_key_url(s, r->rep[order[0]], key, klen, r, url, cap, err);
+	return read_link(s, key, klen, it.url, url, cap, err);
 }
 
 /* --- reads pinned to the value they started from --- */
@@ -415,7 +338,8 @@ static int read_ends(int rc, uint64_t delivered)
 int kv_store_read(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
 		  int64_t off, void *buf, size_t len, size_t *got, struct kv_err *err)
 {
-	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
+	struct kv_replicas it;
+	int rc;
 
 	*got = 0;
 	if (off < 0)
@@ -424,26 +348,19 @@ int kv_store_read(struct kv_store *s, const char *key, size_t klen, const struct
 		return 0;
 	if (len > rec->size - (uint64_t)off)
 		len = (size_t)(rec->size - (uint64_t)off);
-	if (n == 0)
-		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
-	for (i = 0; i < n; i++) {
+	kv__replicas_begin(&it, s, key, klen, rec, KV_REPLICAS_ALL);
+	while ((rc = kv__replicas_next(&it, err)) > 0) {
 		struct membuf m = { buf, 0, len };
 		struct pinned p = {
 			s, key, klen, rec, membuf_sink, &m, 0, {0, ""}
 		};
-		char url[KV_URL_MAX];
 
-		rc = kv__value_url(s, rec->rep[order[i]], key, klen, rec, url, sizeof(url), err);
+		rc = kv__replicas_tried(&it,
+					pinned_get(&p, it.shard, it.url, off, (int64_t)len, err));
 		if (rc == 0)
-			rc = pinned_get(&p, rec->rep[order[i]], url, off, (int64_t)len, err);
-		if (rc == 0) {
 			*got = m.len;
-			return 0;
-		}
-		if (rc == -ESTALE)
+		if (rc == 0 || rc == -ESTALE)
 			return rc;
-		if (rc != -ENOENT)
-			kv__shard_failed(s, rec->rep[order[i]]);
 	}
 	return rc;
 }
@@ -476,26 +393,20 @@ int kv_store_read_stream(struct kv_store *s, const char *key, size_t klen,
 			 const struct kv_record *rec, int64_t off, kv_store_sink sink, void *arg,
 			 struct kv_err *err)
 {
-	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
 	struct pinned p = {
 		s, key, klen, rec, sink, arg, 0, {0, ""}
 	};
+	struct kv_replicas it;
+	int rc;
 
 	if (off < 0 || (uint64_t)off >= rec->size)
 		return 0;
-	for (i = 0; i < n; i++) {
-		char url[KV_URL_MAX];
-
-		rc = kv__value_url(s, rec->rep[order[i]], key, klen, rec, url, sizeof(url), err);
-		if (rc == 0)
-			rc = pinned_get(&p, rec->rep[order[i]], url, off, -1, err);
+	kv__replicas_begin(&it, s, key, klen, rec, KV_REPLICAS_ALL);
+	while ((rc = kv__replicas_next(&it, err)) > 0) {
+		rc = kv__replicas_tried(&it, pinned_get(&p, it.shard, it.url, off, -1, err));
 		if (rc == 0 || read_ends(rc, p.n))
 			return rc;
-		if (rc == -EIO || rc == -ETIMEDOUT)
-			kv__shard_failed(s, rec->rep[order[i]]);
 	}
-	if (n == 0)
-		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
 	return rc;
 }
 
@@ -511,34 +422,30 @@ int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got, str
 int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
 		      int fd, struct kv_err *err)
 {
-	int order[KV_MAX_REPLICAS], n = replica_order(s, rec, order), i, rc = -EIO;
+	struct kv_replicas it;
+	int rc;
 
 	if (rec->size == 0)
 		return 0;
-	for (i = 0; i < n; i++) {
+	kv__replicas_begin(&it, s, key, klen, rec, KV_REPLICAS_ALL);
+	while ((rc = kv__replicas_next(&it, err)) > 0) {
 		struct fdsink f = { fd, 0 };
 		struct pinned p = {
 			s, key, klen, rec, fd_sink, &f, 0, {0, ""}
 		};
-		char url[KV_URL_MAX];
 
-		rc = kv__value_url(s, rec->rep[order[i]], key, klen, rec, url, sizeof(url), err);
-		if (rc == 0)
-			rc = pinned_get(&p, rec->rep[order[i]], url, 0, -1, err);
+		rc = pinned_get(&p, it.shard, it.url, 0, -1, err);
 		if (rc == 0 && (uint64_t)f.off != rec->size)
 			rc = kv_err_set(err, -EIO,
 					"replica of '%.*s' on %s has %lld bytes, not %llu",
-					(int)klen, key, rec->rep[order[i]], (long long)f.off,
+					(int)klen, key, it.shard, (long long)f.off,
 					(unsigned long long)rec->size);
+		rc = kv__replicas_tried(&it, rc);
 		if (rc == 0 || rc == -ESTALE)
 			return rc;
-		if (rc == -EIO || rc == -ETIMEDOUT)
-			kv__shard_failed(s, rec->rep[order[i]]);
 		if (ftruncate(fd, 0) < 0)
 			return kv_err_set(err, -errno, "spool: %s", strerror(errno));
 	}
-	if (n == 0)
-		return kv_err_set(err, -EIO, "key '%.*s' has no replica", (int)klen, key);
 	return rc;
 }
 

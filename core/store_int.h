@@ -1,5 +1,7 @@
-/* store_int.h — what the store's files (store.c, write.c, tree.c, admin code) share.
- * Not installed, not for frontends. */
+/* store_int.h — what the store's files (store.c, write.c, tree.c, rename.c, replicate.c,
+ * the admin code) share: struct kv_store, the URLs of a key's files and the one replica
+ * fail-over iterator (replicas.c), locks and intents (write.c), replica sets
+ * (replicate.c), the tree's shape (tree_shape.c). Not installed, not for frontends. */
 #ifndef KV_STORE_INT_H
 #define KV_STORE_INT_H
 
@@ -25,8 +27,21 @@ struct kv_store {
 	char notes[2 * KV_NOTES_MAX]; /* kv_store_notes */
 };
 
+/* --- replicas.c: where a key's files are, and trying a value's replicas --- */
+
 /* Index of a shard by name in the configuration, or -1 (a shard no longer configured). */
 int kv__shard(const struct kv_store *s, const char *name);
+
+/* Is the shard called name believed up? (A shard no longer configured counts as up.) */
+int kv__shard_up(const struct kv_store *s, const char *name);
+
+/* A request to the shard called name failed for the shard's own reason (no answer, an
+ * error of its own): readers avoid it for a while. */
+void kv__shard_failed(struct kv_store *s, const char *name);
+
+/* A request to the shard called name just succeeded: readers may use it again at once,
+ * rather than after the probe's next round. */
+void kv__shard_answered(struct kv_store *s, const char *name);
 
 /* URL of a file reference (a final value path, or a temporary upload when ref->tmp). */
 int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *url, size_t cap,
@@ -37,14 +52,74 @@ int kv__ref_url(const struct kv_store *s, const struct kv_fileref *ref, char *ur
 int kv__legacy_tmp_url(const struct kv_store *s, const struct kv_fileref *ref, char *url,
 		       size_t cap, struct kv_err *err);
 
-/* URL of key on the shard called name. */
+/* URL of key's path on the shard called name (a shard no longer configured: http://NAME).
+ * -EINVAL for an invalid key, -ENAMETOOLONG when cap is too small. */
 int kv__key_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
 		char *url, size_t cap, struct kv_err *err);
 
-/* URL of the value of key's record rec on the shard called shard: at rec's value key (a
- * linked file's value sits at one of its names' path, record.h), else at key's. */
+/* URL of the value that rec (key's record) describes, on shard: the one function that
+ * names a value's file, for every read, copy, check and delete of it. That is key's path,
+ * or for a hard-linked file the path of its value key (record.h). Errors as
+ * kv__key_url. */
 int kv__value_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
 		  const struct kv_record *rec, char *url, size_t cap, struct kv_err *err);
+
+/* Which of a value's replicas are tried, in what order. */
+enum kv_replicas_policy {
+	KV_REPLICAS_ALL,  /* every one: those on shards believed up first, each group in
+			   * record order (reads: a shard marked down may be back) */
+	KV_REPLICAS_LIVE, /* record order, skipping those on shards believed down except the
+			   * record's last (copies: a whole value from a hung shard is slow) */
+};
+
+/*
+ * The fail-over loop over a value's replicas, once for every caller:
+ *
+ *	kv__replicas_begin(&it, s, key, klen, rec, KV_REPLICAS_ALL);
+ *	while ((rc = kv__replicas_next(&it, err)) > 0) {
+ *		rc = kv__replicas_tried(&it, try(it.shard, it.url));
+ *		if (rc == 0 || the caller's reason to stop)
+ *			return rc;
+ *	}
+ *	return rc;
+ *
+ * The caller owns the struct (on its stack; no cleanup); key and rec must outlive it. It
+ * is one thread's. Nothing here asks a shard: the caller's attempt does.
+ */
+struct kv_replicas {
+	struct kv_store *s;
+	const char *key;
+	size_t klen;
+	const struct kv_record *rec;
+	int order[KV_MAX_REPLICAS]; /* indexes of rec->rep, in the order they are tried */
+	int n, next;		    /* how many; the next to yield */
+	int tried, last;	    /* whether kv__replicas_tried was called; its last rc */
+	const char *shard;	    /* the replica last yielded: its shard, */
+	int up;			    /* whether that shard was believed up then, */
+	char url[KV_URL_MAX];	    /* and the URL of the value there (kv__value_url) */
+};
+
+void kv__replicas_begin(struct kv_replicas *it, struct kv_store *s, const char *key, size_t klen,
+			const struct kv_record *rec, enum kv_replicas_policy policy);
+
+/* 1: it->shard, it->up and it->url describe the next replica to try. Otherwise the loop
+ * is over, with the rc last given to kv__replicas_tried (err holding its message), or
+ * -EIO "no replica" when none was tried, or kv__value_url's error. */
+int kv__replicas_next(struct kv_replicas *it, struct kv_err *err);
+
+/* The attempt on the replica last yielded ended with rc: 0 marks its shard up, -EIO and
+ * -ETIMEDOUT mark it down (anything else — a missing file, the caller's own failure — is
+ * no news about the shard). Returns rc. */
+int kv__replicas_tried(struct kv_replicas *it, int rc);
+
+/* --- store.c: the store's state, for the admin code --- */
+
+/* The store's index, intents and WebDAV client (owned by the store). */
+struct kv_index *kv__index(struct kv_store *s);
+struct kv_intents *kv__intents(struct kv_store *s);
+struct kv_dav *kv__dav(struct kv_store *s);
+
+/* --- write.c: locks and intents --- */
 
 /* Take the lock of key by storing intent in; recovers a dead owner's intent on the way and
  * waits up to s->lock_wait_ms for a live one. */
@@ -59,6 +134,8 @@ int kv__exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_in
 int kv__apply_recop(struct kv_txn *txn, void *arg, struct kv_err *err);
 int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
 		    struct kv_err *err);
+
+/* --- replicate.c: copies and replica sets --- */
 
 /* Stream the value described by rec (of key) from a live replica to dst[0..n). */
 int kv__copy_value(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
@@ -92,8 +169,12 @@ int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen, st
 /* The deferred half of kv__set_replicas: delete the old copies, drop the intent. */
 int kv__finish_deferred(struct kv_store *s, const char *key, size_t klen, struct kv_err *err);
 
+/* --- store.c --- */
+
 /* GET url whole into fd from offset 0; *got: bytes written. */
 int kv__get_to_fd(struct kv_store *s, const char *url, int fd, int64_t *got, struct kv_err *err);
+
+/* --- tree_shape.c: the keys stay a tree --- */
 
 /*
  * May a new file or symlink be stored as key without hiding part of the tree? Not where a
@@ -119,9 +200,9 @@ int kv__with_slash(const char *path, size_t plen, char *buf);
 
 /* --- hard links --- */
 
-/* write.c. The caller holds key's lock and has read its record rec. When rec is linked and key is
- * not its value key, take the value key's lock too (lock: its intent), the inode's lock
- * (links.c), and read rec again under it; *held says whether it was taken. */
+/* write.c. The caller holds key's lock and has read its record rec. When rec is linked
+ * and key is not its value key, take the value key's lock too (lock: its intent), the
+ * inode's lock (links.c), and read rec again under it; *held says whether it was taken. */
 int kv__lock_vkey(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
 		  struct kv_intent *lock, int *held, struct kv_err *err);
 /* Release what kv__lock_vkey took (held), by rec's value key. */

@@ -92,7 +92,7 @@ static int count_dead(const char *key, size_t klen, struct kv_intent *in, void *
 
 static int check_intents(struct verify *v, struct kv_err *err)
 {
-	int done = 0, rc = kv_intents_each_dead(v->a.s->ints, count_dead, v, err);
+	int done = 0, rc = kv_intents_each_dead(kv__intents(v->a.s), count_dead, v, err);
 
 	if (rc < 0 || !v->repair || v->r->dead_intents == 0)
 		return rc < 0 ? rc : 0;
@@ -125,7 +125,7 @@ static int count_record(const char *key, size_t klen, const struct kv_record *re
 static int count_records(struct verify *v, struct kv_err *err)
 {
 	uint64_t keys = 0, dirs, bytes;
-	int rc = kv_index_stats(v->a.s->idx, &keys, &dirs, &bytes, err);
+	int rc = kv_index_stats(kv__index(v->a.s), &keys, &dirs, &bytes, err);
 
 	if (rc < 0)
 		return rc;
@@ -275,7 +275,7 @@ static void lost_key(struct verify *v, const char *key, size_t klen, const struc
 		memcpy(op->key, key, klen);
 		op->expect_gen = rec->gen;
 		op->remove = 1;
-		rc = kv_index_update(v->a.s->idx, kv__apply_recop, op, &err);
+		rc = kv_index_update(kv__index(v->a.s), kv__apply_recop, op, &err);
 		free(op);
 	}
 	if (rc == 0) {
@@ -322,8 +322,9 @@ static void repair_key(struct verify *v, const char *key, size_t klen, struct kv
 
 		if (in_names(kc->want, kc->nwant, rec->rep[i]))
 			continue;
-		gone = kv__key_url(v->a.s, rec->rep[i], key, klen, url, sizeof(url), NULL) == 0 &&
-		       kv_dav_head(v->a.s->dav, url, &size, NULL) == -ENOENT;
+		gone = kv__value_url(v->a.s, rec->rep[i], key, klen, rec, url, sizeof(url), NULL) ==
+			       0 &&
+		       kv_dav_head(kv__dav(v->a.s), url, &size, NULL) == -ENOENT;
 		len += (size_t)
 			snprintf(what + len, sizeof(what) - len,
 				 gone ? "; deleted its %scopy on %s (placement does not want it "
@@ -352,7 +353,7 @@ static void recheck_key(struct verify *v, const char *key, size_t klen)
 		goto unchecked;
 	}
 	/* Taking the lock would finish a dead process's operation: only when repairing. */
-	if (!v->repair && kv_intents_get(v->a.s->ints, key, klen, in, NULL) == 0 &&
+	if (!v->repair && kv_intents_get(kv__intents(v->a.s), key, klen, in, NULL) == 0 &&
 	    !kv_owner_alive(in->pid, in->start)) {
 		rc = kv_err_set(&err, -EOWNERDEAD,
 				"it has an unfinished operation (verify "
@@ -364,7 +365,7 @@ static void recheck_key(struct verify *v, const char *key, size_t klen)
 	rc = kv__acquire(v->a.s, key, klen, in, &err);
 	if (rc < 0)
 		goto unchecked;
-	rc = kv_index_get(v->a.s->idx, KV_KEYS, key, klen, &rec, &err);
+	rc = kv_index_get(kv__index(v->a.s), KV_KEYS, key, klen, &rec, &err);
 	if (rc < 0 || rec.type != KV_TYPE_REG || !kv_record_owns_value(&rec, key, klen))
 		goto release; /* gone meanwhile: nothing to check */
 	verify_check_replicas(v, key, klen, &rec, v->deep, kc);
@@ -387,7 +388,7 @@ static void recheck_key(struct verify *v, const char *key, size_t klen)
 		goto out; /* the lock went with the repair */
 	}
 release:
-	(void)kv_intents_release(v->a.s->ints, key, klen, NULL);
+	(void)kv_intents_release(kv__intents(v->a.s), key, klen, NULL);
 	goto out;
 unchecked:
 	admin_report(&v->a, "unchecked: %s: %s", KEYTEXT(kt, key, klen), err.msg);
@@ -415,7 +416,7 @@ static void check_key(void *item, void *arg)
 		admin_tick(&v->a, 1, 1);
 		return;
 	}
-	if (kv_index_get(v->a.s->idx, KV_KEYS, key, klen, &rec, NULL) < 0 ||
+	if (kv_index_get(kv__index(v->a.s), KV_KEYS, key, klen, &rec, NULL) < 0 ||
 	    rec.type != KV_TYPE_REG || !kv_record_owns_value(&rec, key, klen))
 		goto out; /* no value, or a linked file's checked under its value key */
 	if (v->deep && !verify_has_md5(&rec))
@@ -458,7 +459,7 @@ static int check_records(struct verify *v, struct kv_err *err)
 {
 	uint64_t keys = 0, dirs, bytes;
 	struct feed f = { v, NULL };
-	int rc = kv_index_stats(v->a.s->idx, &keys, &dirs, &bytes, err);
+	int rc = kv_index_stats(kv__index(v->a.s), &keys, &dirs, &bytes, err);
 
 	if (rc < 0)
 		return rc;
@@ -502,7 +503,7 @@ int kv_verify(struct kv_store *s, const struct kv_admin_opts *o, struct kv_verif
 	v->r = r;
 	v->repair = o->repair;
 	v->deep = o->deep;
-	v->grace_s = s->cfg.orphan_grace;
+	v->grace_s = kv_store_config(s)->orphan_grace;
 	for (i = 0; i < o->nforce && rc == 0; i++) {
 		int sh = find_shard(s, o->force[i]);
 

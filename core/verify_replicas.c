@@ -31,7 +31,7 @@ static int read_whole(struct verify *v, const char *url, int64_t *size, uint8_t 
 
 	if (sm.h == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");
-	rc = kv_dav_get(v->a.s->dav, url, 0, -1, sum_sink, &sm, err);
+	rc = kv_dav_get(kv__dav(v->a.s), url, 0, -1, sum_sink, &sm, err);
 	if (rc == 0) {
 		kv_md5_final(sm.h, md5);
 		*size = (int64_t)sm.n;
@@ -50,13 +50,13 @@ void verify_check_replicas(struct verify *v, const char *key, size_t klen,
 	for (i = 0; i < rec->nrep; i++) {
 		char url[KV_URL_MAX];
 		struct kv_err err;
-		int rc = kv__key_url(v->a.s, rec->rep[i], key, klen, url, sizeof(url), &err);
+		int rc = kv__value_url(v->a.s, rec->rep[i], key, klen, rec, url, sizeof(url), &err);
 
 		kc->size[i] = -1;
 		if (rc == 0 && deep)
 			rc = read_whole(v, url, &kc->size[i], kc->md5[i], &err);
 		else if (rc == 0)
-			rc = kv_dav_head(v->a.s->dav, url, &kc->size[i], &err);
+			rc = kv_dav_head(kv__dav(v->a.s), url, &kc->size[i], &err);
 		if (rc == -ENOENT) {
 			kc->state[i] = REP_MISSING;
 		} else if (rc < 0) {

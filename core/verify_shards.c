@@ -98,7 +98,7 @@ static int intent_refers(struct verify *v, const char *shard, const char *key, s
 {
 	struct ref_scan q = { shard, key, klen, tmp };
 
-	return kv_intents_each(v->a.s->ints, ref_in_intent, &q, NULL) != 0;
+	return kv_intents_each(kv__intents(v->a.s), ref_in_intent, &q, NULL) != 0;
 }
 
 /* --- passes 3 and 5: shard files --- */
@@ -114,7 +114,7 @@ static void file_url(const struct verify *v, int sh, const struct kv_shard_file 
 		     size_t cap)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	int n = snprintf(url, cap, "%s", v->a.s->cfg.shards.v[sh].base);
+	int n = snprintf(url, cap, "%s", kv_store_config(v->a.s)->shards.v[sh].base);
 	size_t o = n > 0 ? (size_t)n : 0;
 	const unsigned char *p;
 
@@ -151,8 +151,8 @@ static int unneeded(struct walker *w, int sh, const struct kv_shard_file *f, con
 	}
 	*why = "orphan (its key does not list this shard)";
 	/* Intents first: a write that finishes between the two looks, is in the index. */
-	in_flight = kv_intents_get(v->a.s->ints, f->key, f->klen, NULL, NULL) == 0;
-	if (kv_index_get(v->a.s->idx, KV_KEYS, f->key, f->klen, &rec, NULL) == 0 &&
+	in_flight = kv_intents_get(kv__intents(v->a.s), f->key, f->klen, NULL, NULL) == 0;
+	if (kv_index_get(kv__index(v->a.s), KV_KEYS, f->key, f->klen, &rec, NULL) == 0 &&
 	    rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, f->shard) &&
 	    kv_record_owns_value(&rec, f->key, f->klen)) {
 		if (!w->second)
@@ -229,7 +229,7 @@ static int delete_file(struct walker *w, const struct kv_shard_file *f, const ch
 			kept(v, url, err.msg);
 			return 0;
 		}
-		rc = kv_index_get(v->a.s->idx, KV_KEYS, f->key, f->klen, &rec, NULL);
+		rc = kv_index_get(kv__index(v->a.s), KV_KEYS, f->key, f->klen, &rec, NULL);
 		if ((rc < 0 && rc != -ENOENT) ||
 		    (rc == 0 && rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, f->shard) &&
 		     kv_record_owns_value(&rec, f->key, f->klen)) ||
@@ -250,10 +250,10 @@ static int delete_file(struct walker *w, const struct kv_shard_file *f, const ch
 	} else if (f->kind == KV_FILE_TMP) {
 		rc = intent_refers(v, f->shard, NULL, 0, f->tmp);
 	}
-	if (rc == 0 && !f->is_dir && kv_dav_head(v->a.s->dav, url, &size, NULL) == -ENOENT)
+	if (rc == 0 && !f->is_dir && kv_dav_head(kv__dav(v->a.s), url, &size, NULL) == -ENOENT)
 		rc = 1; /* gone meanwhile */
 	if (rc == 0) {
-		rc = kv_dav_delete(v->a.s->dav, url, &err);
+		rc = kv_dav_delete(kv__dav(v->a.s), url, &err);
 		if (rc == 0) {
 			if (f->kind == KV_FILE_VALUE)
 				admin_report(&v->a, "deleted: %s: %s, copy of %s on %s, %s old",
@@ -269,7 +269,7 @@ static int delete_file(struct walker *w, const struct kv_shard_file *f, const ch
 		}
 	}
 	if (in != NULL)
-		(void)kv_intents_release(v->a.s->ints, f->key, f->klen, NULL);
+		(void)kv_intents_release(kv__intents(v->a.s), f->key, f->klen, NULL);
 	free(in);
 	return 0;
 }
@@ -305,8 +305,8 @@ static void walk_shard(void *item, void *arg)
 	struct kv_err err;
 	int i = *(const int *)item;
 
-	sh = &w->v->a.s->cfg.shards.v[i];
-	if (kv_walk_shard(w->v->a.s->dav, sh->name, sh->base, check_file, w, &w->dirs,
+	sh = &kv_store_config(w->v->a.s)->shards.v[i];
+	if (kv_walk_shard(kv__dav(w->v->a.s), sh->name, sh->base, check_file, w, &w->dirs,
 			  &w->total_dirs, &err) < 0) {
 		admin_report(&w->v->a, "unchecked: shard %s: %s", sh->name, err.msg);
 		verify_add(&w->v->r->unchecked, 1);
@@ -322,7 +322,7 @@ static void walk_shard(void *item, void *arg)
 int verify_walk_shards(struct verify *v, int second, struct kv_err *err)
 {
 	struct walker w = { v, second, 0, 0 };
-	int n = v->a.s->cfg.shards.n, i, todo = 0;
+	int n = kv_store_config(v->a.s)->shards.n, i, todo = 0;
 	struct kv_pool *pool;
 
 	for (i = 0; i < n; i++)
@@ -345,9 +345,9 @@ void verify_judge_shards(struct verify *v)
 {
 	int i;
 
-	for (i = 0; i < v->a.s->cfg.shards.n; i++) {
+	for (i = 0; i < kv_store_config(v->a.s)->shards.n; i++) {
 		struct shard_info *si = &v->sh[i];
-		const char *name = v->a.s->cfg.shards.v[i].name;
+		const char *name = kv_store_config(v->a.s)->shards.v[i].name;
 		char held[32], expected[32];
 
 		if (si->state != SHARD_OK || si->expected == 0 || si->held * 2 >= si->expected)
@@ -379,20 +379,21 @@ void verify_tell_left(struct verify *v)
 {
 	int i;
 
-	for (i = 0; i < v->a.s->cfg.shards.n; i++) {
+	for (i = 0; i < kv_store_config(v->a.s)->shards.n; i++) {
 		const struct shard_info *si = &v->sh[i];
 		char n[32];
 
 		if (si->left > 0)
 			admin_report(&v->a, "left alone: %s key%s with a replica on %s, which %s",
 				     thousands(si->left, n, sizeof(n)), si->left == 1 ? "" : "s",
-				     v->a.s->cfg.shards.v[i].name,
+				     kv_store_config(v->a.s)->shards.v[i].name,
 				     si->state == SHARD_EMPTY ? "is missing its data" :
 								"could not be read");
 		if (v->repair && si->candidates > 0 && verify_blocked(v, i)) {
 			admin_report(&v->a, "left alone: %s orphan or stray file%s on %s",
 				     thousands(si->candidates, n, sizeof(n)),
-				     si->candidates == 1 ? "" : "s", v->a.s->cfg.shards.v[i].name);
+				     si->candidates == 1 ? "" : "s",
+				     kv_store_config(v->a.s)->shards.v[i].name);
 			verify_add(&v->r->unrepaired, si->candidates);
 		}
 	}

@@ -170,21 +170,6 @@ static int referenced(struct kv_store *s, const struct kv_fileref *ref)
 	       kv_record_owns_value(&rec, ref->key, ref->klen);
 }
 
-/* Is the shard called name believed up? (A shard no longer configured counts as up.) */
-static int shard_up(struct kv_store *s, const char *name)
-{
-	int sh = kv__shard(s, name);
-
-	return sh < 0 || kv_health_is_up(s->health, sh);
-}
-
-/* A request to the shard called name just succeeded: readers may use it again at once,
- * rather than after the probe's next round. */
-static void shard_answered(struct kv_store *s, const char *name)
-{
-	kv_health_mark_up(s->health, kv__shard(s, name));
-}
-
 /*
  * Intents of a dead owner may have been written by a version up to 0.1.0, which named a
  * temporary upload ".tmp-<id>" where we say "tmp.<id>" (kv_tmp_path_legacy): the intent
@@ -222,7 +207,7 @@ static int delete_unreferenced(struct kv_store *s, const struct kv_fileref *refs
 
 		if (referenced(s, &refs[i]))
 			continue;
-		if (!shard_up(s, refs[i].shard)) {
+		if (!kv__shard_up(s, refs[i].shard)) {
 			if (first == 0)
 				first = -EIO;
 			continue;
@@ -675,7 +660,7 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 	if (rc == 0) {
 		p->committed = 1;
 		for (i = 0; i < p->rec.nrep; i++)
-			shard_answered(p->s, p->rec.rep[i]);
+			kv__shard_answered(p->s, p->rec.rep[i]);
 		if (rec != NULL)
 			*rec = p->rec;
 	}
@@ -795,7 +780,7 @@ static int delete_replicas(struct kv_store *s, const char *key, size_t klen, str
 	left.nrep = 0;
 	for (i = 0; i < rec->nrep; i++) {
 		char url[KV_URL_MAX];
-		int rc = kv__key_url(s, rec->rep[i], key, klen, url, sizeof(url), err);
+		int rc = kv__value_url(s, rec->rep[i], key, klen, rec, url, sizeof(url), err);
 
 		if (rc == 0)
 			rc = kv_dav_delete(s->dav, url, first == 0 ? err : NULL);
@@ -805,7 +790,7 @@ static int delete_replicas(struct kv_store *s, const char *key, size_t klen, str
 				first = rc;
 			memcpy(left.rep[left.nrep++], rec->rep[i], sizeof(rec->rep[i]));
 		} else {
-			shard_answered(s, rec->rep[i]);
+			kv__shard_answered(s, rec->rep[i]);
 		}
 	}
 	*rec = left;
