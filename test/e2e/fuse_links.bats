@@ -1,12 +1,17 @@
 #!/usr/bin/env bats
 # Hard links (issue 10): ln in the mount gives one inode under two names, whose metadata,
 # link count and value every name shows, kept until the last name goes; tinykvd serves
-# each name (GET, PUT, DELETE); verify finds nothing wrong and rebuild keeps the value.
+# each name (GET, PUT, DELETE); verify finds nothing wrong, rebuild keeps the value and
+# rebalance moves it under the name that holds it, the other names following.
 
 load helpers
 
 setup_file() {
-	start_cluster
+	kv_init 3	# the third shard joins for the rebalance at the end
+	start_shard 1
+	start_shard 2
+	write_conf 1 2
+	start_kvd
 	KV_MNT=$(mktemp -d /tmp/tinykv-links.XXXXXX)
 	export KV_MNT M=$KV_MNT
 	mount_kv
@@ -172,6 +177,32 @@ verify() { "$BIN/tinykvd" verify -c "$KV_DIR/kv.conf" "$@"; }
 	assert_output "$(printf 'six\nsix\nthree\nfour')"
 	run stat -c %h "$M/k"
 	assert_output 2
+}
+
+@test "rebalance onto a third shard moves linked values; every name reads, verify is clean" {
+	local i
+	mkdir "$M/many"
+	for i in $(seq -w 1 40); do
+		echo "value $i" >"$M/many/v$i"
+		ln "$M/many/v$i" "$M/many/w$i"
+	done
+	rm "$M/many/v0"*		# 01..09: the name holding the value goes
+	start_shard 3
+	write_conf 1 2 3
+	stop_kvd
+	start_kvd
+	run "$BIN/tinykvd" rebalance -c "$KV_DIR/kv.conf"
+	assert_success
+	assert_output --regexp 'moved [1-9][0-9]* of'
+	run verify --deep
+	assert_success
+	remount_kv
+	for i in $(seq -w 1 40); do
+		[ "$(kv -L "many/w$i")" = "value $i" ] || { echo "many/w$i"; return 1; }
+		[ "$(cat "$M/many/w$i")" = "value $i" ] || { echo "w$i in the mount"; return 1; }
+		[ "$i" -lt 10 ] || [ "$(kv -L "many/v$i")" = "value $i" ] || return 1
+	done
+	[ "$(stat -c %h "$M/many/w20")" = 2 ] && [ "$(stat -c %h "$M/many/w05")" = 1 ]
 }
 
 @test "the logs are clean" {
