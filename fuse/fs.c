@@ -105,13 +105,44 @@ void tk_names_of(const char *key, size_t klen, struct tk_names *nm)
 	(void)kv_store_other_names(tk_ctx()->store, key, klen, add_name, nm, NULL);
 }
 
+/* A name open in this mount shows its node's record (tk_lookup): what the names share
+ * comes from the index again. Its size and times of its own bytes, if it has any not yet
+ * stored, stay the node's. */
+static void node_refresh(const char *key, size_t klen)
+{
+	struct kv_record rec, now;
+	struct node *n;
+	int created, fresh;
+
+	if (!node_snapshot(key, klen, &rec, &created) || created)
+		return;
+	n = node_get(key, klen, &rec, &fresh);
+	if (n == NULL)
+		return;
+	pthread_mutex_lock(&n->io);
+	if (kv_store_get(tk_ctx()->store, key, klen, &now, NULL) == 0) {
+		pthread_mutex_lock(&n->lock);
+		n->rec.nlink = now.nlink;
+		n->rec.mode = now.mode;
+		n->rec.uid = now.uid;
+		n->rec.gid = now.gid;
+		n->rec.ctime_ns = now.ctime_ns;
+		pthread_mutex_unlock(&n->lock);
+	}
+	pthread_mutex_unlock(&n->io);
+	(void)node_put(n);
+}
+
 void tk_names_changed(struct tk_names *nm)
 {
 	struct fuse *f = fuse_get_context()->fuse;
-	size_t off;
+	size_t off, len;
 
-	for (off = 0; off < nm->len; off += strlen(nm->buf + off) + 1)
+	for (off = 0; off < nm->len; off += len + 1) {
+		len = strlen(nm->buf + off);
+		node_refresh(nm->buf + off + 1, len - 1);     /* "/name": key "name" */
 		(void)fuse_invalidate_path(f, nm->buf + off); /* -ENOENT: not cached */
+	}
 	free(nm->buf);
 	nm->buf = NULL;
 	nm->len = 0;

@@ -46,7 +46,7 @@ int tk_link(const char *from, const char *to)
 		rc = kv_store_link(tk_ctx()->store, fkey, flen, tkey, tlen, &err);
 	if (rc < 0)
 		return tk_errno(rc, &err, "link", from);
-	tk_links_changed(tkey, tlen);
+	tk_links_changed(tkey, tlen); /* from among them: its link count */
 	return 0;
 }
 

@@ -141,6 +141,26 @@ verify() { "$BIN/tinykvd" verify -c "$KV_DIR/kv.conf" "$@"; }
 	[ "$(stat -c %h "$obj")" -ge 2 ]
 }
 
+@test "an open file's link count follows links and unlinks of its other names" {
+	echo hi >"$M/o1"
+	run python3 - "$M/o1" "$M/o2" <<'PY'
+import os, sys
+a, b = sys.argv[1:]
+fd = os.open(a, os.O_RDWR)
+os.write(fd, b"x")			# not stored until the close
+os.link(a, b)
+print(os.stat(a).st_nlink, os.fstat(fd).st_nlink, os.stat(b).st_nlink)
+os.close(fd)
+print(os.stat(a).st_nlink, open(b, "rb").read().decode().strip())
+fd = os.open(b, os.O_RDONLY)
+os.unlink(a)
+print(os.fstat(fd).st_nlink, os.read(fd, 3).decode().strip())
+os.close(fd)
+PY
+	assert_success
+	assert_output "$(printf '2 2 2\n2 xi\n1 xi')"
+}
+
 @test "the names share one set of extended attributes and one ACL" {
 	echo seven >"$M/x1"
 	setfattr -n user.color -v red "$M/x1"
