@@ -1,7 +1,8 @@
 /* fs.c — what every FUSE callback of the mount sits on (fs.h): the mount's settings, the
  * one mapping of core errors to errnos, keys of paths, the lookup that sees this mount's
- * open files before the index, the caller's mode and owner for what it creates, and the
- * kernel's caches of a hard-linked file's other names dropped when it changes.
+ * open files before the index, the caller's mode and owner for what it creates, and a
+ * hard-linked file's other names brought up to date when it changes (the kernel's caches
+ * of them dropped, their open nodes' shared metadata read again).
  */
 #include "fs.h"
 

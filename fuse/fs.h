@@ -46,7 +46,9 @@ struct node *tk_file_of(const struct fuse_file_info *fi);
  * high-level API keeps a node per path), each with cached attributes and pages: after a
  * change through one name, the others' caches must go. The other names of key ("/name",
  * each NUL-terminated; none for a file with one name), taken before a change that may
- * remove key's record (unlink), or after it; then their caches dropped, nm freed. */
+ * remove key's record (unlink), or after it; then their caches dropped, the link count,
+ * mode, owner and ctime of those open in this mount read again from the index, nm
+ * freed. */
 struct tk_names {
 	char *buf;
 	size_t len;
