@@ -11,6 +11,8 @@
  * (CURLOPT_POSTFIELDS with method PUT), which curl sends in the same write as the headers:
  * one packet, and one wake-up of the shard instead of two.
  *
+ * A client makes its easy handles (one per replica of an upload) as they are first needed.
+ *
  * Failed transfers: an easy handle whose transfer failed is replaced rather than reset
  * and reused, because libcurl 7.88 carries some state of a failed request into the next
  * one on the same handle: after a connection reset it keeps a pending "rewind before
@@ -180,7 +182,6 @@ void kv_dav_free(struct kv_dav *dav)
 static struct client *client_get(struct kv_dav *dav)
 {
 	struct client *c;
-	int i;
 
 	pthread_mutex_lock(&dav->pool_lock);
 	c = dav->pool;
@@ -193,10 +194,7 @@ static struct client *client_get(struct kv_dav *dav)
 	if (c == NULL)
 		return NULL;
 	c->multi = curl_multi_init();
-	for (i = 0; c->multi != NULL && i < MAX_TARGETS; i++)
-		if ((c->easy[i] = curl_easy_init()) == NULL)
-			break;
-	if (c->multi == NULL || i < MAX_TARGETS) {
+	if (c->multi == NULL) {
 		client_free(c);
 		return NULL;
 	}
@@ -204,30 +202,31 @@ static struct client *client_get(struct kv_dav *dav)
 	return c;
 }
 
+/* Easy handle i of c, made when first needed (NULL when it cannot be): most requests go
+ * to one shard, and every handle is about 5 KiB (tinykvd pools a client per worker). */
+static CURL *client_easy(struct client *c, int i)
+{
+	if (c->easy[i] == NULL)
+		c->easy[i] = curl_easy_init();
+	return c->easy[i];
+}
+
 static void client_put(struct kv_dav *dav, struct client *c)
 {
-	int i;
-
 	if (c == NULL)
 		return;
-	for (i = 0; i < MAX_TARGETS; i++) {
-		if (c->easy[i] == NULL) { /* could not be renewed: not worth pooling */
-			client_free(c);
-			return;
-		}
-	}
 	pthread_mutex_lock(&dav->pool_lock);
 	c->next = dav->pool;
 	dav->pool = c;
 	pthread_mutex_unlock(&dav->pool_lock);
 }
 
-/* Replace easy handle i of c after a failed transfer (see the top of this file). A NULL
- * left behind makes client_put free the client. */
+/* Drop easy handle i of c after a failed transfer (see the top of this file): the next
+ * request that needs it gets a new one (client_easy). */
 static void client_renew(struct client *c, int i)
 {
 	curl_easy_cleanup(c->easy[i]);
-	c->easy[i] = curl_easy_init();
+	c->easy[i] = NULL;
 }
 
 static size_t discard_cb(char *p, size_t size, size_t n, void *arg)
@@ -457,7 +456,14 @@ int kv_upload_begin(struct kv_dav *dav, const char *const urls[], int n, int64_t
 		return kv_err_set(err, -ENOMEM, "libcurl: cannot create a transfer");
 	}
 	for (i = 0; i < n; i++) {
-		xfer_setup(dav, &up->x[i], up->c->easy[i], "PUT", urls[i]);
+		CURL *e = client_easy(up->c, i);
+
+		if (e == NULL) {
+			client_put(dav, up->c);
+			free(up);
+			return kv_err_set(err, -ENOMEM, "libcurl: cannot create a transfer");
+		}
+		xfer_setup(dav, &up->x[i], e, "PUT", urls[i]);
 		up->x[i].up = up;
 	}
 	*out = up;
@@ -604,8 +610,10 @@ static int simple(struct kv_dav *dav, const char *method, const char *url,
 	struct xfer x;
 	int rc;
 
-	if (c == NULL)
+	if (c == NULL || client_easy(c, 0) == NULL) {
+		client_put(dav, c);
 		return kv_err_set(err, -ENOMEM, "libcurl: cannot create a transfer");
+	}
 	xfer_setup(dav, &x, c->easy[0], method, url);
 	if (headers != NULL)
 		(void)curl_easy_setopt(x.e, CURLOPT_HTTPHEADER, headers);

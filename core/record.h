@@ -163,11 +163,13 @@ int kv_tmp_path(const char *key, size_t klen, uint64_t tmp, char *out, size_t ca
  * owner's intent tries this one too (write.c). */
 int kv_tmp_path_legacy(const char *key, size_t klen, uint64_t tmp, char *out, size_t cap);
 
-/* Metadata a writer chooses; fields whose set_ flag is 0 keep defaults or old values. */
+/* Metadata a writer chooses; fields whose set_ flag is 0 keep defaults or old values.
+ * set_ctime counts for a put only (kv_put_commit; else the time of the commit): a mount
+ * storing a file at close keeps the ctime stat showed while it was open. */
 struct kv_meta {
-	int set_mode, set_owner, set_mtime, set_atime, set_ino;
+	int set_mode, set_owner, set_mtime, set_atime, set_ino, set_ctime;
 	uint32_t mode, uid, gid; /* (uint32_t)-1: leave uid or gid as is */
-	int64_t mtime_ns, atime_ns;
+	int64_t mtime_ns, atime_ns, ctime_ns;
 	uint64_t ino; /* from kv_store_new_ino, for a file being created */
 };
 

@@ -32,6 +32,7 @@
 #include "codec.h"
 #include "crash.h"
 #include "hash.h"
+#include "hasher.h"
 #include "sys.h"
 #include "xattr.h"
 
@@ -49,6 +50,8 @@ struct kv_put {
 	char urls[KV_MAX_REPLICAS][KV_URL_MAX];	   /* final */
 	char up_urls[KV_MAX_REPLICAS][KV_URL_MAX]; /* where the bytes go now */
 	struct kv_md5 *md5;
+	struct kv_hasher *hasher; /* md5 beside the upload, for big pieces; NULL until one */
+	int inline_md5;		  /* no hasher thread could be had: hash on this one */
 	uint64_t written;
 	int locked, committed;
 	char vkey[KV_KEY_MAX + 1]; /* where the value goes: key, or a linked file's value key */
@@ -433,6 +436,12 @@ int kv_store_recover(struct kv_store *s, int *done, struct kv_err *err)
 
 /* --- put --- */
 
+/* Pieces from this size up are hashed on a thread beside their upload (hasher.h). Smaller
+ * ones are hashed inline: their md5 (under 200 us) is not worth two more thread wake-ups,
+ * which on a busy machine cost more than they save (measured: pieces of 50 KiB on
+ * average made a 64 MiB PUT slower beside than inline, 0.23 s against 0.19 s). */
+#define BESIDE_MIN (128 * 1024)
+
 static int put_prepare_intent(struct kv_put *p, const int order[])
 {
 	const struct kv_shards *sh = &p->s->cfg.shards;
@@ -566,14 +575,33 @@ static void put_failed(struct kv_put *p)
 		kv__shard_failed(p->s, p->rec.rep[i]);
 }
 
+/* Hash this piece beside its upload? Only a big piece pays for the hand-over to the hasher
+ * thread (two wake-ups); the thread is started with the first one. */
+static int hash_beside(struct kv_put *p, size_t len)
+{
+	if (len < BESIDE_MIN || p->inline_md5)
+		return 0;
+	if (p->hasher == NULL && kv_hasher_new(p->md5, &p->hasher) < 0) {
+		p->inline_md5 = 1;
+		return 0;
+	}
+	return 1;
+}
+
+/* The md5 is of exactly the bytes sent, in their order: a piece is hashed (here or beside)
+ * before the call returns and the caller may reuse buf. */
 int kv_put_write(struct kv_put *p, const void *buf, size_t len, struct kv_err *err)
 {
-	int rc;
+	int beside = p->md5 != NULL && hash_beside(p, len), rc;
 
-	if (p->md5 != NULL)
+	if (beside)
+		kv_hasher_feed(p->hasher, buf, len);
+	else if (p->md5 != NULL)
 		kv_md5_update(p->md5, buf, len);
 	p->written += len;
 	rc = kv_upload_write(p->up, buf, len, err);
+	if (beside)
+		kv_hasher_wait(p->hasher);
 	kv_crash_point("put.writing"); /* step 2 under way */
 	if (rc < 0)
 		put_failed(p);
@@ -625,6 +653,7 @@ static int put_commit_update(struct kv_put *p, struct kv_err *err)
 int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 {
 	int rc = kv_upload_end(p->up, err), i;
+	int64_t now;
 
 	if (rc < 0) {
 		put_failed(p);
@@ -634,11 +663,12 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 	if (p->md5 != NULL)		/* else all zero: unknown */
 		kv_md5_final(p->md5, p->rec.md5);
 	p->rec.size = p->written;
-	p->rec.ctime_ns = kv_now_ns();
+	now = kv_now_ns();
+	p->rec.ctime_ns = p->has_meta && p->meta.set_ctime ? p->meta.ctime_ns : now;
 	if (!(p->has_meta && p->meta.set_mtime))
-		p->rec.mtime_ns = p->rec.ctime_ns;
+		p->rec.mtime_ns = now;
 	if (!(p->has_meta && p->meta.set_atime))
-		p->rec.atime_ns = p->update ? p->old.atime_ns : p->rec.ctime_ns;
+		p->rec.atime_ns = p->update ? p->old.atime_ns : now;
 	if (p->update) {
 		p->rec.mode = p->old.mode;
 		p->rec.uid = p->old.uid;
@@ -674,6 +704,7 @@ void kv_put_free(struct kv_put *p)
 	kv_upload_free(p->up);
 	if (p->locked && !p->committed)
 		(void)kv__exec_undo(p->s, p->key, p->klen, p->in);
+	kv_hasher_free(p->hasher);
 	kv__unlock_vkey(p->s, p->key, p->klen, &p->old, p->vheld);
 	kv_md5_free(p->md5);
 	free(p->in);

@@ -1,6 +1,7 @@
 /* create.c — new files: the create callback (an open file of this mount, with its spool,
  * stored at its first flush) and mknod (a regular file through create, stored at once; a
- * special file as a record alone). Either takes its directory's default ACL (xattr.c).
+ * special file as a record alone). Each takes its directory's default ACL (xattr.c), as
+ * new directories do (tk_made, which mkdir calls too).
  */
 #include "fs.h"
 
@@ -38,8 +39,8 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		rc = spool_open(n, &err);
 		n->appending = 1;
 		pthread_mutex_lock(&n->lock);
-		n->created = rc == 0;
-		n->dirty = rc == 0;
+		if (rc == 0)
+			(void)node_event_locked(n, NODE_EV_CREATED);
 		n->meta = m;
 		pthread_mutex_unlock(&n->lock);
 	} else {
@@ -58,6 +59,12 @@ int tk_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return rc;
 	}
 	return handle_new(fi, n, 1);
+}
+
+int tk_made(int rc, const struct kv_err *err, const char *op, const char *path, mode_t mode,
+	    int is_dir)
+{
+	return rc < 0 ? tk_errno(rc, err, op, path) : tk_xattr_inherit(path, mode, is_dir);
 }
 
 /* The record type mknod(2) makes for mode, or 0 (a regular file: tk_create's). */
@@ -84,7 +91,7 @@ static int mknod_special(const char *path, mode_t mode, dev_t rdev, uint8_t type
 
 	if (rc == 0)
 		rc = kv_store_mknod(tk_ctx()->store, key, klen, type, (uint64_t)rdev, &m, &err);
-	return rc < 0 ? tk_errno(rc, &err, "mknod", path) : 0;
+	return tk_made(rc, &err, "mknod", path, mode, 0);
 }
 
 int tk_mknod(const char *path, mode_t mode, dev_t rdev)

@@ -76,7 +76,7 @@ static size_t handle_key(const char *path, struct fuse_file_info *fi, char *key)
 		memcpy(key, k, klen);
 	} else if (n != NULL) {
 		pthread_mutex_lock(&n->lock);
-		klen = n->unlinked ? 0 : n->klen;
+		klen = n->state == NODE_UNLINKED || n->state == NODE_HIDDEN ? 0 : n->klen;
 		memcpy(key, n->key, klen);
 		pthread_mutex_unlock(&n->lock);
 	}

@@ -1,7 +1,7 @@
 /* meta.c — the metadata callbacks: chmod, chown and utimens. An open file of this mount
- * keeps the change with its bytes while they wait for upload (tk_node_set_meta, file.c);
- * anything else has it stored at once. The other names of a hard-linked file show it too
- * (tk_links_changed).
+ * keeps the change with its bytes while they wait for upload (tk_node_set_meta,
+ * file_write.c); anything else has it stored at once. The other names of a hard-linked
+ * file show it too (tk_links_changed).
  */
 #include "fs.h"
 

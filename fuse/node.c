@@ -1,9 +1,13 @@
-/* node.c — the table of open files: a small hash table keyed by key bytes. */
+/* node.c — the table of open files (a small hash table keyed by key bytes), and the one
+ * place where a node's state changes: node_event, by the table of transitions drawn in
+ * node.h. Locking: node.h.
+ */
 #include "node.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #define BUCKETS 1024
@@ -28,6 +32,100 @@ static struct node **find(const char *key, size_t klen)
 	while (*pp != NULL && ((*pp)->klen != klen || memcmp((*pp)->key, key, klen) != 0))
 		pp = &(*pp)->next;
 	return pp;
+}
+
+int node_state_unstored(enum node_state s)
+{
+	return s == NODE_NEW || s == NODE_NEW_FAILED || s == NODE_CHANGED || s == NODE_FAILED;
+}
+
+int node_state_new(enum node_state s)
+{
+	return s == NODE_NEW || s == NODE_NEW_FAILED;
+}
+
+/* An event a state cannot have: the state stays and the mistake is logged. */
+#define BAD (-1)
+/* An event a state lets pass (a write to an unlinked file, say): the state stays. */
+#define STAY (-2)
+
+/* The transitions node.h draws: where event ev takes state s, STAY or BAD. */
+static int next_state(enum node_state s, enum node_event ev)
+{
+	int gone = s == NODE_UNLINKED || s == NODE_HIDDEN;
+
+	switch (ev) {
+	case NODE_EV_SPOOL_OPENED: return s == NODE_STORED ? NODE_COPIED : STAY;
+	case NODE_EV_SPOOL_CLOSED: return s == NODE_COPIED ? NODE_STORED : STAY;
+	case NODE_EV_CREATED: return s == NODE_COPIED ? NODE_NEW : BAD;
+	case NODE_EV_CHANGED:
+		if (gone)
+			return STAY;
+		return node_state_new(s) ? NODE_NEW : NODE_CHANGED;
+	case NODE_EV_STORED:
+		if (gone)
+			return STAY; /* unlinked (a rename onto it) while it went up */
+		return node_state_unstored(s) ? NODE_COPIED : BAD;
+	case NODE_EV_STORE_FAILED:
+		if (s == NODE_NEW)
+			return NODE_NEW_FAILED;
+		return s == NODE_CHANGED ? NODE_FAILED : STAY; /* STORED: forgotten first */
+	case NODE_EV_FORGOTTEN:
+		if (gone)
+			return STAY;
+		return node_state_new(s) ? NODE_UNLINKED : NODE_STORED;
+	case NODE_EV_UNLINKED: return NODE_UNLINKED;
+	case NODE_EV_HIDDEN: return NODE_HIDDEN;
+	case NODE_EV_UNHIDDEN: return s == NODE_HIDDEN ? NODE_UNLINKED : BAD;
+	}
+	return BAD;
+}
+
+enum node_state node_event_locked(struct node *n, enum node_event ev)
+{
+	int to = next_state(n->state, ev);
+
+	if (to == BAD)
+		syslog(LOG_ERR, "bug: open file %.*s: event %d in state %d ignored", (int)n->klen,
+		       n->key, (int)ev, (int)n->state);
+	else if (to != STAY)
+		n->state = (enum node_state)to;
+	return n->state;
+}
+
+/* Take n out of the table if it is there under its key. Caller holds table_lock. */
+static void unlist(struct node *n)
+{
+	struct node **pp = find(n->key, n->klen);
+
+	if (*pp == n) {
+		*pp = n->next;
+		n->next = NULL;
+	}
+}
+
+enum node_state node_event(struct node *n, enum node_event ev)
+{
+	enum node_state s;
+
+	pthread_mutex_lock(&table_lock);
+	pthread_mutex_lock(&n->lock);
+	s = node_event_locked(n, ev);
+	if (s == NODE_UNLINKED)
+		unlist(n);
+	pthread_mutex_unlock(&n->lock);
+	pthread_mutex_unlock(&table_lock);
+	return s;
+}
+
+enum node_state node_state(struct node *n)
+{
+	enum node_state s;
+
+	pthread_mutex_lock(&n->lock);
+	s = n->state;
+	pthread_mutex_unlock(&n->lock);
+	return s;
 }
 
 struct node *node_get(const char *key, size_t klen, const struct kv_record *rec, int *fresh)
@@ -64,13 +162,15 @@ int node_snapshot(const char *key, size_t klen, struct kv_record *rec, int *crea
 
 	pthread_mutex_lock(&table_lock);
 	n = *find(key, klen);
-	if (n != NULL && (!n->unlinked || n->hidden)) {
+	if (n != NULL) {
 		pthread_mutex_lock(&n->lock);
-		*rec = n->rec;
-		rec->size = n->size;
-		*created = n->created;
+		found = n->state != NODE_UNLINKED;
+		if (found) {
+			*rec = n->rec;
+			rec->size = n->size;
+			*created = node_state_new(n->state);
+		}
 		pthread_mutex_unlock(&n->lock);
-		found = 1;
 	}
 	pthread_mutex_unlock(&table_lock);
 	return found;
@@ -83,9 +183,10 @@ int node_local(const char *key, size_t klen, struct kv_record *rec)
 
 	pthread_mutex_lock(&table_lock);
 	n = *find(key, klen);
-	if (n != NULL && (!n->unlinked || n->hidden)) {
+	if (n != NULL) {
 		pthread_mutex_lock(&n->lock);
-		found = n->created || n->dirty || n->spooled || n->hidden;
+		/* Bytes of its own: anything but what the index holds read from the shards. */
+		found = n->state != NODE_STORED && n->state != NODE_UNLINKED;
 		if (found) {
 			*rec = n->rec;
 			rec->size = n->size;
@@ -94,6 +195,18 @@ int node_local(const char *key, size_t klen, struct kv_record *rec)
 	}
 	pthread_mutex_unlock(&table_lock);
 	return found;
+}
+
+size_t node_key_copy(struct node *n, char *key)
+{
+	size_t klen;
+
+	pthread_mutex_lock(&n->lock);
+	klen = n->klen;
+	memcpy(key, n->key, klen);
+	key[klen] = '\0';
+	pthread_mutex_unlock(&n->lock);
+	return klen;
 }
 
 int node_put(struct node *n)
@@ -176,7 +289,7 @@ int node_grab_under(const char *dir, size_t dlen, struct node ***out)
 	pthread_mutex_lock(&table_lock);
 	for (b = 0; b < BUCKETS && rc == 0; b++)
 		for (n = table[b]; n != NULL && rc == 0; n = n->next)
-			if (under(n, dir, dlen) && !n->hidden)
+			if (under(n, dir, dlen) && n->state != NODE_HIDDEN)
 				rc = grab(&v, &count, &cap, n);
 	pthread_mutex_unlock(&table_lock);
 	if (rc < 0) {
@@ -235,7 +348,7 @@ void node_unlinked(const char *key, size_t klen)
 		*pp = n->next;
 		n->next = NULL;
 		pthread_mutex_lock(&n->lock);
-		n->unlinked = 1;
+		(void)node_event_locked(n, NODE_EV_UNLINKED);
 		pthread_mutex_unlock(&n->lock);
 	}
 	pthread_mutex_unlock(&table_lock);
@@ -253,13 +366,13 @@ void node_hide(const char *key, size_t klen, const char *as, size_t alen)
 		n->next = NULL;
 		dst = find(as, alen);
 		pthread_mutex_lock(&n->lock);
-		n->unlinked = 1;
-		n->created = 0; /* not a new file to list any more */
 		if (*dst == NULL && alen <= KV_KEY_MAX) {
 			memcpy(n->key, as, alen);
 			n->klen = alen;
-			n->hidden = 1;
+			(void)node_event_locked(n, NODE_EV_HIDDEN);
 			*dst = n;
+		} else {
+			(void)node_event_locked(n, NODE_EV_UNLINKED);
 		}
 		pthread_mutex_unlock(&n->lock);
 	}
@@ -274,11 +387,11 @@ int node_unhide(const char *key, size_t klen)
 	pthread_mutex_lock(&table_lock);
 	pp = find(key, klen);
 	n = *pp;
-	if (n != NULL && n->hidden) {
+	if (n != NULL && node_state(n) == NODE_HIDDEN) {
 		*pp = n->next;
 		n->next = NULL;
 		pthread_mutex_lock(&n->lock);
-		n->hidden = 0;
+		(void)node_event_locked(n, NODE_EV_UNHIDDEN);
 		pthread_mutex_unlock(&n->lock);
 		hidden = 1;
 	}
@@ -307,7 +420,7 @@ void node_each_created_in(const char *dir, size_t dlen,
 			    memchr(n->key + plen, '/', n->klen - plen) != NULL)
 				continue;
 			pthread_mutex_lock(&n->lock);
-			created = n->created;
+			created = node_state_new(n->state);
 			rec = n->rec;
 			rec.size = n->size;
 			pthread_mutex_unlock(&n->lock);

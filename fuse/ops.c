@@ -1,10 +1,10 @@
 /* ops.c — FUSE callbacks for names and directories, and the table of every callback:
  * paths are keys ("/a/b" is key "a/b"). Attributes and listings come from the index, never
- * from a shard (only a rename copies values, in the core). The bytes of open files are
- * file.c's, new files create.c's, hard links links.c's, chmod, chown and utimens
- * meta.c's. Every
- * callback returns 0 or a negative errno; core errors already are negative errnos
- * (tk_errno maps the few that are not). See tinykv(8).
+ * from a shard (only a rename copies values, in the core). Open files are file_open.c's
+ * (their bytes: file_read.c, file_write.c, spool.c), unlink unlink.c's, hard links
+ * links.c's, new files create.c's, chmod, chown and utimens meta.c's. Every callback
+ * returns 0 or a negative errno; core errors already are negative errnos (tk_errno maps
+ * the few that are not). See tinykv(8).
  */
 #include "fs.h"
 
@@ -300,7 +300,7 @@ static int tk_mkdir(const char *path, mode_t mode)
 
 	if (rc == 0)
 		rc = kv_store_mkdir(tk_ctx()->store, key, klen, &m, &err);
-	return rc < 0 ? tk_errno(rc, &err, "mkdir", path) : tk_xattr_inherit(path, mode, 1);
+	return tk_made(rc, &err, "mkdir", path, mode, 1);
 }
 
 /* Does a directory hold files of this mount not stored yet (so it is not empty)? */
@@ -468,7 +468,7 @@ static void *tk_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* The kernel clears set-user-ID and set-group-ID on truncate, chown and cached writes
 	 * by Linux's rules (it knows who holds CAP_FSETID; a callback does not), unless the
 	 * file system claims the job: never (libfuse documents the claim as its default).
-	 * Writes that bypass the cache do it in file.c. */
+	 * Writes that bypass the cache do it in file_write.c. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	conn->max_write = 1 << 20;
 	conn->max_readahead = 1 << 20;

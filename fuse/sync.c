@@ -1,7 +1,7 @@
 /* sync.c — what programs ask of a file system beyond reads and writes: fsync of a
  * directory (its entries are index records: made durable), and fallocate (a file grown
  * with zeros; nothing can be reserved on WebDAV shards, holes cannot be punched).
- * No state of its own; the open file's bytes and locking stay file.c's (tk_truncate).
+ * No state of its own; the open file's bytes and locking stay file_write.c's (tk_truncate).
  */
 #include "fs.h"
 

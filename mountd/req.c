@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "answer.h"
 
@@ -32,7 +33,10 @@ void req_free(struct req *r)
 {
 	pthread_cond_destroy(&r->more);
 	pthread_mutex_destroy(&r->lock);
-	free(r->buf);
+	if (r->buf_mapped)
+		(void)munmap(r->buf, r->cap);
+	else
+		free(r->buf);
 	free(r->list);
 	free(r->answer);
 	free(r->uri);

@@ -60,6 +60,7 @@ struct req {
 	pthread_cond_t more; /* the worker waits for body bytes, or the end */
 	char *buf;	     /* PUT body on its way to the worker: a ring */
 	size_t cap, head, len;
+	int buf_mapped; /* buf is mapped apart (a big ring): unmapped, not freed */
 	uint64_t received;
 	char echo[ECHO_MAX];
 	size_t echo_len;

@@ -20,6 +20,14 @@ teardown_file() {
 
 setup() { require_fuse; }
 
+# "name mtime_ns ctime_ns" of each file named (in the mount).
+times_of() {
+	python3 -c 'import os, sys
+for name in sys.argv[2:]:
+    st = os.stat(os.path.join(sys.argv[1], name))
+    print(name, st.st_mtime_ns, st.st_ctime_ns)' "$M" "$@"
+}
+
 @test "chmod, chown and touch -d show in stat, and after a remount" {
 	echo meta >"$M/meta"
 	mkdir "$M/metadir"
@@ -88,6 +96,34 @@ PY
 	remount_kv allow_other
 	run stat -c '%a %u %g %Y %s' "$M/openmeta"
 	assert_output "600 77 88 946684800 4"
+}
+
+@test "a file keeps the times it showed while open when close stores it" {
+	# Stored at close, which comes later than its last write or its creation: the times
+	# stat showed while it was open stay (pjdfstest compares them in whole seconds).
+	echo old >"$M/closetimes-old"
+	local seen
+	seen=$(python3 - "$M/closetimes-new" "$M/closetimes-touched" "$M/closetimes-old" <<'PY'
+import os, sys, time
+fds = [os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644),
+       os.open(sys.argv[2], os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644),
+       os.open(sys.argv[3], os.O_WRONLY | os.O_TRUNC)]
+os.write(fds[0], b"new\n")
+os.write(fds[2], b"rewritten\n")
+for path, fd in zip(sys.argv[1:], fds):
+    st = os.fstat(fd)
+    print(os.path.basename(path), st.st_mtime_ns, st.st_ctime_ns)
+time.sleep(1.2)  # past a second boundary before the store
+for fd in fds:
+    os.close(fd)
+PY
+	)
+	[ "$(echo "$seen" | wc -l)" -eq 3 ]
+	run times_of closetimes-new closetimes-touched closetimes-old
+	assert_output "$seen"
+	remount_kv allow_other
+	run times_of closetimes-new closetimes-touched closetimes-old
+	assert_output "$seen"
 }
 
 @test "rsync -a copies content, modes, owners, times and symlinks" {

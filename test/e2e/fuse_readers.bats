@@ -128,6 +128,32 @@ http_put() {	# http_put KEY FILE
 	refute_output --partial .fuse_hidden
 }
 
+@test "fchmod, fchown and futimens of a file removed while open change only its open copy" {
+	echo kept >"$M/gone-meta"
+	echo other >"$M/gone-meta-new"
+	run python3 - "$M/gone-meta" "$M/gone-meta-new" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.unlink(sys.argv[1])
+os.rename(sys.argv[2], sys.argv[1])  # another file now has the name
+os.fchmod(fd, 0o600)
+os.fchown(fd, 77, 88)
+os.utime(fd, ns=(946684800000000000, 946684800000000000))
+st = os.fstat(fd)
+print("%o %d %d %d %s" % (st.st_mode & 0o7777, st.st_uid, st.st_gid, st.st_mtime,
+                          os.read(fd, 100).decode().strip()))
+os.close(fd)
+PY
+	assert_success
+	assert_output "600 77 88 946684800 kept"
+	# the file that has the name now is not touched
+	run stat -c '%a %u %Y' "$M/gone-meta"
+	refute_output --partial 600
+	refute_output --partial 946684800
+	run cat "$M/gone-meta"
+	assert_output other
+}
+
 # HTTP readers poll the key during the save: the hiding of the open file must not remove
 # it first.
 save_polled() {

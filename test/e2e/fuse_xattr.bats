@@ -255,6 +255,25 @@ PY
 	assert_output "600"
 }
 
+@test "a FIFO, a device and a socket made under a default ACL inherit it" {
+	mkdir "$M/specials"
+	setfacl -d -m u:nobody:rw "$M/specials"
+	(umask 077 && mkfifo "$M/specials/fifo" && mknod -m 666 "$M/specials/null" c 1 3)
+	(umask 077 && python3 -c 'import socket, sys
+socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$M/specials/sock")
+	local f
+	for f in fifo null sock; do
+		run getfacl -cp "$M/specials/$f"
+		assert_output --partial "user:nobody:rw-"
+	done
+	# the mode the ACL implies, not the umask's
+	run stat -c '%F %a' "$M/specials/fifo"
+	assert_output "fifo 664"
+	remount_kv allow_other
+	run getfacl -cp "$M/specials/fifo"
+	assert_output --partial "user:nobody:rw-"
+}
+
 @test "cp --preserve=all and rsync -aX keep attributes and ACLs" {
 	local src=$BATS_FILE_TMPDIR/src
 	mkdir -p "$src/d"
