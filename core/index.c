@@ -41,7 +41,7 @@ struct gc_req {
 	struct gc_req *next;
 };
 
-#define NTABLES 5
+#define NTABLES 6
 #define READERS_KEPT 64 /* threads that keep a reset read transaction between reads */
 
 /* A reset read transaction kept by one thread (idx->reader_key) for its next point read. */
@@ -54,8 +54,8 @@ struct reader {
 struct kv_index {
 	MDB_env *env;
 	MDB_dbi dbi[NTABLES]; /* by enum kv_table */
-	int have[NTABLES];    /* a read-only index made by an older version lacks KV_INTENTS or
-				 * KV_XATTRS */
+	int have[NTABLES];    /* a read-only index made by an older version lacks KV_INTENTS,
+				 * KV_XATTRS or KV_LINKS */
 	char dir[PATH_MAX];   /* resolved */
 	struct kv_notes notes;
 	pthread_mutex_t gc_lock;
@@ -198,7 +198,8 @@ static void read_end(struct kv_index *idx, MDB_txn *txn)
 
 static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
 {
-	static const char *const names[NTABLES] = { "keys", "dirs", "intents", "meta", "xattrs" };
+	static const char *const names[NTABLES] = { "keys", "dirs",   "intents",
+						    "meta", "xattrs", "links" };
 	unsigned flags = readonly ? 0 : MDB_CREATE;
 	MDB_txn *txn;
 	int rc = 0, i;
@@ -208,7 +209,7 @@ static int open_tables(struct kv_index *idx, int readonly, struct kv_err *err)
 		return rc;
 	for (i = 0; i < NTABLES && rc == 0; i++) {
 		rc = mdb_dbi_open(txn, names[i], flags, &idx->dbi[i]);
-		if (rc == MDB_NOTFOUND && (i == KV_INTENTS || i == KV_XATTRS))
+		if (rc == MDB_NOTFOUND && (i == KV_INTENTS || i == KV_XATTRS || i == KV_LINKS))
 			rc = 0; /* read-only and older: none */
 		else
 			idx->have[i] = rc == 0;
@@ -581,6 +582,100 @@ static int give_ino(struct kv_txn *txn, enum kv_table t, const char *key, size_t
 	return kv_txn_new_inos(txn, 1, &rec->ino, err);
 }
 
+void kv_link_row(uint64_t ino, const char *name, size_t nlen, char out[KV_LINK_ROW_LEN])
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		out[i] = (char)(ino >> (8 * (7 - i)));
+	kv_sha256(name, nlen, (uint8_t *)out + 8);
+}
+
+/* Store an encoded record under a sibling name that has one, keeping the byte count. */
+static int put_sibling(struct kv_txn *txn, const char *name, size_t nlen, const uint8_t *buf,
+		       size_t n, int64_t size, struct kv_err *err)
+{
+	MDB_val k = mval(name, nlen), v, old;
+	int rc = mdb_get(txn->txn, txn->idx->dbi[KV_KEYS], &k, &old);
+
+	if (rc == MDB_NOTFOUND)
+		return 0; /* a stale row; the names that exist are what counts */
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "get");
+	size -= stored_size(&old);
+	v = mval(buf, n);
+	rc = mdb_put(txn->txn, txn->idx->dbi[KV_KEYS], &k, &v, 0);
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "put");
+	return add_bytes(txn, size, err);
+}
+
+/*
+ * The names of a linked inode share one record: key's new record (encoded in buf) goes to
+ * every other name listed in KV_LINKS under its inode, in this transaction, so a chmod,
+ * utimes or write through any name shows through all. A record with one name leaves (or
+ * never has) a row; one with more has a row for key.
+ */
+static int links_follow(struct kv_txn *txn, const char *key, size_t klen,
+			const struct kv_record *rec, const uint8_t *buf, size_t n,
+			struct kv_err *err)
+{
+	char row[KV_LINK_ROW_LEN];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, prc = 0;
+
+	if (!txn->idx->have[KV_LINKS])
+		return 0;
+	kv_link_row(rec->ino, key, klen, row);
+	k = mval(row, sizeof(row));
+	if (rec->nlink <= 1) {
+		rc = mdb_del(txn->txn, txn->idx->dbi[KV_LINKS], &k, NULL);
+		return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, err, txn->idx, "delete");
+	}
+	v = mval(key, klen);
+	rc = mdb_put(txn->txn, txn->idx->dbi[KV_LINKS], &k, &v, 0);
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "put");
+	rc = mdb_cursor_open(txn->txn, txn->idx->dbi[KV_LINKS], &cur);
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "open cursor");
+	k = mval(row, 8);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != KV_LINK_ROW_LEN || memcmp(k.mv_data, row, 8) != 0)
+			break;
+		if (v.mv_size == klen && memcmp(v.mv_data, key, klen) == 0)
+			continue;
+		prc = put_sibling(txn, v.mv_data, v.mv_size, buf, n,
+				  rec->type == KV_TYPE_REG ? (int64_t)rec->size : 0, err);
+		if (prc < 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (prc < 0)
+		return prc;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, err, txn->idx, "cursor");
+}
+
+/* key's record (stored bytes old) goes: so does its row in KV_LINKS, if it has one. */
+static int links_forget(struct kv_txn *txn, const char *key, size_t klen, const MDB_val *old,
+			struct kv_err *err)
+{
+	char row[KV_LINK_ROW_LEN];
+	struct kv_record rec;
+	MDB_val k;
+	int rc;
+
+	if (!txn->idx->have[KV_LINKS] || kv_record_decode(old->mv_data, old->mv_size, &rec) < 0 ||
+	    rec.nlink <= 1)
+		return 0;
+	kv_link_row(rec.ino, key, klen, row);
+	k = mval(row, sizeof(row));
+	rc = mdb_del(txn->txn, txn->idx->dbi[KV_LINKS], &k, NULL);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, err, txn->idx, "delete");
+}
+
 int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       const struct kv_record *rec, struct kv_err *err)
 {
@@ -606,16 +701,24 @@ int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen
 	n = kv_record_encode(rec, buf, sizeof(buf));
 	if (t == KV_KEYS)
 		delta = rec->type == KV_TYPE_REG ? (int64_t)rec->size : 0;
-	free(own);
-	if (n == 0)
-		return kv_err_set(err, -EINVAL, "record of '%.*s' does not fit", (int)klen, key);
+	if (n == 0) {
+		rc = kv_err_set(err, -EINVAL, "record of '%.*s' does not fit", (int)klen, key);
+		goto out;
+	}
 	if (t == KV_KEYS && mdb_get(txn->txn, txn->idx->dbi[t], &k, &old) == 0)
 		delta -= stored_size(&old);
 	v = mval(buf, n);
 	rc = mdb_put(txn->txn, txn->idx->dbi[t], &k, &v, 0);
-	if (rc != 0)
-		return mdb_fail(rc, err, txn->idx, "put");
-	return add_bytes(txn, delta, err);
+	if (rc != 0) {
+		rc = mdb_fail(rc, err, txn->idx, "put");
+		goto out;
+	}
+	rc = add_bytes(txn, delta, err);
+	if (rc == 0 && t == KV_KEYS)
+		rc = links_follow(txn, key, klen, rec, buf, n, err);
+out:
+	free(own);
+	return rc;
 }
 
 int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
@@ -628,8 +731,12 @@ int kv_txn_del(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen
 	rc = mdb_get(txn->txn, txn->idx->dbi[t], &k, &old);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
-	if (rc == 0 && t == KV_KEYS)
+	if (rc == 0 && t == KV_KEYS) {
 		size = stored_size(&old);
+		rc = links_forget(txn, key, klen, &old, err);
+		if (rc < 0)
+			return rc;
+	}
 	if (rc == 0)
 		rc = mdb_del(txn->txn, txn->idx->dbi[t], &k, NULL);
 	if (rc != 0)
@@ -704,6 +811,17 @@ int kv_txn_each_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, 
 	if (frc != 0)
 		return frc;
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, err, txn->idx, "cursor");
+}
+
+int kv_txn_each_link(struct kv_txn *txn, uint64_t ino, kv_txn_each_fn fn, void *arg,
+		     struct kv_err *err)
+{
+	char prefix[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		prefix[i] = (char)(ino >> (8 * (7 - i)));
+	return kv_txn_each_prefix(txn, KV_LINKS, prefix, sizeof(prefix), fn, arg, err);
 }
 
 int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen)

@@ -7,9 +7,18 @@
  * must outlive a reboot keep a copy in KV_INTENTS. KV_META holds small settings and
  * counters (bytes, the last inode number). KV_XATTRS holds the extended attributes of
  * keys and directories (xattr.h: its layout and rules); they live in the index only.
- * KV_INTENTS, KV_META and KV_XATTRS hold bytes, not records: use the _bytes functions on
- * them. Removing a key or directory record (kv_txn_del on KV_KEYS or KV_DIRS) removes its
- * extended attributes in the same transaction.
+ * KV_LINKS lists the names of every hard-linked file (nlink > 1, record.h): key = the
+ * inode number (8 bytes, big-endian) then sha256 of the name (LMDB keys are at most 511
+ * bytes, as names are), value = the name. KV_INTENTS, KV_META, KV_XATTRS and KV_LINKS
+ * hold bytes, not records: use the _bytes functions on them. Removing a key or directory
+ * record (kv_txn_del on KV_KEYS or KV_DIRS) removes its extended attributes in the same
+ * transaction, and a linked name's KV_LINKS row.
+ *
+ * Hard links are kept whole here, in the transaction of every change: storing a KV_KEYS
+ * record whose nlink is above 1 gives its name a KV_LINKS row and stores the same record
+ * under every other name of the inode (so metadata and value changes through one name
+ * show through all, whichever code path made them); a record with nlink 1 drops its
+ * name's row. Counting names and choosing the value key is the caller's (links.c).
  *
  * The directory is private (DESIGN §7): created 0700 with files 0600, and refused when a
  * symbolic link, someone else's, writable by others or below a directory others may
@@ -31,7 +40,14 @@
 #include "hash.h"
 #include "record.h"
 
-enum kv_table { KV_KEYS = 0, KV_DIRS = 1, KV_INTENTS = 2, KV_META = 3, KV_XATTRS = 4 };
+enum kv_table {
+	KV_KEYS = 0,
+	KV_DIRS = 1,
+	KV_INTENTS = 2,
+	KV_META = 3,
+	KV_XATTRS = 4,
+	KV_LINKS = 5
+};
 
 struct kv_index_opts {
 	uint64_t map_size; /* bytes of address space for the map; grows the file lazily */
@@ -112,7 +128,8 @@ int kv_txn_get(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen
 	       struct kv_record *rec, struct kv_err *err);
 /* Store rec under key (replacing). Keeps the byte count of KV_KEYS current. A KV_KEYS or
  * KV_DIRS record with ino 0 is stored with an inode number: that of the record it
- * replaces (kv_record_ino), else the next of a counter in KV_META, in this transaction. */
+ * replaces (kv_record_ino), else the next of a counter in KV_META, in this transaction.
+ * A KV_KEYS record with nlink > 1 is stored under every name of its inode too (above). */
 int kv_txn_put(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       const struct kv_record *rec, struct kv_err *err);
 /* Take count inode numbers from the counter: *first .. *first + count - 1 (never 0 or 1,
@@ -138,6 +155,14 @@ int kv_txn_each(struct kv_txn *txn, enum kv_table t, kv_txn_each_fn fn, void *ar
  * kv_txn_each does (same pointers' lifetime, same stop rule); fn must not change t. */
 int kv_txn_each_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen,
 		       kv_txn_each_fn fn, void *arg, struct kv_err *err);
+
+/* Length of a KV_LINKS key, and that key for name of inode ino. */
+#define KV_LINK_ROW_LEN (8 + KV_SHA256_LEN)
+void kv_link_row(uint64_t ino, const char *name, size_t nlen, char out[KV_LINK_ROW_LEN]);
+
+/* Call fn for every KV_LINKS row of inode ino (val, len: a name), as kv_txn_each_prefix. */
+int kv_txn_each_link(struct kv_txn *txn, uint64_t ino, kv_txn_each_fn fn, void *arg,
+		     struct kv_err *err);
 
 /* 1 when some key in table starts with prefix (plen > 0), else 0. */
 int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen);

@@ -134,7 +134,9 @@ static int scan_key(const char *key, size_t klen, const struct kv_record *rec, v
 	struct scan *sc = arg;
 
 	sc->rb->r->keys++;
-	if (rec->type != KV_TYPE_REG || placed_right(sc->rb->a.s, key, klen, rec)) {
+	/* Another name of a linked file moves with its value key (index.h). */
+	if (rec->type != KV_TYPE_REG || !kv_record_owns_value(rec, key, klen) ||
+	    placed_right(sc->rb->a.s, key, klen, rec)) {
 		admin_tick(&sc->rb->a, 1, 0);
 		return 0;
 	}

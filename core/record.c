@@ -3,8 +3,9 @@
  * Little-endian fixed-width fields and length-prefixed strings behind a version byte, so
  * the format can grow without breaking existing indexes. Decoding trusts nothing: every
  * length is checked against the buffer and the field's limit. Version 2 appends the inode
- * number and rdev and allows the special file types; version 1 still decodes (the upgrade
- * is one-way: encode writes version 2 only).
+ * number and rdev and allows the special file types; version 3 appends the link count and
+ * the value key of a hard-linked file. Versions 1 and 2 still decode (the upgrade is
+ * one-way: encode writes version 3 only).
  */
 #include "record.h"
 
@@ -18,7 +19,8 @@
 
 #include "sys.h"
 
-#define RECORD_VERSION 2
+#define RECORD_VERSION 3
+#define RECORD_VERSION_2 2
 #define RECORD_VERSION_1 1
 #define INTENT_VERSION 1
 
@@ -124,6 +126,9 @@ static void put_record(struct wbuf *w, const struct kv_record *r)
 	put_bytes(w, r->target, r->target_len);
 	put_uint(w, r->ino, 8);
 	put_uint(w, r->rdev, 8);
+	put_uint(w, r->nlink, 4);
+	put_uint(w, r->vkey_len, 2);
+	put_bytes(w, r->vkey, r->vkey_len);
 }
 
 static void get_record(struct rbuf *b, struct kv_record *r)
@@ -140,8 +145,11 @@ static void get_record(struct rbuf *b, struct kv_record *r)
 	r->target[0] = '\0';
 	r->ino = 0; /* version 1 has neither */
 	r->rdev = 0;
+	r->nlink = 1; /* versions 1 and 2: one name, its own value */
+	r->vkey_len = 0;
+	r->vkey[0] = '\0';
 	version = get_uint(b, 1);
-	if (version != RECORD_VERSION && version != RECORD_VERSION_1)
+	if (version != RECORD_VERSION && version != RECORD_VERSION_2 && version != RECORD_VERSION_1)
 		b->bad = 1;
 	r->type = (uint8_t)get_uint(b, 1);
 	r->mode = (uint32_t)get_uint(b, 4);
@@ -164,6 +172,10 @@ static void get_record(struct rbuf *b, struct kv_record *r)
 		return;
 	r->ino = get_uint(b, 8);
 	r->rdev = get_uint(b, 8);
+	if (version == RECORD_VERSION_2)
+		return;
+	r->nlink = (uint32_t)get_uint(b, 4);
+	r->vkey_len = (uint16_t)get_str(b, 2, r->vkey, sizeof(r->vkey));
 }
 
 size_t kv_record_encode(const struct kv_record *r, uint8_t *out, size_t cap)
@@ -196,6 +208,23 @@ uint64_t kv_record_ino(const struct kv_record *r, const char *key, size_t klen)
 	for (i = 0; i < 8; i++)
 		ino = ino << 8 | md[i];
 	return ino > 1 ? ino : ino + 2;
+}
+
+void kv_record_vkey(const struct kv_record *r, const char *key, size_t klen, const char **vk,
+		    size_t *vklen)
+{
+	if (r->vkey_len > 0) {
+		*vk = r->vkey;
+		*vklen = r->vkey_len;
+	} else {
+		*vk = key;
+		*vklen = klen;
+	}
+}
+
+int kv_record_owns_value(const struct kv_record *r, const char *key, size_t klen)
+{
+	return r->vkey_len == 0 || (r->vkey_len == klen && memcmp(r->vkey, key, klen) == 0);
 }
 
 int kv_record_has_replica(const struct kv_record *r, const char *shard)
@@ -363,6 +392,7 @@ void kv_record_new(struct kv_record *rec, uint8_t type, const struct kv_meta *me
 	rec->ctime_ns = now;
 	rec->atime_ns = now;
 	rec->gen = kv_new_gen();
+	rec->nlink = 1;
 	if (meta != NULL)
 		kv_meta_apply(rec, meta);
 }

@@ -2,9 +2,17 @@
  *
  * A record is versioned, little-endian binary: type, mode, owner, size, times, a
  * generation number, md5 of the value, the replica shard names (best first) and, for
- * symlinks, the target; since version 2 also the inode number and, for devices, rdev.
- * Version-1 records still decode (inode 0: none stored, rdev 0); every write is version
- * 2. An intent is the write-ahead note of an operation in flight on a key: who owns it
+ * symlinks, the target; since version 2 also the inode number and, for devices, rdev;
+ * since version 3 the link count and the value key. Version-1 and -2 records still decode
+ * (inode 0: none stored, rdev 0; nlink 1, no value key); every write is version 3.
+ *
+ * Hard links: every name of a linked file holds a full, identical record (same inode
+ * number, metadata, generation), so reads of any name need no indirection. nlink counts
+ * the names. vkey, the value key, is the one name whose shard path holds the value on the
+ * record's replicas; empty means the record's own key (every file that never had a second
+ * name). The index keeps vkey one of the inode's live names (index.h, KV_LINKS), so the
+ * shards alone (rebuild) still name a real file, and only the record whose key is its
+ * vkey owns files on the shards (kv_record_owns_value). An intent is the write-ahead note of an operation in flight on a key: who owns it
  * (pid + process start time), which phase it is in, and exactly what to undo or finish
  * if the owner dies (DESIGN §3; the protocol and recovery live in write.c). A new
  * record (kv_record_new) starts with this process's owner, the time now and a fresh
@@ -22,7 +30,8 @@
 #include "placement.h"
 
 #define KV_TARGET_MAX 4095
-#define KV_RECORD_MAX (128 + KV_MAX_REPLICAS * (KV_SHARD_NAME_MAX + 1) + KV_TARGET_MAX + 2)
+#define KV_RECORD_MAX                                                                              \
+	(128 + KV_MAX_REPLICAS * (KV_SHARD_NAME_MAX + 1) + KV_TARGET_MAX + 2 + 6 + KV_KEY_MAX)
 
 /* Only regular files have a value on the shards; the others live in the index alone. */
 enum kv_type {
@@ -50,6 +59,9 @@ struct kv_record {
 	char target[KV_TARGET_MAX + 1]; /* symlinks only; NUL-terminated */
 	uint64_t ino;			/* inode number; 0: none stored (version 1) */
 	uint64_t rdev;			/* device number of KV_TYPE_CHR and _BLK, else 0 */
+	uint32_t nlink;			/* version 3 on: names of this inode (0 counts as 1) */
+	uint16_t vkey_len;		/* 0: the value is at the record's own key */
+	char vkey[KV_KEY_MAX + 1];	/* the name whose shard path holds the value */
 };
 
 /* Serialise r into out (cap >= KV_RECORD_MAX). Returns the length. */
@@ -64,6 +76,15 @@ int kv_record_decode(const uint8_t *buf, size_t len, struct kv_record *r);
  * 1, or a directory implied by keys below it) one made from md5 of the key, as before
  * inode numbers were stored. The root (klen 0) is always 1. */
 uint64_t kv_record_ino(const struct kv_record *r, const char *key, size_t klen);
+
+/* The key whose shard path holds the value of key's record r: r's vkey, or key itself.
+ * *vk points into r or at key. */
+void kv_record_vkey(const struct kv_record *r, const char *key, size_t klen, const char **vk,
+		    size_t *vklen);
+
+/* Is key's own shard path the one holding r's value (no vkey, or vkey == key)? Records of
+ * a linked file's other names own no file on the shards. */
+int kv_record_owns_value(const struct kv_record *r, const char *key, size_t klen);
 
 /* Does r list shard name as a replica? */
 int kv_record_has_replica(const struct kv_record *r, const char *shard);

@@ -7,6 +7,13 @@
  * intent meanwhile. A directory is renamed key by key (not atomic as a whole). The record
  * keeps its inode number (an older record without one gets the number its old name made),
  * and a file with no value (symlink, special file) is moved in the index alone.
+ *
+ * Hard links (links.c): a name of a linked file that is not its value key is renamed in
+ * the index alone; the value key's value is copied as above and the new name becomes the
+ * value key of every name. The unlink of a value key is the same copy onto another name
+ * of the inode (kv__move_value_to), which becomes the value key. Both hold the value
+ * key's lock, and their records go in the order old name out, new name in, so that the
+ * index's storing under every name (index.h) never reaches the name that goes.
  */
 #include "store_int.h"
 
@@ -28,6 +35,9 @@ struct rename_ctx {
 	struct kv_intent *lock; /* on `from` */
 	struct kv_record src, dst;
 	int have_dst;
+	int unlink;		 /* from goes; to, another name of its inode, takes the value */
+	struct kv_intent *vlock; /* on src's value key, when another name's (held) */
+	int vheld;
 };
 
 static int dir_exists(struct kv_store *s, const char *path, size_t plen)
@@ -77,29 +87,68 @@ static void add_recop(struct kv_intent *in, const char *key, size_t klen, uint64
 		op->rec = *rec;
 }
 
+/* The record the destination gets: src's, with a new name's link count and value key. */
+static void renamed_record(struct rename_ctx *c, struct kv_record *newrec, int moves)
+{
+	*newrec = c->src;
+	newrec->ino = kv_record_ino(&c->src, c->from, c->flen); /* a rename keeps st_ino */
+	newrec->gen = kv_new_gen();
+	newrec->ctime_ns = kv_now_ns();
+	if (c->unlink)
+		newrec->nlink = c->src.nlink - 1;
+	if (newrec->nlink > 1 && moves) {
+		memcpy(newrec->vkey, c->to, c->tlen);
+		newrec->vkey_len = (uint16_t)c->tlen;
+	} else if (newrec->nlink <= 1) {
+		newrec->vkey_len = 0;
+	}
+	newrec->vkey[newrec->vkey_len] = '\0';
+}
+
+/* Files the old names held that the new record does not reference. */
+static void rename_cleanup(struct rename_ctx *c, const struct kv_record *newrec, int moves)
+{
+	struct kv_intent *in = c->in;
+	int i;
+
+	for (i = 0; moves && i < c->src.nrep; i++)
+		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, c->src.rep[i],
+				     c->from, c->flen, 0);
+	if (!c->have_dst || !kv_record_owns_value(&c->dst, c->to, c->tlen))
+		return;
+	for (i = 0; i < c->dst.nrep; i++)
+		if (!kv_record_has_replica(newrec, c->dst.rep[i]) ||
+		    !kv_record_owns_value(newrec, c->to, c->tlen))
+			(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES,
+					     c->dst.rep[i], c->to, c->tlen, 0);
+}
+
 static int rename_locked(struct rename_ctx *c, struct kv_err *err)
 {
 	struct kv_record newrec;
 	struct kv_intent *in = c->in;
-	int i, rc;
+	int i, rc, moves;
 
 	rc = kv_index_get(c->s->idx, KV_KEYS, c->from, c->flen, &c->src, err);
+	if (rc == 0 && !c->unlink)
+		rc = kv__lock_vkey(c->s, c->from, c->flen, &c->src, c->vlock, &c->vheld, err);
 	if (rc < 0)
 		return rc;
 	rc = kv_index_get(c->s->idx, KV_KEYS, c->to, c->tlen, &c->dst, err);
 	c->have_dst = rc == 0;
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
+	if (c->unlink && (!c->have_dst || c->dst.ino != c->src.ino || c->src.nlink < 2))
+		return kv_err_set(err, -EAGAIN, "the names of '%.*s' changed", (int)c->flen,
+				  c->from);
 	if (c->have_dst && (c->flags & KV_RENAME_NOREPLACE))
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)c->tlen, c->to);
 	if (!c->have_dst && dir_exists(c->s, c->to, c->tlen))
 		return kv_err_set(err, -EISDIR, "'%.*s' is a directory", (int)c->tlen, c->to);
-	newrec = c->src;
-	newrec.ino = kv_record_ino(&c->src, c->from, c->flen); /* a rename keeps st_ino */
-	newrec.gen = kv_new_gen();
-	newrec.ctime_ns = kv_now_ns();
-	newrec.nrep = 0;
-	if (c->src.type == KV_TYPE_REG) {
+	moves = c->src.type == KV_TYPE_REG && kv_record_owns_value(&c->src, c->from, c->flen);
+	renamed_record(c, &newrec, moves);
+	if (moves) {
+		newrec.nrep = 0;
 		rc = stage_copy(c, &newrec, err);
 		if (rc < 0)
 			return rc;
@@ -108,32 +157,46 @@ static int rename_locked(struct rename_ctx *c, struct kv_err *err)
 	}
 	in->phase = KV_PHASE_COMMIT;
 	in->nundo = 0;
-	add_recop(in, c->to, c->tlen, c->have_dst ? c->dst.gen : 0, &newrec);
-	add_recop(in, c->from, c->flen, c->src.gen, NULL);
-	for (i = 0; i < c->src.nrep; i++)
-		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, c->src.rep[i],
-				     c->from, c->flen, 0);
-	for (i = 0; c->have_dst && i < c->dst.nrep; i++)
-		if (!kv_record_has_replica(&newrec, c->dst.rep[i]))
-			(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES,
-					     c->dst.rep[i], c->to, c->tlen, 0);
+	if (c->src.nlink > 1) {
+		add_recop(in, c->from, c->flen, c->src.gen, NULL);
+		add_recop(in, c->to, c->tlen, c->have_dst ? c->dst.gen : 0, &newrec);
+	} else {
+		add_recop(in, c->to, c->tlen, c->have_dst ? c->dst.gen : 0, &newrec);
+		add_recop(in, c->from, c->flen, c->src.gen, NULL);
+	}
+	rename_cleanup(c, &newrec, moves);
 	rc = kv_intents_update(c->s->ints, c->to, c->tlen, in, err);
 	if (rc < 0)
 		return rc;
 	return 1; /* committed below, by the caller */
 }
 
-static int rename_key(struct kv_store *s, const char *from, size_t flen, const char *to,
-		      size_t tlen, unsigned flags, struct kv_err *err)
+/* Rename from to to with both names locked by the caller's intents (c->in on to). */
+static int rename_run(struct rename_ctx *c, struct kv_err *err)
 {
-	struct rename_ctx *c = calloc(1, sizeof(*c));
 	int rc;
 
-	if (c == NULL || (c->in = calloc(2, sizeof(*c->in))) == NULL) {
+	kv_crash_point("rename.locked"); /* both keys held, nothing copied */
+	rc = rename_locked(c, err);
+	if (rc == 1)
+		rc = kv__exec_commit(c->s, c->to, c->tlen, c->in, err);
+	else
+		(void)kv__exec_undo(c->s, c->to, c->tlen, c->in);
+	kv__unlock_vkey(c->s, c->from, c->flen, &c->src, c->vheld);
+	return rc;
+}
+
+static struct rename_ctx *rename_ctx_new(struct kv_store *s, const char *from, size_t flen,
+					 const char *to, size_t tlen, unsigned flags)
+{
+	struct rename_ctx *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || (c->in = calloc(3, sizeof(*c->in))) == NULL) {
 		free(c);
-		return kv_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
 	}
 	c->lock = c->in + 1;
+	c->vlock = c->in + 2;
 	c->s = s;
 	c->from = from;
 	c->flen = flen;
@@ -142,6 +205,23 @@ static int rename_key(struct kv_store *s, const char *from, size_t flen, const c
 	c->flags = flags;
 	c->in->op = KV_OP_RENAME;
 	c->lock->op = KV_OP_LOCK;
+	return c;
+}
+
+static void rename_ctx_free(struct rename_ctx *c)
+{
+	free(c->in);
+	free(c);
+}
+
+static int rename_key(struct kv_store *s, const char *from, size_t flen, const char *to,
+		      size_t tlen, unsigned flags, struct kv_err *err)
+{
+	struct rename_ctx *c = rename_ctx_new(s, from, flen, to, tlen, flags);
+	int rc;
+
+	if (c == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
 	rc = kv__acquire(s, to, tlen, c->in, err);
 	if (rc < 0)
 		goto out;
@@ -150,16 +230,27 @@ static int rename_key(struct kv_store *s, const char *from, size_t flen, const c
 		(void)kv_intents_release(s->ints, to, tlen, NULL);
 		goto out;
 	}
-	kv_crash_point("rename.locked"); /* both keys held, nothing copied */
-	rc = rename_locked(c, err);
-	if (rc == 1)
-		rc = kv__exec_commit(s, to, tlen, c->in, err);
-	else
-		(void)kv__exec_undo(s, to, tlen, c->in);
+	rc = rename_run(c, err);
 	(void)kv_intents_release(s->ints, from, flen, NULL);
 out:
-	free(c->in);
-	free(c);
+	rename_ctx_free(c);
+	return rc;
+}
+
+int kv__move_value_to(struct kv_store *s, const char *from, size_t flen, const char *to,
+		      size_t tlen, struct kv_err *err)
+{
+	struct rename_ctx *c = rename_ctx_new(s, from, flen, to, tlen, 0);
+	int rc;
+
+	if (c == NULL)
+		return kv_err_set(err, -ENOMEM, "out of memory");
+	c->unlink = 1;
+	c->in->op = KV_OP_DELETE; /* recops: from goes, to is replaced (no rename's xattrs) */
+	rc = kv__acquire(s, to, tlen, c->in, err);
+	if (rc == 0)
+		rc = rename_run(c, err);
+	rename_ctx_free(c);
 	return rc;
 }
 
@@ -327,8 +418,8 @@ static int rename_dir(struct kv_store *s, const char *from, size_t flen, const c
 	return kv_index_update(s->idx, move_dirs_txn, &a, err);
 }
 
-int kv_store_rename(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
-		    unsigned flags, struct kv_err *err)
+int kv__rename(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
+	       unsigned flags, struct kv_err *err)
 {
 	struct kv_record rec;
 	int rc = kv_key_check(from, flen, err);

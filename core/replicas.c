@@ -64,8 +64,12 @@ int kv__key_url(const struct kv_store *s, const char *shard, const char *key, si
 int kv__value_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
 		  const struct kv_record *rec, char *url, size_t cap, struct kv_err *err)
 {
-	(void)rec; /* a value's file is named by its key, for now: the record will say */
-	return kv__key_url(s, shard, key, klen, url, cap, err);
+	const char *vk;
+	size_t vklen;
+
+	/* A hard-linked file's value sits at one of its names' path (record.h). */
+	kv_record_vkey(rec, key, klen, &vk, &vklen);
+	return kv__key_url(s, shard, vk, vklen, url, cap, err);
 }
 
 /* URL of a temporary upload, by today's name or (legacy) by an older version's. */

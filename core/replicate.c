@@ -98,7 +98,8 @@ int kv__set_replicas_locked(struct kv_store *s, const char *key, size_t klen, st
 	int i, j, k, ndst = 0, nundo, rc;
 
 	*changed = 0;
-	if (rec->type != KV_TYPE_REG || (kv_record_replicas_are(rec, want, nwant) && nmissing == 0))
+	if (rec->type != KV_TYPE_REG || !kv_record_owns_value(rec, key, klen) ||
+	    (kv_record_replicas_are(rec, want, nwant) && nmissing == 0))
 		return kv_intents_release(s->ints, key, klen, err);
 	for (i = 0; i < nmissing; i++) {
 		for (j = k = 0; j < have.nrep; j++)

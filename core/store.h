@@ -137,7 +137,9 @@ int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen, const st
 		      int fd, struct kv_err *err);
 
 /* Delete key and every replica. -ENOENT when absent. On a shard failure the key stays
- * (with the replicas that could not be deleted) and a retry finishes the job. */
+ * (with the replicas that could not be deleted) and a retry finishes the job. For one
+ * name of a hard-linked file, only that name goes (unlink): the value stays for the
+ * others (moved to another name's path first when it sat at this one's). */
 int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err);
 
 /*
@@ -206,6 +208,20 @@ int kv_store_symlink(struct kv_store *s, const char *path, size_t plen, const ch
  * kv_store_symlink; -EINVAL for another type. */
 int kv_store_mknod(struct kv_store *s, const char *path, size_t plen, uint8_t type, uint64_t rdev,
 		   const struct kv_meta *meta, struct kv_err *err);
+
+/* Give the file from (not a directory: -EPERM) the new name to, a hard link: one inode
+ * whose record (metadata, value, st_nlink) every name shares, the value kept until its
+ * last name goes. -EEXIST when to exists (a key or a directory), -ENOENT when from does
+ * not, -ENOTDIR when to would be below a file. No shard is asked. */
+int kv_store_link(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
+		  struct kv_err *err);
+
+/* Call fn(name, nlen, arg) for every other name of key's file when it has several (hard
+ * links), from one snapshot of the index; stops at fn's first non-zero result, which it
+ * returns. 0 (no call) for a file with one name, -ENOENT when key is no file. */
+typedef int (*kv_store_name_fn)(const char *name, size_t nlen, void *arg);
+int kv_store_other_names(struct kv_store *s, const char *key, size_t klen, kv_store_name_fn fn,
+			 void *arg, struct kv_err *err);
 
 enum { KV_RENAME_NOREPLACE = 1 };
 /* Rename a key, or a directory with everything beneath it, replacing an existing

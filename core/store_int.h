@@ -61,7 +61,8 @@ int kv__key_url(const struct kv_store *s, const char *shard, const char *key, si
 		char *url, size_t cap, struct kv_err *err);
 
 /* URL of the value that rec (key's record) describes, on shard: the one function that
- * names a value's file, for every read, copy, check and delete of it. Errors as
+ * names a value's file, for every read, copy, check and delete of it. That is key's path,
+ * or for a hard-linked file the path of its value key (record.h). Errors as
  * kv__key_url. */
 int kv__value_url(const struct kv_store *s, const char *shard, const char *key, size_t klen,
 		  const struct kv_record *rec, char *url, size_t cap, struct kv_err *err);
@@ -199,5 +200,34 @@ int kv__file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_
 
 /* "path/" into buf; returns its length or -ENAMETOOLONG. */
 int kv__with_slash(const char *path, size_t plen, char *buf);
+
+/* --- hard links --- */
+
+/* write.c. The caller holds key's lock and has read its record rec. When rec is linked
+ * and key is not its value key, take the value key's lock too (lock: its intent), the
+ * inode's lock (links.c), and read rec again under it; *held says whether it was taken. */
+int kv__lock_vkey(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+		  struct kv_intent *lock, int *held, struct kv_err *err);
+/* Release what kv__lock_vkey took (held), by rec's value key. */
+void kv__unlock_vkey(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		     int held);
+
+/* write.c: kv_store_delete of a key with one name; 1 (nothing done) when key is one name
+ * of a linked file, which links.c's kv_store_delete unlinks. */
+int kv__delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err);
+
+/* rename.c: kv_store_rename without what links.c's adds for hard links (a rename onto
+ * another name of the same file, or onto a name of another linked file). */
+int kv__rename(struct kv_store *s, const char *from, size_t flen, const char *to, size_t tlen,
+	       unsigned flags, struct kv_err *err);
+
+/* rename.c: from, a linked file's value key (its lock held by the caller), goes; its value
+ * is copied to to, another name of the inode, which becomes the value key of all that
+ * remain — one COMMIT intent on to, as a rename's. */
+int kv__move_value_to(struct kv_store *s, const char *from, size_t flen, const char *to,
+		      size_t tlen, struct kv_err *err);
+
+/* Report a shard failure (by shard name) to the health view. */
+void kv__shard_failed(struct kv_store *s, const char *name);
 
 #endif

@@ -434,8 +434,9 @@ int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen, const st
 		     struct kv_err *err)
 {
 	struct meta_arg a = { s, path, plen, meta, 0 };
-	struct kv_intent in;
-	int rc;
+	struct kv_intent in[2];
+	struct kv_record rec;
+	int rc, held = 0;
 
 	if (plen == 0) {
 		a.path = "/";
@@ -443,12 +444,17 @@ int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen, const st
 		a.root = 1;
 		return kv_index_update(s->idx, setmeta_txn, &a, err);
 	}
-	memset(&in, 0, sizeof(in));
-	in.op = KV_OP_META;
-	rc = kv__acquire(s, path, plen, &in, err); /* not while a writer holds the key */
+	memset(&in[0], 0, sizeof(in[0]));
+	in[0].op = KV_OP_META;
+	rc = kv__acquire(s, path, plen, &in[0], err); /* not while a writer holds the key */
 	if (rc < 0)
 		return rc;
-	rc = kv_index_update(s->idx, setmeta_txn, &a, err);
+	/* Nor while a writer holds another name of the same file (links.c). */
+	if (kv_index_get(s->idx, KV_KEYS, path, plen, &rec, NULL) == 0)
+		rc = kv__lock_vkey(s, path, plen, &rec, &in[1], &held, err);
+	if (rc == 0)
+		rc = kv_index_update(s->idx, setmeta_txn, &a, err);
+	kv__unlock_vkey(s, path, plen, &rec, held);
 	(void)kv_intents_release(s->ints, path, plen, NULL);
 	return rc;
 }

@@ -109,9 +109,10 @@ static int count_record(const char *key, size_t klen, const struct kv_record *re
 	struct verify *v = arg;
 	int i;
 
-	(void)key;
-	(void)klen;
-	for (i = 0; rec->type == KV_TYPE_REG && i < rec->nrep; i++) {
+	/* Another name of a linked file: its value is counted under its value key. */
+	for (i = 0;
+	     rec->type == KV_TYPE_REG && kv_record_owns_value(rec, key, klen) && i < rec->nrep;
+	     i++) {
 		int sh = kv__shard(v->a.s, rec->rep[i]);
 
 		if (sh >= 0)
@@ -365,7 +366,7 @@ static void recheck_key(struct verify *v, const char *key, size_t klen)
 	if (rc < 0)
 		goto unchecked;
 	rc = kv_index_get(kv__index(v->a.s), KV_KEYS, key, klen, &rec, &err);
-	if (rc < 0 || rec.type != KV_TYPE_REG)
+	if (rc < 0 || rec.type != KV_TYPE_REG || !kv_record_owns_value(&rec, key, klen))
 		goto release; /* gone meanwhile: nothing to check */
 	verify_check_replicas(v, key, klen, &rec, v->deep, kc);
 	if (!problem(kc))
@@ -416,8 +417,8 @@ static void check_key(void *item, void *arg)
 		return;
 	}
 	if (kv_index_get(kv__index(v->a.s), KV_KEYS, key, klen, &rec, NULL) < 0 ||
-	    rec.type != KV_TYPE_REG)
-		goto out;
+	    rec.type != KV_TYPE_REG || !kv_record_owns_value(&rec, key, klen))
+		goto out; /* no value, or a linked file's checked under its value key */
 	if (v->deep && !verify_has_md5(&rec))
 		verify_add(&v->r->no_md5, 1);
 	verify_check_replicas(v, key, klen, &rec, v->deep, kc);

@@ -153,7 +153,8 @@ static int unneeded(struct walker *w, int sh, const struct kv_shard_file *f, con
 	/* Intents first: a write that finishes between the two looks, is in the index. */
 	in_flight = kv_intents_get(kv__intents(v->a.s), f->key, f->klen, NULL, NULL) == 0;
 	if (kv_index_get(kv__index(v->a.s), KV_KEYS, f->key, f->klen, &rec, NULL) == 0 &&
-	    rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, f->shard)) {
+	    rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, f->shard) &&
+	    kv_record_owns_value(&rec, f->key, f->klen)) {
 		if (!w->second)
 			verify_add(&v->sh[sh].held, 1);
 		return 0;
@@ -230,10 +231,12 @@ static int delete_file(struct walker *w, const struct kv_shard_file *f, const ch
 		}
 		rc = kv_index_get(kv__index(v->a.s), KV_KEYS, f->key, f->klen, &rec, NULL);
 		if ((rc < 0 && rc != -ENOENT) ||
-		    (rc == 0 && rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, f->shard)) ||
+		    (rc == 0 && rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, f->shard) &&
+		     kv_record_owns_value(&rec, f->key, f->klen)) ||
 		    intent_refers(v, f->shard, f->key, f->klen, 0)) {
 			rc = 1; /* needed after all (or the index cannot tell) */
 		} else if (rc == 0 && rec.type == KV_TYPE_REG &&
+			   kv_record_owns_value(&rec, f->key, f->klen) &&
 			   !has_good_copy(v, f->key, f->klen, &rec)) {
 			(void)snprintf(detail, sizeof(detail),
 				       "it may be the only copy of %s, whose "

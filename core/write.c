@@ -54,6 +54,10 @@ struct kv_put {
 	int inline_md5;		  /* no hasher thread could be had: hash on this one */
 	uint64_t written;
 	int locked, committed;
+	char vkey[KV_KEY_MAX + 1]; /* where the value goes: key, or a linked file's value key */
+	size_t vklen;
+	struct kv_intent *vlock; /* on vkey when it is not key (vheld) */
+	int vheld;
 };
 
 /* --- taking a key --- */
@@ -102,6 +106,58 @@ int kv__acquire(struct kv_store *s, const char *key, size_t klen, struct kv_inte
 	return rc;
 }
 
+/* The value key's lock stands for a linked file's inode (links.c). */
+int kv__lock_vkey(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
+		  struct kv_intent *lock, int *held, struct kv_err *err)
+{
+	int tries, rc;
+
+	*held = 0;
+	for (tries = 0; tries < 8; tries++) {
+		char vk[KV_KEY_MAX + 1];
+		const char *p;
+		size_t vklen;
+
+		if (rec->nlink <= 1 || kv_record_owns_value(rec, key, klen))
+			return 0;
+		kv_record_vkey(rec, key, klen, &p, &vklen);
+		memcpy(vk, p, vklen);
+		vk[vklen] = '\0';
+		memset(lock, 0, sizeof(*lock));
+		lock->op = KV_OP_LOCK;
+		rc = kv__acquire(s, vk, vklen, lock, err);
+		if (rc < 0)
+			return rc;
+		/* The value key may have moved before we held it: read again under it. */
+		rc = kv_index_get(s->idx, KV_KEYS, key, klen, rec, err);
+		if (rc < 0) {
+			(void)kv_intents_release(s->ints, vk, vklen, NULL);
+			return rc;
+		}
+		kv_record_vkey(rec, key, klen, &p, &vklen);
+		if (rec->nlink > 1 && vklen == strlen(vk) && memcmp(p, vk, vklen) == 0) {
+			*held = 1;
+			return 0;
+		}
+		(void)kv_intents_release(s->ints, vk, strlen(vk), NULL);
+		if (rec->nlink <= 1)
+			return 0;
+	}
+	return kv_err_set(err, -EBUSY, "the names of '%.*s' keep changing", (int)klen, key);
+}
+
+void kv__unlock_vkey(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
+		     int held)
+{
+	const char *vk;
+	size_t vklen;
+
+	if (!held)
+		return;
+	kv_record_vkey(rec, key, klen, &vk, &vklen);
+	(void)kv_intents_release(s->ints, vk, vklen, NULL);
+}
+
 /* --- finishing intents --- */
 
 /* Does the index point at the file ref names? */
@@ -113,7 +169,8 @@ static int referenced(struct kv_store *s, const struct kv_fileref *ref)
 		return 0;
 	if (kv_index_get(s->idx, KV_KEYS, ref->key, ref->klen, &rec, NULL) < 0)
 		return 0;
-	return rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, ref->shard);
+	return rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, ref->shard) &&
+	       kv_record_owns_value(&rec, ref->key, ref->klen);
 }
 
 /*
@@ -209,10 +266,12 @@ static int apply_recops(struct kv_txn *txn, void *arg, struct kv_err *err)
 		if (op->expect_gen == 0 && !op->remove &&
 		    (rc = kv__file_fits(txn, op->key, op->klen, err)) < 0)
 			return rc;
-		/* A rename's attributes go with the name (recops[0]: its destination). */
-		if (op->remove && rc == 0 && in->op == KV_OP_RENAME && i > 0 &&
-		    (rc = kv_xattr_move_txn(txn, op->key, op->klen, in->recops[0].key,
-					    in->recops[0].klen, err)) < 0)
+		/* A rename's attributes go with the name (the other recop: its destination;
+		 * first, or second when a linked name goes first, rename.c). */
+		if (op->remove && rc == 0 && in->op == KV_OP_RENAME && in->nrecops == 2 &&
+		    !in->recops[1 - i].remove &&
+		    (rc = kv_xattr_move_txn(txn, op->key, op->klen, in->recops[1 - i].key,
+					    in->recops[1 - i].klen, err)) < 0)
 			return rc;
 		/* A mode that changes with the value (a chmod while it was written): a stored
 		 * access ACL follows, as after any chmod. */
@@ -289,10 +348,19 @@ static int do_moves(struct kv_store *s, struct kv_intent *in, int dead, int *fir
 		kv__shard_failed(s, m->shard);
 		if (*first_err == 0)
 			*first_err = rc;
-		for (j = 0; j < in->nrecops; j++)
-			if (!in->recops[j].remove && in->recops[j].klen == m->klen &&
-			    memcmp(in->recops[j].key, m->key, m->klen) == 0)
+		for (j = 0; j < in->nrecops; j++) {
+			const char *vk;
+			size_t vklen;
+
+			if (in->recops[j].remove)
+				continue;
+			/* The record whose value this was: by its value key (a linked file's
+			 * value may sit at another name's path). */
+			kv_record_vkey(&in->recops[j].rec, in->recops[j].key, in->recops[j].klen,
+				       &vk, &vklen);
+			if (vklen == m->klen && memcmp(vk, m->key, m->klen) == 0)
 				drop_replica(&in->recops[j].rec, m->shard);
+		}
 		/* Whatever that shard holds at the final path is not the new value. */
 		(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES, final.shard,
 				     final.key, final.klen, 0);
@@ -386,7 +454,7 @@ static int put_prepare_intent(struct kv_put *p, const int order[])
 	for (i = 0; i < p->n; i++) {
 		const char *name = sh->v[order[i]].name;
 
-		if (kv_fileref_add(in->undo, &in->nundo, KV_INTENT_FILES, name, p->key, p->klen,
+		if (kv_fileref_add(in->undo, &in->nundo, KV_INTENT_FILES, name, p->vkey, p->vklen,
 				   p->update ? p->rec.gen : 0) < 0)
 			return -ENOSPC;
 		(void)snprintf(p->rec.rep[i], sizeof(p->rec.rep[i]), "%s", name);
@@ -400,7 +468,7 @@ static int put_urls(struct kv_put *p, struct kv_err *err)
 	int i, rc = 0;
 
 	for (i = 0; i < p->n && rc == 0; i++) {
-		rc = kv__key_url(p->s, p->rec.rep[i], p->key, p->klen, p->urls[i],
+		rc = kv__key_url(p->s, p->rec.rep[i], p->vkey, p->vklen, p->urls[i],
 				 sizeof(p->urls[i]), err);
 		if (rc == 0)
 			rc = kv__ref_url(p->s, &p->in->undo[i], p->up_urls[i],
@@ -417,6 +485,22 @@ static int put_fits(struct kv_txn *txn, void *arg, struct kv_err *err)
 	return kv__file_fits(txn, p->key, p->klen, err);
 }
 
+/* A new value for one name of a linked file goes where the inode's value is: the value
+ * key's path, on its placement, with the value key (the inode) locked too (links.c). */
+static int put_linked(struct kv_put *p, int order[], struct kv_err *err)
+{
+	const char *vk;
+	int rc = kv__lock_vkey(p->s, p->key, p->klen, &p->old, p->vlock, &p->vheld, err);
+
+	if (rc < 0)
+		return rc;
+	kv_record_vkey(&p->old, p->key, p->klen, &vk, &p->vklen);
+	memcpy(p->vkey, vk, p->vklen);
+	p->vkey[p->vklen] = '\0';
+	p->n = kv_place(&p->s->cfg.shards, p->vkey, p->vklen, p->s->cfg.replicas, order);
+	return 0;
+}
+
 int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size, unsigned flags,
 		 const struct kv_meta *meta, struct kv_put **out, struct kv_err *err)
 {
@@ -429,14 +513,17 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 	if (rc < 0)
 		return rc;
 	p = calloc(1, sizeof(*p));
-	if (p == NULL || (p->in = calloc(1, sizeof(*p->in))) == NULL ||
+	if (p == NULL || (p->in = calloc(2, sizeof(*p->in))) == NULL ||
 	    (s->cfg.checksum && (p->md5 = kv_md5_new()) == NULL)) {
 		kv_put_free(p);
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	}
 	p->s = s;
+	p->vlock = p->in + 1;
 	memcpy(p->key, key, klen);
 	p->klen = klen;
+	memcpy(p->vkey, key, klen);
+	p->vklen = klen;
 	if (meta != NULL) {
 		p->meta = *meta;
 		p->has_meta = 1;
@@ -454,6 +541,8 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 		rc = kv_err_set(err, -EEXIST, "key '%.*s' exists", (int)klen, key);
 		goto fail;
 	}
+	if (rc == 0 && p->old.nlink > 1)
+		rc = put_linked(p, order, err);
 	if (rc == 0) {
 		p->update = 1;
 		(void)put_prepare_intent(p, order);
@@ -551,7 +640,7 @@ static int put_commit_update(struct kv_put *p, struct kv_err *err)
 	for (i = 0; i < p->old.nrep; i++)
 		if (!kv_record_has_replica(&p->rec, p->old.rep[i]))
 			(void)kv_fileref_add(in->cleanup, &in->ncleanup, KV_INTENT_FILES,
-					     p->old.rep[i], p->key, p->klen, 0);
+					     p->old.rep[i], p->vkey, p->vklen, 0);
 	rc = kv_intents_update(p->s->ints, p->key, p->klen, in, err);
 	if (rc < 0)
 		return rc;
@@ -584,6 +673,9 @@ int kv_put_commit(struct kv_put *p, struct kv_record *rec, struct kv_err *err)
 		p->rec.mode = p->old.mode;
 		p->rec.uid = p->old.uid;
 		p->rec.gid = p->old.gid;
+		p->rec.nlink = p->old.nlink; /* the names stay; the index stores under each */
+		memcpy(p->rec.vkey, p->old.vkey, (size_t)p->old.vkey_len + 1);
+		p->rec.vkey_len = p->old.vkey_len;
 		if (p->has_meta)
 			kv_meta_apply(&p->rec, &p->meta);
 		rc = put_commit_update(p, err);
@@ -613,6 +705,7 @@ void kv_put_free(struct kv_put *p)
 	if (p->locked && !p->committed)
 		(void)kv__exec_undo(p->s, p->key, p->klen, p->in);
 	kv_hasher_free(p->hasher);
+	kv__unlock_vkey(p->s, p->key, p->klen, &p->old, p->vheld);
 	kv_md5_free(p->md5);
 	free(p->in);
 	free(p);
@@ -735,7 +828,7 @@ static int delete_replicas(struct kv_store *s, const char *key, size_t klen, str
 	return first;
 }
 
-int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err)
+int kv__delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *err)
 {
 	struct kv_intent *in = calloc(1, sizeof(*in));
 	struct kv_recop *op;
@@ -752,7 +845,9 @@ int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_
 		goto out;
 	kv_crash_point("delete.locked");
 	rc = kv_store_get(s, key, klen, &op->rec, err);
-	if (rc < 0) {
+	if (rc == 0 && op->rec.nlink > 1)
+		rc = 1; /* one name of several: the caller unlinks it (links.c) */
+	if (rc != 0) {
 		(void)kv_intents_release(s->ints, key, klen, NULL);
 		goto out;
 	}

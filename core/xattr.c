@@ -421,7 +421,8 @@ static int set_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 					  "(%d bytes of names)",
 					  (int)a->plen, a->path, KV_XATTR_LIST_MAX);
 	}
-	return entry_put(txn, a->path, a->plen, a->name, klen - KV_SHA256_LEN, a->val, a->len, err);
+	rc = entry_put(txn, a->path, a->plen, a->name, klen - KV_SHA256_LEN, a->val, a->len, err);
+	return rc < 0 ? rc : kv_xattr_share_txn(txn, a->path, a->plen, err);
 }
 
 int kv_xattr_set(struct kv_index *idx, const char *path, size_t plen, const char *name, int who,
@@ -451,7 +452,9 @@ static int remove_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 	size_t klen = entry_key(a->path, a->plen, a->name, key);
 	int rc = kv_txn_del(txn, KV_XATTRS, key, klen, err);
 
-	return rc == -ENOENT ? kv_err_set(err, -ENODATA, "no attribute %s", a->name) : rc;
+	if (rc == -ENOENT)
+		return kv_err_set(err, -ENODATA, "no attribute %s", a->name);
+	return rc < 0 ? rc : kv_xattr_share_txn(txn, a->path, a->plen, err);
 }
 
 int kv_xattr_remove(struct kv_index *idx, const char *path, size_t plen, const char *name, int who,
@@ -509,9 +512,10 @@ static int collect(struct kv_txn *txn, const char *path, size_t plen, struct ent
 	return rc == -ENOMEM ? kv_err_set(err, rc, "out of memory") : rc;
 }
 
-/* Remove each collected entry of from and, when to is not NULL, store it as to's. */
+/* Remove each collected entry of from (unless keep) and, when to is not NULL, store it as
+ * to's. */
 static int replay(struct kv_txn *txn, const struct entries *e, const char *from, size_t flen,
-		  const char *to, size_t tlen, struct kv_err *err)
+		  const char *to, size_t tlen, int keep, struct kv_err *err)
 {
 	char key[ENTRY_KEY_MAX];
 	size_t off = 0;
@@ -526,7 +530,8 @@ static int replay(struct kv_txn *txn, const struct entries *e, const char *from,
 
 		memcpy(&vlen, e->buf + off + 2, 4);
 		memcpy(key + KV_SHA256_LEN, e->buf + off + 6, n);
-		rc = kv_txn_del(txn, KV_XATTRS, key, KV_SHA256_LEN + n, err);
+		if (!keep)
+			rc = kv_txn_del(txn, KV_XATTRS, key, KV_SHA256_LEN + n, err);
 		if (rc == 0 && to != NULL)
 			rc = entry_value(from, flen, e->buf + off + 6 + n, vlen, &val, &alen, err);
 		if (rc == 0 && to != NULL)
@@ -546,9 +551,55 @@ int kv_xattr_move_txn(struct kv_txn *txn, const char *from, size_t flen, const c
 	if (rc == 0)
 		rc = collect(txn, from, flen, &e, err);
 	if (rc == 0)
-		rc = replay(txn, &e, from, flen, to, tlen, err);
+		rc = replay(txn, &e, from, flen, to, tlen, 0, err);
 	free(e.buf);
 	return rc;
+}
+
+/* to's attributes become a copy of from's. */
+static int copy_txn(struct kv_txn *txn, const char *from, size_t flen, const char *to, size_t tlen,
+		    struct kv_err *err)
+{
+	struct entries e = { NULL, 0, 0, 0 };
+	int rc = kv_txn_drop_xattrs(txn, to, tlen, err);
+
+	if (rc == 0)
+		rc = collect(txn, from, flen, &e, err);
+	if (rc == 0)
+		rc = replay(txn, &e, from, flen, to, tlen, 1, err);
+	free(e.buf);
+	return rc;
+}
+
+struct share_arg {
+	struct kv_txn *txn;
+	const char *path;
+	size_t plen;
+	struct kv_err *err;
+};
+
+static int share_one(const char *row, size_t rlen, const void *val, size_t len, void *arg)
+{
+	struct share_arg *a = arg;
+	char name[KV_KEY_MAX + 1];
+
+	(void)row;
+	(void)rlen;
+	if (len > KV_KEY_MAX || (len == a->plen && memcmp(val, a->path, len) == 0))
+		return 0;
+	memcpy(name, val, len); /* the row's bytes go away when the table changes */
+	return copy_txn(a->txn, a->path, a->plen, name, len, a->err);
+}
+
+int kv_xattr_share_txn(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
+{
+	struct share_arg a = { txn, path, plen, err };
+	struct kv_record rec;
+	int rc = kv_txn_get(txn, KV_KEYS, path, plen, &rec, NULL);
+
+	if (rc < 0 || rec.nlink <= 1)
+		return 0; /* a directory, or a file with one name */
+	return kv_txn_each_link(txn, rec.ino, share_one, &a, err);
 }
 
 int kv_xattr_chmod_txn(struct kv_txn *txn, const char *path, size_t plen, uint32_t mode,
@@ -579,7 +630,7 @@ int kv_xattr_chmod_txn(struct kv_txn *txn, const char *path, size_t plen, uint32
 	acl_apply_mode(acl, vlen, &mode, 0);
 	rc = entry_put(txn, path, plen, KV_ACL_ACCESS, strlen(KV_ACL_ACCESS), acl, vlen, err);
 	free(acl);
-	return rc;
+	return rc < 0 ? rc : kv_xattr_share_txn(txn, path, plen, err);
 }
 
 /* --- for the frontends --- */

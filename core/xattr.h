@@ -93,6 +93,12 @@ int kv_xattr_move_txn(struct kv_txn *txn, const char *from, size_t flen, const c
 int kv_xattr_chmod_txn(struct kv_txn *txn, const char *path, size_t plen, uint32_t mode,
 		       struct kv_err *err);
 
+/* In a write transaction: the names of a hard-linked file share its attributes (one
+ * inode, so one ACL the kernel checks whichever name is used): path's, just changed, are
+ * copied to every other name of its inode (index.h, KV_LINKS). 0 at once for a file with
+ * one name or a directory. Called by every change of attributes here and by link. */
+int kv_xattr_share_txn(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err);
+
 /* The permission bits (0777) an access ACL implies: owner from its owner entry, group from
  * its mask (or the owning group's entry when it has none), other from its other entry.
  * Returns 0, or -EINVAL when val is not a well-formed ACL. */

@@ -1,9 +1,10 @@
 /* fs.h — what the FUSE callbacks share: fs.c (what every callback sits on), handles.c
  * (what fi->fh points at), spool.c (written bytes waiting, and their upload), file_read.c,
  * file_write.c, file_open.c (open and close), unlink.c (names going under open files),
- * sync.c (fsync of a directory, fallocate), meta.c (metadata), xattr.c (attributes and
- * ACLs), create.c (new files) and ops.c (names, directories, the callback table), each
- * file using only those listed before it. Private to them; main.c uses ops.h.
+ * sync.c (fsync of a directory, fallocate), links.c (hard links), meta.c (metadata),
+ * xattr.c (attributes and ACLs), create.c (new files) and ops.c (names, directories, the
+ * callback table), each file using only those listed before it. Private to them; main.c
+ * uses ops.h.
  *
  * Every callback returns 0 (or a count) or a negative errno. Core errors already are
  * negative errnos; tk_errno is the one place that turns them into what the kernel sees.
@@ -42,6 +43,22 @@ struct kv_meta tk_caller_meta(mode_t mode);
 
 /* The file node behind fi, or NULL (no handle, or a directory's). */
 struct node *tk_file_of(const struct fuse_file_info *fi);
+
+/* A hard-linked file's names are inodes of their own to the kernel (libfuse's
+ * high-level API keeps a node per path), each with cached attributes and pages: after a
+ * change through one name, the others' caches must go. The other names of key ("/name",
+ * each NUL-terminated; none for a file with one name), taken before a change that may
+ * remove key's record (unlink), or after it; then their caches dropped, the link count,
+ * mode, owner and ctime of those open in this mount read again from the index, nm
+ * freed. */
+struct tk_names {
+	char *buf;
+	size_t len;
+};
+void tk_names_of(const char *key, size_t klen, struct tk_names *nm);
+void tk_names_changed(struct tk_names *nm);
+/* Both, after a change through key. */
+void tk_links_changed(const char *key, size_t klen);
 
 /* --- handles.c --- */
 
@@ -124,6 +141,17 @@ int tk_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi);
 /* fallocate of an open file: mode 0 grows it with zeros to off + len; KEEP_SIZE has
  * nothing to reserve (0); holes and zero ranges: EOPNOTSUPP. */
 int tk_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi);
+
+/* --- links.c --- */
+
+int tk_link(const char *from, const char *to);
+/* The callbacks of file.c that change a file's names or bytes, then drop the kernel's
+ * caches of its other names (tk_links_changed). */
+int tk_unlink_name(const char *path);
+int tk_flush_name(const char *path, struct fuse_file_info *fi);
+int tk_release_name(const char *path, struct fuse_file_info *fi);
+int tk_fsync_name(const char *path, int datasync, struct fuse_file_info *fi);
+int tk_truncate_name(const char *path, off_t size, struct fuse_file_info *fi);
 
 /* --- meta.c --- */
 

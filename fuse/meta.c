@@ -1,6 +1,7 @@
 /* meta.c — the metadata callbacks: chmod, chown and utimens. An open file of this mount
- * keeps the change with its bytes while they wait for upload (tk_node_set_meta, file_write.c);
- * anything else has it stored at once.
+ * keeps the change with its bytes while they wait for upload (tk_node_set_meta,
+ * file_write.c); anything else has it stored at once. The other names of a hard-linked
+ * file show it too (tk_links_changed).
  */
 #include "fs.h"
 
@@ -10,8 +11,8 @@
 
 #include "sys.h"
 
-static int set_meta(const char *path, struct fuse_file_info *fi, const struct kv_meta *m,
-		    const char *op)
+static int set_meta_of(const char *path, struct fuse_file_info *fi, const struct kv_meta *m,
+		       const char *op)
 {
 	struct node *n = tk_file_of(fi);
 	struct kv_record rec;
@@ -37,6 +38,21 @@ static int set_meta(const char *path, struct fuse_file_info *fi, const struct kv
 	}
 	rc = kv_store_setmeta(tk_ctx()->store, key, klen, m, &err);
 	return rc < 0 ? tk_errno(rc, &err, op, path) : 0;
+}
+
+/* A change through one name of a linked file shows through the others at once. */
+static int set_meta(const char *path, struct fuse_file_info *fi, const struct kv_meta *m,
+		    const char *op)
+{
+	int rc = set_meta_of(path, fi, m, op);
+	size_t klen;
+	const char *key;
+
+	if (rc == 0 && path != NULL) {
+		key = tk_key(path, &klen);
+		tk_links_changed(key, klen);
+	}
+	return rc;
 }
 
 int tk_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)

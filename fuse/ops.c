@@ -1,10 +1,10 @@
 /* ops.c — FUSE callbacks for names and directories, and the table of every callback:
  * paths are keys ("/a/b" is key "a/b"). Attributes and listings come from the index, never
  * from a shard (only a rename copies values, in the core). Open files are file_open.c's
- * (their bytes: file_read.c, file_write.c, spool.c), unlink unlink.c's, new files
- * create.c's, chmod, chown and utimens meta.c's. Every callback returns 0 or a negative
- * errno; core errors already are negative errnos (tk_errno maps the few that are not).
- * See tinykv(8).
+ * (their bytes: file_read.c, file_write.c, spool.c), unlink unlink.c's, hard links
+ * links.c's, new files create.c's, chmod, chown and utimens meta.c's. Every callback
+ * returns 0 or a negative errno; core errors already are negative errnos (tk_errno maps
+ * the few that are not). See tinykv(8).
  */
 #include "fs.h"
 
@@ -57,6 +57,12 @@ static nlink_t dir_links(const char *key, size_t klen)
 	return subdirs > TK_LINKS_COUNTED ? 1 : (nlink_t)(2 + subdirs);
 }
 
+/* A file's links: its names (hard links share one record, core/links.c). */
+static nlink_t file_links(const struct kv_record *rec)
+{
+	return rec->nlink > 0 ? (nlink_t)rec->nlink : 1;
+}
+
 static void fill_stat(struct stat *st, const char *key, size_t klen, const struct kv_record *rec)
 {
 	memset(st, 0, sizeof(*st));
@@ -78,7 +84,7 @@ static void fill_stat(struct stat *st, const char *key, size_t klen, const struc
 		break;
 	case KV_TYPE_LNK:
 		st->st_mode = S_IFLNK | 0777;
-		st->st_nlink = 1;
+		st->st_nlink = file_links(rec);
 		break;
 	case KV_TYPE_FIFO:
 	case KV_TYPE_CHR:
@@ -86,11 +92,11 @@ static void fill_stat(struct stat *st, const char *key, size_t klen, const struc
 	case KV_TYPE_SOCK:
 		st->st_mode = special_mode(rec->type) | (rec->mode & 07777);
 		st->st_rdev = (dev_t)rec->rdev;
-		st->st_nlink = 1;
+		st->st_nlink = file_links(rec);
 		break;
 	default:
 		st->st_mode = S_IFREG | (rec->mode & 07777);
-		st->st_nlink = 1;
+		st->st_nlink = file_links(rec);
 		break;
 	}
 }
@@ -335,13 +341,6 @@ static int tk_symlink(const char *target, const char *path)
 	return rc < 0 ? tk_errno(rc, &err, "symlink", path) : 0;
 }
 
-static int tk_link(const char *from, const char *to)
-{
-	(void)from;
-	(void)to;
-	return -EPERM; /* a value has exactly one key */
-}
-
 /* Files open beneath a directory about to be renamed: stored first (the rename moves what
  * the index holds), and checked to fit under their new name. */
 static int flush_tree(const char *dir, size_t dlen, size_t tlen)
@@ -487,7 +486,7 @@ const struct fuse_operations tinykv_ops = {
 	.releasedir = tk_releasedir,
 	.mkdir = tk_mkdir,
 	.rmdir = tk_rmdir,
-	.unlink = tk_unlink,
+	.unlink = tk_unlink_name,
 	.symlink = tk_symlink,
 	.link = tk_link,
 	.mknod = tk_mknod,
@@ -496,12 +495,12 @@ const struct fuse_operations tinykv_ops = {
 	.create = tk_create,
 	.read = tk_read,
 	.write = tk_write,
-	.truncate = tk_truncate,
-	.flush = tk_flush,
-	.fsync = tk_fsync,
+	.truncate = tk_truncate_name,
+	.flush = tk_flush_name,
+	.fsync = tk_fsync_name,
 	.fsyncdir = tk_fsyncdir,
 	.fallocate = tk_fallocate,
-	.release = tk_release,
+	.release = tk_release_name,
 	.chmod = tk_chmod,
 	.chown = tk_chown,
 	.utimens = tk_utimens,

@@ -78,6 +78,7 @@ int tk_setxattr(const char *path, const char *name, const char *value, size_t si
 			       &err);
 	if (rc < 0)
 		return tk_errno(rc, &err, "setxattr", path);
+	tk_links_changed(key, klen); /* the other names' cached ACLs */
 	if (strcmp(name, KV_ACL_ACCESS) == 0)
 		return mode_follows_acl(path, key, klen, value, size);
 	return 0;
@@ -121,7 +122,10 @@ int tk_removexattr(const char *path, const char *name)
 
 	if (rc == -ENODATA || rc == -EOPNOTSUPP)
 		return rc;
-	return rc < 0 ? tk_errno(rc, &err, "removexattr", path) : 0;
+	if (rc < 0)
+		return tk_errno(rc, &err, "removexattr", path);
+	tk_links_changed(key, klen);
+	return 0;
 }
 
 void tk_xattr_init(struct fuse_conn_info *conn)

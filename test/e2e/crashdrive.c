@@ -10,6 +10,7 @@
  *   crashdrive CONF put KEY FILE      write FILE's bytes as KEY's value
  *   crashdrive CONF delete KEY
  *   crashdrive CONF rename FROM TO    a key or a directory
+ *   crashdrive CONF link FROM TO      a second name (hard link) of FROM
  *   crashdrive CONF mkdir DIR
  *   crashdrive CONF rebalance         give every key the replicas CONF places it on
  *   crashdrive CONF get KEY FILE      KEY's value into FILE; status 3 when there is no KEY
@@ -107,6 +108,8 @@ static int run(struct kv_store *s, int argc, char **argv, struct kv_err *err)
 	if (!strcmp(cmd, "rename") && argc == 5)
 		return kv_store_rename(s, argv[3], strlen(argv[3]), argv[4], strlen(argv[4]), 0,
 				       err);
+	if (!strcmp(cmd, "link") && argc == 5)
+		return kv_store_link(s, argv[3], strlen(argv[3]), argv[4], strlen(argv[4]), err);
 	if (!strcmp(cmd, "mkdir") && argc == 4)
 		return kv_store_mkdir(s, argv[3], strlen(argv[3]), NULL, err);
 	if (!strcmp(cmd, "rebalance") && argc == 3)
@@ -128,9 +131,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 3) {
-		fprintf(stderr,
-			"usage: crashdrive CONF put|delete|rename|mkdir|rebalance|get|recover|"
-			"reboot ARGS (see its opening comment)\n");
+		fprintf(stderr, "usage: crashdrive CONF put|delete|rename|link|mkdir|rebalance|get|"
+				"recover|reboot ARGS (see its opening comment)\n");
 		return 2;
 	}
 	err.msg[0] = '\0';

@@ -236,6 +236,45 @@ healthy() {
 	healthy
 }
 
+# A hard link's value key unlinked: its value is copied to the other name's placement
+# under a rename's intents (core/links.c, rename.c), so every cut leaves it whole under
+# one name at least.
+@test "unlink of a hard link's value key killed before its COMMIT: both names, the value whole" {
+	local p
+	for p in rename.locked rename.staged; do
+		drive put "ul-$p" "$KV_DIR/old"
+		drive link "ul-$p" "ul2-$p"
+		crash_at "$p" delete "ul-$p"
+		recovered 2	# the other name's intent and the unlinked name's lock
+		holds "ul-$p" "$KV_DIR/old"
+		holds "ul2-$p" "$KV_DIR/old"
+		healthy
+	done
+}
+
+@test "unlink of a hard link's value key killed from its COMMIT on: the other name holds it" {
+	local p
+	for p in commit.intent commit.move commit.moved commit.indexed commit.cleaned; do
+		drive put "ul-$p" "$KV_DIR/old"
+		drive link "ul-$p" "ul2-$p"
+		crash_at "$p" delete "ul-$p"
+		recovered 2
+		absent "ul-$p"
+		holds "ul2-$p" "$KV_DIR/old"
+		healthy
+	done
+}
+
+@test "a replacement through a hard link's other name, killed after its COMMIT: both names hold it" {
+	drive put lk-a "$KV_DIR/old"
+	drive link lk-a lk-b
+	crash_at commit.move put lk-b "$KV_DIR/new"
+	recovered '[12]'
+	holds lk-a "$KV_DIR/new"
+	holds lk-b "$KV_DIR/new"
+	healthy
+}
+
 @test "directory rename killed part-way: every key whole under one of its names" {
 	drive mkdir d1
 	drive put d1/x "$KV_DIR/old"

@@ -2,8 +2,9 @@
  * bytes every reader takes from LMDB, which a damaged or foreign index may hold.
  *
  * Properties: what decodes is within the record's limits, encodes back to exactly the
- * bytes it came from (a version-2 record; a version-1 one encodes as version 2, its bytes
- * plus the inode number and rdev, both zero), and decodes again to the same record
+ * bytes it came from (a version-3 record; a version-2 one encodes as version 3, its bytes
+ * plus nlink 1 and an empty value key; a version-1 one also gains the inode number and
+ * rdev, both zero), and decodes again to the same record
  * (decode∘encode is the identity on everything decode accepts).
  */
 #include <stddef.h>
@@ -25,7 +26,8 @@ static int same_record(const struct kv_record *a, const struct kv_record *b)
 			return 0;
 	return a->target_len == b->target_len &&
 	       memcmp(a->target, b->target, (size_t)a->target_len + 1) == 0 && a->ino == b->ino &&
-	       a->rdev == b->rdev;
+	       a->rdev == b->rdev && a->nlink == b->nlink && a->vkey_len == b->vkey_len &&
+	       memcmp(a->vkey, b->vkey, (size_t)a->vkey_len + 1) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -39,17 +41,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kv_record_decode(data, size, &r) < 0)
 		return 0;
 	FUZZ_CHECK(r.type >= KV_TYPE_REG && r.type <= KV_TYPE_LAST);
-	FUZZ_CHECK(data[0] == 2 || (r.type <= KV_TYPE_DIR && r.ino == 0 && r.rdev == 0));
+	FUZZ_CHECK(data[0] >= 2 || (r.type <= KV_TYPE_DIR && r.ino == 0 && r.rdev == 0));
+	FUZZ_CHECK(data[0] == 3 || (r.nlink == 1 && r.vkey_len == 0));
+	FUZZ_CHECK(r.vkey_len <= KV_KEY_MAX && r.vkey[r.vkey_len] == '\0');
 	FUZZ_CHECK(r.nrep <= KV_MAX_REPLICAS && r.target_len <= KV_TARGET_MAX);
 	for (i = 0; i < r.nrep; i++)
 		FUZZ_CHECK(memchr(r.rep[i], '\0', sizeof(r.rep[i])) != NULL);
 	FUZZ_CHECK(r.target[r.target_len] == '\0');
 
 	n = kv_record_encode(&r, buf, sizeof(buf));
-	if (data[0] == 2)
+	if (data[0] == 3)
 		FUZZ_CHECK(n == size && memcmp(buf, data, size) == 0);
 	else
-		FUZZ_CHECK(n == size + 16 && buf[0] == 2 &&
+		FUZZ_CHECK(n == size + (data[0] == 1 ? 16 : 0) + 6 && buf[0] == 3 &&
 			   memcmp(buf + 1, data + 1, size - 1) == 0);
 	memset(&back, 0xa5, sizeof(back));
 	FUZZ_CHECK(kv_record_decode(buf, n, &back) == 0);

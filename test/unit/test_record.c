@@ -205,7 +205,7 @@ UNIT_TEST(record_v2_special_files_round_trip)
 		r.ino = 0x0123456789abcdefULL;
 		r.rdev = types[i] == KV_TYPE_CHR || types[i] == KV_TYPE_BLK ? 0x10203 : 0;
 		n = kv_record_encode(&r, buf, sizeof(buf));
-		CHECK(n > 0 && buf[0] == 2);
+		CHECK(n > 0 && buf[0] == 3);	/* written as the current version */
 		memset(&back, 0, sizeof(back)); /* as above */
 		CHECK(kv_record_decode(buf, n, &back) == 0);
 		CHECK(memcmp(&r, &back, sizeof(r)) == 0);
@@ -217,7 +217,8 @@ UNIT_TEST(record_v2_special_files_round_trip)
 }
 
 /* A version-1 record, as an older tinykv wrote it (no inode number, no rdev), decodes:
- * bytes of test/fuzz/corpus/record/regular. Written again, it is version 2. */
+ * bytes of test/fuzz/corpus/record/regular. Written again, it is version 3 (with nlink 1
+ * and no value key: one name, its own value). */
 UNIT_TEST(record_v1_still_decodes_and_upgrades)
 {
 	static const uint8_t v1[] = {
@@ -239,9 +240,9 @@ UNIT_TEST(record_v1_still_decodes_and_upgrades)
 	CHECK(r.type == KV_TYPE_REG && r.mode == 0644 && r.uid == 1000 && r.gid == 100);
 	CHECK(r.size == 5 && r.gen == 0xdeadbeefcafef00dULL && r.nrep == 2);
 	CHECK_STR(r.rep[1], "localhost:3002");
-	CHECK(r.ino == 0 && r.rdev == 0);
+	CHECK(r.ino == 0 && r.rdev == 0 && r.nlink == 1 && r.vkey_len == 0);
 	n = kv_record_encode(&r, buf, sizeof(buf));
-	CHECK(n == sizeof(v1) + 16 && buf[0] == 2);
+	CHECK(n == sizeof(v1) + 16 + 6 && buf[0] == 3);
 	memset(&back, 0, sizeof(back));
 	CHECK(kv_record_decode(buf, n, &back) == 0);
 	CHECK(memcmp(&r, &back, sizeof(r)) == 0);
