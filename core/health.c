@@ -18,7 +18,7 @@ struct kv_health {
 	int down_ms;
 	_Atomic int64_t down_until[KV_MAX_SHARDS]; /* monotonic ms; 0: up */
 	pthread_t probe;
-	int probing;
+	atomic_int probing; /* read by the probe thread and by every marker */
 	atomic_int stop;
 	struct kv_dav *dav;
 };
@@ -48,8 +48,11 @@ void kv_health_free(struct kv_health *h)
 
 int kv_health_is_up(const struct kv_health *h, int shard)
 {
-	int64_t until = h->down_until[shard];
+	int64_t until;
 
+	if (shard < 0 || shard >= h->shards->n)
+		return 0;
+	until = h->down_until[shard];
 	return until == 0 || kv_mono_ms() >= until;
 }
 
@@ -94,11 +97,13 @@ int kv_health_start_probe(struct kv_health *h)
 		return 0;
 	if (kv_dav_new(&o, &h->dav, NULL) < 0)
 		return -1;
+	/* Set before the thread starts: its first mark_down must already wait for the probe. */
+	h->probing = 1;
 	if (pthread_create(&h->probe, NULL, probe_main, h) != 0) {
+		h->probing = 0;
 		kv_dav_free(h->dav);
 		h->dav = NULL;
 		return -1;
 	}
-	h->probing = 1;
 	return 0;
 }

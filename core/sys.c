@@ -81,8 +81,9 @@ static int proc_stat(int32_t pid, char *state, uint64_t *start)
 
 void kv_self_owner(int32_t *pid, uint64_t *start)
 {
-	static int32_t cached_pid;
-	static uint64_t cached_start;
+	/* Per thread, so no lock: a thread computes it once; after fork() the pid differs. */
+	static _Thread_local int32_t cached_pid;
+	static _Thread_local uint64_t cached_start;
 
 	if (cached_pid != (int32_t)getpid()) {
 		char state;
