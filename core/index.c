@@ -416,11 +416,13 @@ int kv_index_stats(struct kv_index *idx, uint64_t *keys, uint64_t *dirs, uint64_
 
 	if (rc < 0)
 		return rc;
-	rc = mdb_stat(txn, idx->dbi[KV_KEYS], &st);
-	*keys = st.ms_entries;
-	if (rc == 0 && (rc = mdb_stat(txn, idx->dbi[KV_DIRS], &st)) == 0)
-		*dirs = st.ms_entries;
-	*bytes = mdb_get(txn, idx->dbi[KV_META], &k, &v) == 0 ? get_u64(&v) : 0;
+	if ((rc = mdb_stat(txn, idx->dbi[KV_KEYS], &st)) == 0) {
+		*keys = st.ms_entries;
+		if ((rc = mdb_stat(txn, idx->dbi[KV_DIRS], &st)) == 0)
+			*dirs = st.ms_entries;
+	}
+	if (rc == 0)
+		*bytes = mdb_get(txn, idx->dbi[KV_META], &k, &v) == 0 ? get_u64(&v) : 0;
 	read_end(idx, txn);
 	return rc == 0 ? 0 : mdb_fail(rc, err, idx, "stat");
 }
@@ -824,17 +826,21 @@ int kv_txn_each_link(struct kv_txn *txn, uint64_t ino, kv_txn_each_fn fn, void *
 	return kv_txn_each_prefix(txn, KV_LINKS, prefix, sizeof(prefix), fn, arg, err);
 }
 
-int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen)
+int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen,
+		      struct kv_err *err)
 {
 	MDB_cursor *cur;
 	MDB_val k = mval(prefix, plen), v;
-	int found = 0;
+	int rc = mdb_cursor_open(txn->txn, txn->idx->dbi[t], &cur), found = 0;
 
-	if (mdb_cursor_open(txn->txn, txn->idx->dbi[t], &cur) != 0)
-		return 0;
-	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0)
+	if (rc != 0)
+		return mdb_fail(rc, err, txn->idx, "open a cursor");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0)
 		found = k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0;
 	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_fail(rc, err, txn->idx, "read");
 	return found;
 }
 
