@@ -164,8 +164,10 @@ void kv_link_row(uint64_t ino, const char *name, size_t nlen, char out[KV_LINK_R
 int kv_txn_each_link(struct kv_txn *txn, uint64_t ino, kv_txn_each_fn fn, void *arg,
 		     struct kv_err *err);
 
-/* 1 when some key in table starts with prefix (plen > 0), else 0. */
-int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen);
+/* 1 when some key in table starts with prefix (plen > 0), 0 when none does, or a negative
+ * errno (err set) when the table could not be read. */
+int kv_txn_has_prefix(struct kv_txn *txn, enum kv_table t, const char *prefix, size_t plen,
+		      struct kv_err *err);
 
 /* The one place LMDB's error space becomes ours (index and intent log): 0 for 0,
  * MDB_NOTFOUND -ENOENT, MDB_MAP_FULL -ENOSPC, MDB_READERS_FULL -EAGAIN,

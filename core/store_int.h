@@ -201,6 +201,12 @@ int kv__file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_
 /* "path/" into buf; returns its length or -ENAMETOOLONG. */
 int kv__with_slash(const char *path, size_t plen, char *buf);
 
+/* 1 when some file or directory sits below path (a key starting "path/"), 0 when none
+ * does (also when "path/" is too long to be a key's start), or a negative errno when the
+ * index could not be read: a caller must not take an unreadable index for an empty
+ * directory. */
+int kv__has_entries(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err);
+
 /* --- hard links --- */
 
 /* write.c. The caller holds key's lock and has read its record rec. When rec is linked
@@ -226,8 +232,5 @@ int kv__rename(struct kv_store *s, const char *from, size_t flen, const char *to
  * remain — one COMMIT intent on to, as a rename's. */
 int kv__move_value_to(struct kv_store *s, const char *from, size_t flen, const char *to,
 		      size_t tlen, struct kv_err *err);
-
-/* Report a shard failure (by shard name) to the health view. */
-void kv__shard_failed(struct kv_store *s, const char *name);
 
 #endif

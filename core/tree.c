@@ -123,17 +123,16 @@ struct mkdir_arg {
 	struct kv_record rec;
 };
 
-static int exists_in_txn(struct kv_txn *txn, const char *path, size_t plen)
+/* 1 when path is a file or a directory (made, or implied by what is below it), 0 when not,
+ * or a negative errno. */
+static int exists_in_txn(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
 {
 	struct kv_record r;
-	char prefix[KV_KEY_MAX + 1];
-	int n = kv__with_slash(path, plen, prefix);
 
 	if (kv_txn_get(txn, KV_KEYS, path, plen, &r, NULL) == 0 ||
 	    kv_txn_get(txn, KV_DIRS, path, plen, &r, NULL) == 0)
 		return 1;
-	return n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
-			 kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n));
+	return kv__has_entries(txn, path, plen, err);
 }
 
 static int mkdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
@@ -143,7 +142,10 @@ static int mkdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 
 	if (rc < 0)
 		return rc;
-	if (exists_in_txn(txn, a->path, a->plen))
+	rc = exists_in_txn(txn, a->path, a->plen, err);
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
 	rc = kv_txn_put(txn, KV_DIRS, a->path, a->plen, &a->rec, err);
 	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);
@@ -166,11 +168,11 @@ int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen, const stru
 static int rmdir_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	struct mkdir_arg *a = arg;
-	char prefix[KV_KEY_MAX + 1];
-	int n = kv__with_slash(a->path, a->plen, prefix), rc;
+	int rc = kv__has_entries(txn, a->path, a->plen, err);
 
-	if (n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
-		      kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n)))
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
 		return kv_err_set(err, -ENOTEMPTY, "'%.*s' is not empty", (int)a->plen, a->path);
 	if (kv_txn_get(txn, KV_KEYS, a->path, a->plen, &a->rec, NULL) == 0)
 		return kv_err_set(err, -ENOTDIR, "'%.*s' is not a directory", (int)a->plen,
@@ -412,10 +414,15 @@ static int setmeta_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 		t = KV_DIRS;
 		rc = kv_txn_get(txn, t, a->path, a->plen, &rec, err);
 	}
-	if (rc == -ENOENT && exists_in_txn(txn, a->path, a->plen)) {
-		implied_dir(a->s, &rec); /* an implied directory becomes explicit */
-		rec.ino = kv_record_ino(NULL, a->path, a->plen); /* as st_ino showed */
-		rc = 0;
+	if (rc == -ENOENT) {
+		rc = kv__has_entries(txn, a->path, a->plen, err);
+		if (rc > 0) {
+			implied_dir(a->s, &rec); /* an implied directory becomes explicit */
+			rec.ino = kv_record_ino(NULL, a->path, a->plen); /* as st_ino showed */
+			rc = 0;
+		} else if (rc == 0) {
+			rc = -ENOENT; /* nothing below it either */
+		}
 	}
 	if (rc == -ENOENT)
 		return kv_err_set(err, rc, "'%.*s' not found", (int)a->plen, a->path);
@@ -472,7 +479,10 @@ static int symlink_txn(struct kv_txn *txn, void *arg, struct kv_err *err)
 
 	if (rc < 0)
 		return rc;
-	if (exists_in_txn(txn, a->path, a->plen))
+	rc = exists_in_txn(txn, a->path, a->plen, err);
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
 		return kv_err_set(err, -EEXIST, "'%.*s' exists", (int)a->plen, a->path);
 	rc = kv_txn_put(txn, KV_KEYS, a->path, a->plen, &a->rec, err);
 	return rc < 0 ? rc : kv__dir_changed(txn, a->path, a->plen, err);

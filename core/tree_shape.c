@@ -22,6 +22,18 @@ int kv__with_slash(const char *path, size_t plen, char *buf)
 }
 
 /* See store_int.h. */
+int kv__has_entries(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
+{
+	char prefix[KV_KEY_MAX + 1];
+	int n = kv__with_slash(path, plen, prefix), rc;
+
+	if (n < 0)
+		return 0;
+	rc = kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n, err);
+	return rc != 0 ? rc : kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n, err);
+}
+
+/* See store_int.h. */
 int kv__file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
 {
 	struct kv_record r;
@@ -46,9 +58,8 @@ int kv__file_above(struct kv_txn *txn, const char *path, size_t plen, struct kv_
 
 int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_err *err)
 {
-	char prefix[KV_KEY_MAX + 1];
 	struct kv_record r;
-	int n, rc = kv__file_above(txn, key, klen, err);
+	int rc = kv__file_above(txn, key, klen, err);
 
 	if (rc < 0)
 		return rc;
@@ -60,9 +71,10 @@ int kv__file_fits(struct kv_txn *txn, const char *key, size_t klen, struct kv_er
 				  (int)klen, key);
 	if (rc != -ENOENT)
 		return rc;
-	n = kv__with_slash(key, klen, prefix);
-	if (n > 0 && (kv_txn_has_prefix(txn, KV_KEYS, prefix, (size_t)n) ||
-		      kv_txn_has_prefix(txn, KV_DIRS, prefix, (size_t)n)))
+	rc = kv__has_entries(txn, key, klen, err);
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
 		return kv_err_set(err, -EISDIR,
 				  "'%.*s' is a directory (there are keys below it, "
 				  "starting with '%.*s/'), so it cannot be a key too",

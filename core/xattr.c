@@ -251,7 +251,6 @@ int kv_acl_inherit(const void *dflt, size_t dlen, uint32_t *mode, void *acl, siz
 /* Is path a key or a directory? 0 when so, making an implied directory explicit. */
 static int path_exists_txn(struct kv_txn *txn, const char *path, size_t plen, struct kv_err *err)
 {
-	char prefix[KV_KEY_MAX + 1];
 	struct kv_record rec;
 	int rc = kv_txn_get(txn, KV_KEYS, path, plen, &rec, err);
 
@@ -260,12 +259,10 @@ static int path_exists_txn(struct kv_txn *txn, const char *path, size_t plen, st
 	rc = kv_txn_get(txn, KV_DIRS, path, plen, &rec, err);
 	if (rc != -ENOENT || (plen == 1 && path[0] == '/'))
 		return rc == -ENOENT ? 0 : rc; /* the root always is */
-	if (plen + 1 > KV_KEY_MAX)
-		return kv_err_set(err, -ENOENT, "'%.*s' not found", (int)plen, path);
-	memcpy(prefix, path, plen);
-	prefix[plen] = '/';
-	if (!kv_txn_has_prefix(txn, KV_KEYS, prefix, plen + 1) &&
-	    !kv_txn_has_prefix(txn, KV_DIRS, prefix, plen + 1))
+	rc = kv__has_entries(txn, path, plen, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
 		return kv_err_set(err, -ENOENT, "'%.*s' not found", (int)plen, path);
 	kv_record_new(&rec, KV_TYPE_DIR, NULL); /* implied: made explicit */
 	return kv_txn_put(txn, KV_DIRS, path, plen, &rec, err);

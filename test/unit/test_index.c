@@ -48,10 +48,9 @@ static int has_prefix(struct kv_txn *txn, void *arg, struct kv_err *err)
 {
 	int *found = arg;
 
-	(void)err;
-	found[0] = kv_txn_has_prefix(txn, KV_KEYS, "dir/", 4);
-	found[1] = kv_txn_has_prefix(txn, KV_KEYS, "dis", 3);
-	found[2] = kv_txn_has_prefix(txn, KV_KEYS, "zzz", 3);
+	found[0] = kv_txn_has_prefix(txn, KV_KEYS, "dir/", 4, err);
+	found[1] = kv_txn_has_prefix(txn, KV_KEYS, "dis", 3, err);
+	found[2] = kv_txn_has_prefix(txn, KV_KEYS, "zzz", 3, err);
 	return 0;
 }
 
