@@ -19,7 +19,7 @@
  * followed; another value is not forced on the handles that opened the old one: their
  * node leaves the table (they go on with the old value, or EIO), and 1 tells the caller
  * to open a node of its own. */
-static int node_refresh(struct node *n, const char *key, size_t klen)
+static int node_reopen_check(struct node *n, const char *key, size_t klen)
 {
 	struct kv_record rec, cur;
 	int stale = 0;
@@ -60,7 +60,7 @@ int tk_open(const char *path, struct fuse_file_info *fi)
 	if (rec.type == KV_TYPE_DIR)
 		return -EISDIR;
 	n = node_get(key, klen, &rec, &fresh);
-	if (n != NULL && !fresh && node_refresh(n, key, klen)) {
+	if (n != NULL && !fresh && node_reopen_check(n, key, klen)) {
 		node_put(n);
 		n = node_get(key, klen, &rec, &fresh);
 		/* One inode for both values: keep this one's pages out of the kernel's

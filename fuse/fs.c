@@ -109,7 +109,7 @@ void tk_names_of(const char *key, size_t klen, struct tk_names *nm)
 /* A name open in this mount shows its node's record (tk_lookup): what the names share
  * comes from the index again. Its size and times of its own bytes, if it has any not yet
  * stored, stay the node's. */
-static void node_refresh(const char *key, size_t klen)
+static void node_follow_names(const char *key, size_t klen)
 {
 	struct kv_record rec, now;
 	struct node *n;
@@ -141,8 +141,8 @@ void tk_names_changed(struct tk_names *nm)
 
 	for (off = 0; off < nm->len; off += len + 1) {
 		len = strlen(nm->buf + off);
-		node_refresh(nm->buf + off + 1, len - 1);     /* "/name": key "name" */
-		(void)fuse_invalidate_path(f, nm->buf + off); /* -ENOENT: not cached */
+		node_follow_names(nm->buf + off + 1, len - 1); /* "/name": key "name" */
+		(void)fuse_invalidate_path(f, nm->buf + off);  /* -ENOENT: not cached */
 	}
 	free(nm->buf);
 	nm->buf = NULL;
