@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "pool.h"
+#include "sys.h"
 #include "walk.h"
 
 /* 1500 → "1,500" */
@@ -133,6 +134,29 @@ static void file_url(const struct verify *v, int sh, const struct kv_shard_file 
 	url[o] = '\0';
 }
 
+/* Has key an operation in flight, other than this verify's own deletion of another copy
+ * of it? The walkers of two shards meet on the same key: one's lock must not make the
+ * other leave its copy as if a write were under way (delete_file waits for that lock and
+ * checks again under it). An error reading the intent counts as in flight. */
+static int write_in_flight(struct verify *v, const char *key, size_t klen)
+{
+	struct kv_intent *in;
+	int32_t pid;
+	uint64_t start;
+	int rc, ours;
+
+	if (kv_intents_get(kv__intents(v->a.s), key, klen, NULL, NULL) == -ENOENT)
+		return 0;
+	in = malloc(sizeof(*in));
+	if (in == NULL)
+		return 1;
+	rc = kv_intents_get(kv__intents(v->a.s), key, klen, in, NULL);
+	kv_self_owner(&pid, &start);
+	ours = rc == 0 && in->op == KV_OP_LOCK && in->pid == pid && in->start == start;
+	free(in);
+	return rc != -ENOENT && !ours;
+}
+
 /* Is this file something nothing refers to? *why says what it is. On the first walk,
  * values the index places here are counted. A file of a key with an operation in flight
  * is left to that operation. */
@@ -151,7 +175,7 @@ static int unneeded(struct walker *w, int sh, const struct kv_shard_file *f, con
 	}
 	*why = "orphan (its key does not list this shard)";
 	/* Intents first: a write that finishes between the two looks, is in the index. */
-	in_flight = kv_intents_get(kv__intents(v->a.s), f->key, f->klen, NULL, NULL) == 0;
+	in_flight = write_in_flight(v, f->key, f->klen);
 	if (kv_index_get(kv__index(v->a.s), KV_KEYS, f->key, f->klen, &rec, NULL) == 0 &&
 	    rec.type == KV_TYPE_REG && kv_record_has_replica(&rec, f->shard) &&
 	    kv_record_owns_value(&rec, f->key, f->klen)) {
