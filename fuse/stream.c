@@ -1,4 +1,4 @@
-/* stream.c — a background upload fed through a ring buffer.
+/* stream.c — a background upload fed through a ring buffer (core/ring.h).
  *
  * Concurrency: lock guards the ring and the flags. The writer copies into the ring and
  * waits on `room` when it is full; the sender thread takes from it, waiting on `data`,
@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ring.h"
+
 #define RING (4 << 20)
 
 struct stream {
@@ -20,8 +22,7 @@ struct stream {
 	int running;
 	pthread_mutex_t lock;
 	pthread_cond_t data, room;
-	char *ring;
-	size_t head, len;
+	struct kv_ring ring;
 	int eof;
 	int rc; /* the sender's first error */
 	struct kv_err err;
@@ -33,22 +34,22 @@ static void *sender(void *arg)
 
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
+		const char *piece;
 		size_t n;
 		int rc;
 
-		while (st->len == 0 && !st->eof)
+		while (kv_ring_len(&st->ring) == 0 && !st->eof)
 			pthread_cond_wait(&st->data, &st->lock);
-		if (st->len == 0)
+		if (kv_ring_len(&st->ring) == 0)
 			break;
-		n = st->len < RING - st->head ? st->len : RING - st->head;
+		piece = kv_ring_span(&st->ring, st->ring.start, &n);
 		pthread_mutex_unlock(&st->lock);
-		/* The writer only fills outside [head, head+len). */
-		rc = st->rc == 0 ? kv_put_write(st->put, st->ring + st->head, n, &st->err) : 0;
+		/* The writer only appends outside the span. */
+		rc = st->rc == 0 ? kv_put_write(st->put, piece, n, &st->err) : 0;
 		pthread_mutex_lock(&st->lock);
 		if (rc < 0)
 			st->rc = rc; /* later bytes are dropped: the upload is lost */
-		st->head = (st->head + n) % RING;
-		st->len -= n;
+		kv_ring_drop(&st->ring, st->ring.start + n);
 		pthread_cond_signal(&st->room);
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -59,13 +60,16 @@ int stream_begin(struct kv_store *s, const char *key, size_t klen, const struct 
 		 struct stream **out, struct kv_err *err)
 {
 	struct stream *st = calloc(1, sizeof(*st));
+	char *buf = malloc(RING);
 	int rc;
 
 	*out = NULL;
-	if (st == NULL || (st->ring = malloc(RING)) == NULL) {
+	if (st == NULL || buf == NULL) {
+		free(buf);
 		free(st);
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	}
+	kv_ring_init(&st->ring, buf, RING, 0);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->data, NULL);
 	pthread_cond_init(&st->room, NULL);
@@ -88,18 +92,12 @@ int stream_push(struct stream *st, const void *buf, size_t len, struct kv_err *e
 
 	pthread_mutex_lock(&st->lock);
 	while (len > 0 && st->rc == 0) {
-		size_t at = (st->head + st->len) % RING, n = RING - st->len;
+		size_t n = kv_ring_append(&st->ring, p, len);
 
 		if (n == 0) {
 			pthread_cond_wait(&st->room, &st->lock);
 			continue;
 		}
-		if (n > RING - at)
-			n = RING - at;
-		if (n > len)
-			n = len;
-		memcpy(st->ring + at, p, n);
-		st->len += n;
 		p += n;
 		len -= n;
 		pthread_cond_signal(&st->data);
@@ -144,6 +142,6 @@ void stream_free(struct stream *st)
 	pthread_cond_destroy(&st->room);
 	pthread_cond_destroy(&st->data);
 	pthread_mutex_destroy(&st->lock);
-	free(st->ring);
+	free(st->ring.buf);
 	free(st);
 }

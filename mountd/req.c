@@ -34,9 +34,9 @@ void req_free(struct req *r)
 	pthread_cond_destroy(&r->more);
 	pthread_mutex_destroy(&r->lock);
 	if (r->buf_mapped)
-		(void)munmap(r->buf, r->cap);
+		(void)munmap(r->body.buf, r->body.cap);
 	else
-		free(r->buf);
+		free(r->body.buf);
 	free(r->list);
 	free(r->answer);
 	free(r->uri);

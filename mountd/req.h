@@ -14,6 +14,7 @@
 #include "err.h"
 #include "listargs.h"
 #include "pool.h"
+#include "ring.h"
 #include "store.h"
 
 #define ECHO_MAX 100 /* longest value echoed back in a PUT answer */
@@ -58,9 +59,8 @@ struct req {
 
 	pthread_mutex_t lock;
 	pthread_cond_t more; /* the worker waits for body bytes, or the end */
-	char *buf;	     /* PUT body on its way to the worker: a ring */
-	size_t cap, head, len;
-	int buf_mapped; /* buf is mapped apart (a big ring): unmapped, not freed */
+	struct kv_ring body; /* PUT body on its way to the worker (core/ring.h) */
+	int buf_mapped;	     /* body.buf is mapped apart (a big ring): unmapped, not freed */
 	uint64_t received;
 	char echo[ECHO_MAX];
 	size_t echo_len;

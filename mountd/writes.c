@@ -5,8 +5,8 @@
  * kv_pool_try_submit (req_hand_over, req.c) and never wait for a worker; a new write
  * that finds no free worker is answered 503 with Retry-After at once. A request holds a
  * worker only while its bytes flow: the loop thread receives the body into the request's
- * ring, and a worker is given the request when the ring holds bytes; it takes them to
- * the shards (the first piece begins the put: the key's lock, recovery of a dead
+ * ring (core/ring.h), and a worker is given the request when the ring holds bytes; it
+ * takes them to the shards (the first piece begins the put: the key's lock, recovery of a dead
  * writer's intent, the uploads) and, once the ring is empty, lets go of the request
  * again ("parks" it, the uploads paused) until more bytes come. A body that stops
  * arriving is cut off by the connection's timeout, body_timeout while the body is due; a
@@ -165,10 +165,10 @@ static int linger(struct req *r)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	while (r->len == 0 && !r->eof && !r->gone && !r->cancel)
+	while (kv_ring_len(&r->body) == 0 && !r->eof && !r->gone && !r->cancel)
 		if (pthread_cond_timedwait(&r->more, &r->lock, &until) != 0)
 			break;
-	return r->len > 0 || r->eof || r->gone || r->cancel;
+	return kv_ring_len(&r->body) > 0 || r->eof || r->gone || r->cancel;
 }
 
 /* The worker's side of a streamed PUT: take what the ring holds to the shards; at the
@@ -191,7 +191,7 @@ static void put_work(struct req *r)
 			put_cancel(r, status, r->cancel_text);
 			return;
 		}
-		if (r->len == 0 && !r->eof && !linger(r)) {
+		if (kv_ring_len(&r->body) == 0 && !r->eof && !linger(r)) {
 			req_let_go(r); /* parked: the next bytes hand it to a worker again */
 			pthread_mutex_unlock(&r->lock);
 			return;
@@ -200,12 +200,11 @@ static void put_work(struct req *r)
 			pthread_mutex_unlock(&r->lock);
 			continue; /* the top handles it */
 		}
-		if (r->len == 0)
+		if (kv_ring_len(&r->body) == 0)
 			break; /* with the lock held */
-		piece = r->buf + r->head;
-		n = r->len < r->cap - r->head ? r->len : r->cap - r->head;
+		piece = kv_ring_span(&r->body, r->body.start, &n);
 		pthread_mutex_unlock(&r->lock);
-		/* The loop thread only writes outside [head, head+len). */
+		/* The loop thread only appends outside the span. */
 		if (r->put == NULL) {
 			auth_owner(&r->who, &owner);
 			rc = kv_put_begin(r->h->s, r->key, r->klen, r->size, KV_PUT_EXCL, &owner,
@@ -214,8 +213,7 @@ static void put_work(struct req *r)
 		if (rc == 0)
 			rc = kv_put_write(r->put, piece, n, &err);
 		pthread_mutex_lock(&r->lock);
-		r->head = (r->head + n) % r->cap;
-		r->len -= n;
+		kv_ring_drop(&r->body, r->body.start + n);
 		if (rc < 0)
 			break; /* with the lock held */
 		req_unlock_and_wake(r);
@@ -248,18 +246,20 @@ struct job {
 	enum job_kind kind;
 };
 
-/* A whole small body in r->buf: lock the key, write, commit. */
+/* A whole small body in r->body (from position 0, never wrapped): lock the key, write,
+ * commit. */
 static void small_work(struct req *r)
 {
 	struct kv_put *p = NULL;
 	struct kv_meta owner;
 	struct kv_err err;
+	size_t len = kv_ring_len(&r->body);
 	int rc;
 
 	auth_owner(&r->who, &owner);
-	rc = kv_put_begin(r->h->s, r->key, r->klen, (int64_t)r->len, KV_PUT_EXCL, &owner, &p, &err);
+	rc = kv_put_begin(r->h->s, r->key, r->klen, (int64_t)len, KV_PUT_EXCL, &owner, &p, &err);
 	if (rc == 0)
-		rc = kv_put_write(p, r->buf, r->len, &err);
+		rc = kv_put_write(p, r->body.buf, len, &err);
 	put_finish(r, p, rc, &err);
 }
 
@@ -397,10 +397,11 @@ static int exists_answered(struct req *r, struct MHD_Connection *c, enum MHD_Res
 /* A small body: collect it. */
 static enum MHD_Result small_start(struct req *r, struct MHD_Connection *c)
 {
+	char *buf = malloc((size_t)r->size);
+
 	r->small = 1;
-	r->cap = (size_t)r->size;
-	r->buf = malloc(r->cap);
-	if (r->buf == NULL)
+	kv_ring_init(&r->body, buf, buf != NULL ? (size_t)r->size : 0, 0);
+	if (buf == NULL)
 		return answer_plain(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				    "Service unavailable: out of memory\n");
 	return MHD_YES;
@@ -420,15 +421,15 @@ static void body_ended(struct req *r, struct MHD_Connection *c)
 static enum MHD_Result small_data(struct req *r, struct MHD_Connection *c, const char *data,
 				  size_t *size)
 {
-	size_t n = *size < r->cap - r->len ? *size : r->cap - r->len;
-
 	if (*size > 0) {
+		size_t len;
+
 		atomic_fetch_add(&r->h->body_bytes, *size);
-		memcpy(r->buf + r->len, data, n);
-		r->len += n;
-		r->received = r->len;
-		memcpy(r->echo, r->buf, r->len < ECHO_MAX ? r->len : ECHO_MAX);
-		r->echo_len = r->len < ECHO_MAX ? r->len : ECHO_MAX;
+		(void)kv_ring_append(&r->body, data, *size); /* past Content-Length: dropped */
+		len = kv_ring_len(&r->body);
+		r->received = len;
+		r->echo_len = len < ECHO_MAX ? len : ECHO_MAX;
+		memcpy(r->echo, r->body.buf, r->echo_len);
 		*size = 0;
 		return MHD_YES;
 	}
@@ -520,6 +521,8 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 	struct kv_err err;
 	enum MHD_Result ok;
 	const char *why;
+	size_t cap;
+	char *buf;
 	int rc = req_parse_key(r, url, &err);
 
 	if (rc == 0 && (rc = auth_may(&r->who, r->h->s, AUTH_PUT, r->key, r->klen, &err)) < 0)
@@ -549,10 +552,11 @@ enum MHD_Result writes_put_start(struct req *r, struct MHD_Connection *c, const 
 					(unsigned)r->h->body_timeout);
 	if (r->size > 0 && r->size <= SMALL)
 		return small_start(r, c);
-	r->cap = r->size >= 0 && r->size <= BIG ? RING : BIG_RING;
-	r->buf = r->cap == BIG_RING ? map_ring(r->cap) : malloc(r->cap);
-	r->buf_mapped = r->buf != NULL && r->cap == BIG_RING;
-	if (r->buf == NULL)
+	cap = r->size >= 0 && r->size <= BIG ? RING : BIG_RING;
+	buf = cap == BIG_RING ? map_ring(cap) : malloc(cap);
+	kv_ring_init(&r->body, buf, buf != NULL ? cap : 0, 0);
+	r->buf_mapped = buf != NULL && cap == BIG_RING;
+	if (buf == NULL)
 		return answer_plain(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				    "Service unavailable: out of memory\n");
 	return MHD_YES;
@@ -586,7 +590,7 @@ static void busy_locked(struct req *r)
 enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const char *data,
 				size_t *size)
 {
-	size_t n, room, at;
+	size_t n;
 
 	if (r->small)
 		return small_data(r, c, data, size);
@@ -640,17 +644,9 @@ enum MHD_Result writes_put_data(struct req *r, struct MHD_Connection *c, const c
 		memcpy(r->echo + r->echo_len, data, n);
 		r->echo_len += n;
 	}
-	for (room = r->cap - r->len; room > 0 && *size > 0; room = r->cap - r->len) {
-		at = (r->head + r->len) % r->cap;
-		n = r->cap - at < room ? r->cap - at : room;
-		if (n > *size)
-			n = *size;
-		memcpy(r->buf + at, data, n);
-		r->len += n;
-		r->received += n;
-		data += n;
-		*size -= n;
-	}
+	n = kv_ring_append(&r->body, data, *size);
+	r->received += n;
+	*size -= n;
 	if (!r->worker && submit(r, JOB_STREAM) < 0) {
 		/* Mid-body and every queue slot taken: give up on this one. */
 		busy_locked(r);
