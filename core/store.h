@@ -59,8 +59,8 @@ const char *kv_store_notes(const struct kv_store *s);
 void kv_store_set_lock_wait(struct kv_store *s, int ms);
 
 /* Long-running programs: probe shards marked down so they come back quickly (a thread of
- * its own, kv_health_start_probe). 0, or -EAGAIN when the thread cannot be started. Call
- * once, before other threads use s. */
+ * its own, kv_health_start_probe). 0, or -EAGAIN when the thread cannot be started.
+ * Idempotent; call it before other threads use s. */
 int kv_store_start_probe(struct kv_store *s, struct kv_err *err);
 
 /* Finish or undo every operation whose process died (on the shards). *done counts them
