@@ -29,6 +29,7 @@ int kv_health_is_up(const struct kv_health *h, int shard);
 /* Mark shard down for down_time seconds (with the probe running: until the probe hears
  * it answer). down_time 0 marks nothing. An index out of range is ignored. */
 void kv_health_mark_down(struct kv_health *h, int shard);
+/* Believe shard up again at once (a request to it succeeded; the probe heard it). */
 void kv_health_mark_up(struct kv_health *h, int shard);
 
 /* Start the probe thread (idempotent), with a WebDAV client of its own. 0, or -1 when the
