@@ -1,5 +1,6 @@
 /* admin.c — progress bookkeeping, the batched index walk and the key jobs of the admin
- * verbs. */
+ * verbs. Called from a verb's own thread and its workers: a->lock (admin_int.h) makes the
+ * progress and report callbacks one at a time. */
 #include "admin_int.h"
 #include "escape.h"
 

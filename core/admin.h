@@ -6,6 +6,10 @@
  * run while tinykvd and mounts serve the same index: each key is changed under its own
  * lock (intent), readers keep a readable copy throughout. The library prints nothing:
  * progress and findings arrive through callbacks (called with a lock held, one at a time).
+ *
+ * Threads: each call runs on the caller's thread and starts up to o->jobs workers of its
+ * own (rebalance also a cleaner), from which the callbacks may be called too; it returns
+ * once they have stopped. It blocks on the shards for as long as the run takes.
  */
 #ifndef KV_ADMIN_H
 #define KV_ADMIN_H

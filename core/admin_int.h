@@ -1,5 +1,6 @@
 /* admin_int.h — what rebalance.c, rebuild.c and verify.c share: progress bookkeeping and
- * the walk over the index in batches. */
+ * the walk over the index in batches. The progress functions may be called from any of a
+ * run's threads; each calls its callback under a->lock. */
 #ifndef KV_ADMIN_INT_H
 #define KV_ADMIN_INT_H
 
@@ -16,8 +17,12 @@ struct admin_run {
 	struct kv_progress prog;
 };
 
+/* Start a run (a's lock made; the first phase told), on the verb's thread before its
+ * workers start; admin_done, after they stopped, frees the lock. o must outlive the run. */
 void admin_init(struct admin_run *a, struct kv_store *s, const struct kv_admin_opts *o,
 		const char *phase, const char *unit, uint64_t total);
+/* A new phase: counters back to zero, then told. phase and unit must stay valid (static
+ * text). */
 void admin_phase(struct admin_run *a, const char *phase, const char *unit, uint64_t total);
 /* Add to the counters and tell the progress callback. */
 void admin_tick(struct admin_run *a, uint64_t done, uint64_t hits);

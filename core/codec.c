@@ -1,4 +1,5 @@
-/* codec.c — key validation, percent-decoding, base64url and the shard path of a key. */
+/* codec.c — key validation, percent-decoding, base64url and the shard path of a key.
+ * Pure: any thread. */
 #include "codec.h"
 
 #include <errno.h>

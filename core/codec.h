@@ -4,6 +4,8 @@
  * percent-encoded; on a shard it is stored under /XX/YY/NAME where XX YY are the first two
  * bytes of md5(key) in hex and NAME is the key in URL-safe base64 with '=' padding, split
  * into 255-byte directory segments when longer (DESIGN §2).
+ *
+ * Every function is pure (the caller's buffers only): any thread, no I/O.
  */
 #ifndef KV_CODEC_H
 #define KV_CODEC_H

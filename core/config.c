@@ -1,4 +1,5 @@
-/* config.c — parse tinykv.conf and overrides into struct kv_config. */
+/* config.c — parse tinykv.conf and overrides into struct kv_config. Called by each
+ * program's main thread as it starts (kv_config_read), before any other thread. */
 #include "config.h"
 
 #include <ctype.h>

@@ -3,6 +3,9 @@
  * A file of "key = value" lines ('#' starts a comment), then command-line overrides through
  * kv_config_set with the same keys, then kv_config_finish to validate the whole:
  * kv_config_read does the three, for both programs.
+ *
+ * Threads: the functions work on the caller's struct kv_config and touch no shared state,
+ * so any thread, one per struct; only kv_config_load and kv_config_finish read files.
  */
 #ifndef KV_CONFIG_H
 #define KV_CONFIG_H

@@ -13,7 +13,8 @@
  * cluster's secret) and a 421 (it does not answer to the name in the URL).
  *
  * Threads: a struct kv_dav may be shared by any number of threads. A struct kv_upload
- * belongs to the thread that began it.
+ * belongs to the thread that began it. Every request blocks its caller on the network,
+ * up to the timeout of silence (no overall limit on a transfer that keeps moving).
  */
 #ifndef KV_DAV_H
 #define KV_DAV_H
@@ -32,14 +33,20 @@ struct kv_dav_opts {
 
 struct kv_dav;
 
+/* *out is the caller's, to free with kv_dav_free. Connects to nothing yet. -EIO when
+ * libcurl cannot be initialised, -ENOMEM. */
 int kv_dav_new(const struct kv_dav_opts *o, struct kv_dav **out, struct kv_err *err);
+/* Once no thread uses dav (NULL: no-op); the copy of the secret is wiped. */
 void kv_dav_free(struct kv_dav *dav);
 
 /*
  * Streaming upload of one value to n URLs at once (PUT). size is the value's length, or -1
  * when unknown (chunked encoding). Feed the bytes in order with kv_upload_write, then
  * kv_upload_end. Whatever happened, release it with kv_upload_free, which stops any
- * transfer still running (the shards then discard the partial upload).
+ * transfer still running (the shards then discard the partial upload). n is 1 to
+ * KV_MAX_REPLICAS (-EINVAL otherwise); urls[i] must stay valid until kv_upload_free
+ * (messages name them). *out is the caller's. Nothing is sent before the first write or
+ * the end.
  */
 struct kv_upload;
 int kv_upload_begin(struct kv_dav *dav, const char *const urls[], int n, int64_t size,

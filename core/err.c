@@ -1,4 +1,4 @@
-/* err.c — error messages that carry their context back to the program. */
+/* err.c — error messages that carry their context back to the program. Any thread. */
 #include "err.h"
 
 #include <stdarg.h>

@@ -1,4 +1,5 @@
-/* escape.c — kv_escape: control bytes and bytes outside UTF-8 as \xHH. */
+/* escape.c — kv_escape: control bytes and bytes outside UTF-8 as \xHH. Pure: any thread
+ * (tinykvd's messages, the admin verbs' reports). */
 #include "escape.h"
 
 /* Length of the well-formed UTF-8 sequence at s[0..len) that is not a C1 control, or 0

@@ -62,7 +62,8 @@ struct kv_index;
  * error, or say what is wrong with the directory and what to do (-ELOOP, -EPERM, ...). */
 int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_index **out,
 		  struct kv_err *err);
-/* Close idx once no thread uses it any more (the slots threads kept are given back). */
+/* Close idx once no thread uses it any more (the slots threads kept are given back; the
+ * committer is stopped). NULL: no-op. */
 void kv_index_close(struct kv_index *idx);
 
 /* The index directory's resolved path (no symbolic links), valid while idx is open. */
@@ -96,9 +97,14 @@ int kv_index_stats(struct kv_index *idx, uint64_t *keys, uint64_t *dirs, uint64_
 /*
  * Ordered reads. A cursor holds one read snapshot until closed; long walks should close
  * and reopen every few thousand records so old pages can be reused. Keys returned through
- * *key are valid until the next call on the cursor.
+ * *key are valid until the next call on the cursor. A cursor is used by one thread at a
+ * time (any thread: the snapshot is not tied to the one that opened it). Seek and next
+ * return 0, -ENOENT past the end, -KV_ECORRUPT for a record that does not decode, or
+ * kv_lmdb_errno's code; they set no message.
  */
 struct kv_cursor;
+/* *out is the caller's, to close with kv_cursor_close (NULL: no-op). -ENOMEM or LMDB's
+ * trouble, with err set. */
 int kv_cursor_open(struct kv_index *idx, enum kv_table t, struct kv_cursor **out,
 		   struct kv_err *err);
 /* Position at the first record >= key (klen 0: the first record). -ENOENT past the end. */
@@ -115,15 +121,20 @@ struct kv_txn;
  * Run fn(txn, arg, err) inside a write transaction and make it durable before returning.
  * fn's changes are applied only if it returns 0; a failure of fn undoes just its own
  * changes (a nested transaction), so batched callers never see each other's errors.
- * fn must not block on the network. Returns fn's result, or a commit error.
+ * fn runs on the committer thread, not the caller's, in a transaction it shares with
+ * other callers' requests: it must not block on the network nor call kv_index_update (it
+ * would wait for itself). Returns fn's result, a commit error, or
+ * -EAGAIN when the committer thread cannot be started.
  */
 typedef int (*kv_txn_fn)(struct kv_txn *txn, void *arg, struct kv_err *err);
 int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err);
 
 /* Run fn(txn, arg, err) in a read-only transaction: one consistent snapshot for several
- * reads (the kv_txn_get family; writes fail). Returns fn's result. */
+ * reads (the kv_txn_get family; writes fail). fn runs on the caller's thread. Returns
+ * fn's result, or LMDB's trouble beginning the transaction. */
 int kv_index_view(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err);
 
+/* The record of key in t: 0, -ENOENT (no message set), -KV_ECORRUPT, or LMDB's trouble. */
 int kv_txn_get(struct kv_txn *txn, enum kv_table t, const char *key, size_t klen,
 	       struct kv_record *rec, struct kv_err *err);
 /* Store rec under key (replacing). Keeps the byte count of KV_KEYS current. A KV_KEYS or

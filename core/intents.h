@@ -26,6 +26,12 @@
  *
  * Order, so that within a boot the log is never behind its durable copy: the log is
  * written first and the copy second; the copy is removed first and the log entry last.
+ *
+ * Threads: every function may be called from any thread, at once; each change of the log
+ * is a short LMDB write transaction of its own, which LMDB runs one at a time across
+ * processes. Nothing here touches a shard. A call that writes or drops a durable copy
+ * (update, commit, release) waits for the index's group commit and its sync.
+ * Errors: negative errno with err set; LMDB's codes through kv_lmdb_errno.
  */
 #ifndef KV_INTENTS_H
 #define KV_INTENTS_H
@@ -45,6 +51,7 @@ struct kv_intents;
  * reading the boot id, of LMDB.
  */
 int kv_intents_open(struct kv_index *idx, struct kv_intents **out, struct kv_err *err);
+/* Once no thread uses it (NULL: no-op); before kv_index_close. */
 void kv_intents_close(struct kv_intents *ints);
 
 /* What opening changed that a person should hear of (see kv_index_notes). */
@@ -58,7 +65,7 @@ const char *kv_intents_notes(const struct kv_intents *ints);
 int kv_intents_acquire(struct kv_intents *ints, const char *key, size_t klen, struct kv_intent *in,
 		       struct kv_intent *existing, struct kv_err *err);
 
-/* Replace our own intent on key (a phase change). A COMMIT intent with moves is also
+/* Replace our own intent on key (a phase change; whose it is is not checked). A COMMIT intent with moves is also
  * stored durably (see above) before this returns: one synced index commit, shared with
  * concurrent writers. */
 int kv_intents_update(struct kv_intents *ints, const char *key, size_t klen,
@@ -87,7 +94,8 @@ int kv_intents_get(struct kv_intents *ints, const char *key, size_t klen, struct
 
 /*
  * Call fn for every intent whose owner is dead, in key order, with a copy of key and
- * intent (fn may call any function of this module). Returns the number visited or -errno.
+ * intent (fn may call any function of this module). A negative return of fn stops the
+ * walk and is returned; otherwise returns the number visited, or -errno.
  */
 typedef int (*kv_intents_fn)(const char *key, size_t klen, struct kv_intent *in, void *arg);
 int kv_intents_each_dead(struct kv_intents *ints, kv_intents_fn fn, void *arg, struct kv_err *err);

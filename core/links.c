@@ -14,6 +14,7 @@
  * or the value (link, unlink, rename of a linked name, a put or setmeta through any name)
  * holds it besides its own names' locks (kv__lock_vkey, write.c), so those run one at a
  * time per inode and a writer's record of the inode never meets a changed link count.
+ * Callers: the mount's FUSE threads (link, unlink, rename), tinykvd's workers (DELETE).
  */
 #include "store_int.h"
 

@@ -1,4 +1,4 @@
-/* placement.c — rendezvous hashing over the shard list. */
+/* placement.c — rendezvous hashing over the shard list. Pure: any thread. */
 #include "placement.h"
 
 #include <errno.h>

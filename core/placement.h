@@ -4,6 +4,8 @@
  * number; the R highest scores, in score order, hold the replicas. A shard's name is its
  * configured entry without the scheme, so "http://localhost:3001" and "localhost:3001"
  * place identically.
+ *
+ * Every function is pure (the caller's buffers only): any thread, no I/O.
  */
 #ifndef KV_PLACEMENT_H
 #define KV_PLACEMENT_H

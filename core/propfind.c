@@ -1,6 +1,7 @@
 /* propfind.c — WebDAV multistatus replies (RFC 4918 §13) parsed with expat as they
  * stream in; only what tinykv needs: href, resourcetype, getcontentlength,
- * getlastmodified. */
+ * getlastmodified. Any thread, one parser per reply (walk.c's callers: rebuild's and
+ * verify's workers). */
 #include "walk.h"
 
 #include <errno.h>

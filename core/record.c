@@ -5,7 +5,7 @@
  * length is checked against the buffer and the field's limit. Version 2 appends the inode
  * number and rdev and allows the special file types; version 3 appends the link count and
  * the value key of a hard-linked file. Versions 1 and 2 still decode (the upgrade is
- * one-way: encode writes version 3 only).
+ * one-way: encode writes version 3 only). Pure: any thread.
  */
 #include "record.h"
 

@@ -12,11 +12,16 @@
  * record's replicas; empty means the record's own key (every file that never had a second
  * name). The index keeps vkey one of the inode's live names (index.h, KV_LINKS), so the
  * shards alone (rebuild) still name a real file, and only the record whose key is its
- * vkey owns files on the shards (kv_record_owns_value). An intent is the write-ahead note of an operation in flight on a key: who owns it
- * (pid + process start time), which phase it is in, and exactly what to undo or finish
- * if the owner dies (DESIGN §3; the protocol and recovery live in write.c). A new
- * record (kv_record_new) starts with this process's owner, the time now and a fresh
+ * vkey owns files on the shards (kv_record_owns_value).
+ *
+ * An intent is the write-ahead note of an operation in flight on a key: who owns it (pid
+ * + process start time), which phase it is in, and exactly what to undo or finish if the
+ * owner dies (DESIGN §3; the protocol and recovery live in write.c). A new record
+ * (kv_record_new) starts with this process's user as owner, the time now and a fresh
  * generation.
+ *
+ * Threads: everything here is pure or works on the caller's memory, so any thread; no
+ * lock, no file or network I/O (kv_new_gen is atomic).
  */
 #ifndef KV_RECORD_H
 #define KV_RECORD_H
@@ -64,7 +69,8 @@ struct kv_record {
 	char vkey[KV_KEY_MAX + 1];	/* the name whose shard path holds the value */
 };
 
-/* Serialise r into out (cap >= KV_RECORD_MAX). Returns the length. */
+/* Serialise r into out (cap >= KV_RECORD_MAX). Returns the length, 0 when cap was too
+ * small. */
 size_t kv_record_encode(const struct kv_record *r, uint8_t *out, size_t cap);
 
 /* Parse buf into r. Returns 0, or -KV_ECORRUPT for anything encode would not have made:
@@ -143,11 +149,13 @@ struct kv_intent {
 #define KV_INTENT_MAX                                                                              \
 	(64 + (2 * KV_INTENT_FILES + KV_MAX_REPLICAS) * 800 + 2 * (KV_KEY_MAX + 16 + KV_RECORD_MAX))
 
-/* Serialise / parse an intent; as for records (a NUL inside a key is damage too). */
+/* Serialise / parse an intent; as for records (cap >= KV_INTENT_MAX; a NUL inside a key
+ * is damage too). */
 size_t kv_intent_encode(const struct kv_intent *in, uint8_t *out, size_t cap);
 int kv_intent_decode(const uint8_t *buf, size_t len, struct kv_intent *in);
 
-/* Fill a file reference. Returns -ENOSPC when the list is full. */
+/* Append a file reference to list (*n entries, room for max). Returns 0, or -ENOSPC when
+ * the list is full or key or shard is too long. */
 int kv_fileref_add(struct kv_fileref *list, uint8_t *n, int max, const char *shard, const char *key,
 		   size_t klen, uint64_t tmp);
 

@@ -14,6 +14,9 @@
  * of the inode (kv__move_value_to), which becomes the value key. Both hold the value
  * key's lock, and their records go in the order old name out, new name in, so that the
  * index's storing under every name (index.h) never reaches the name that goes.
+ *
+ * Called on the mount's FUSE threads (through links.c's kv_store_rename, or its unlink of
+ * a value key); a value's copy blocks on the shards, the key's lock held meanwhile.
  */
 #include "store_int.h"
 

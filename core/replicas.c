@@ -1,7 +1,8 @@
 /* replicas.c — where a key's files are on the shards (their URLs, kv__value_url the one
  * name of a value's file), and trying a value's replicas in turn (kv__replicas_*): the
  * one fail-over loop of reads, redirects and copies, which orders the replicas by the
- * health view and tells it which shards answered. Nothing here blocks on a shard. */
+ * health view and tells it which shards answered. Nothing here blocks on a shard. Any
+ * thread; an iterator is its caller's. */
 #include "store_int.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * replica that answers: replicas.c's iterator), and giving a key a new replica set
  * (kv__set_replicas; kv__set_replicas_locked under a lock the caller holds), with the
  * cleanup a caller may defer (kv__finish_deferred). Used by rename.c, rebalance.c and
- * verify --repair (verify.c). */
+ * verify --repair (verify.c), on the caller's thread; every call asks the shards. */
 #include "store_int.h"
 
 #include <errno.h>

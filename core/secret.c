@@ -1,5 +1,7 @@
 /* secret.c — the cluster's shard secret: loaded from a file only its reader can touch, and
- * the one place that signs read URLs (nginx secure_link; tinykv-shard checks them). */
+ * the one place that signs read URLs (nginx secure_link; tinykv-shard checks them). The
+ * secret is loaded by kv_config_finish, on a program's main thread at start; URLs are
+ * signed for redirects (kv_store_locate), on tinykvd's loop threads. */
 #include "secret.h"
 
 #include <errno.h>

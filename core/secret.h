@@ -29,7 +29,7 @@
  * one line of KV_SECRET_MIN..KV_SECRET_MAX characters from a-z 0-9 '-' '_' (tinykv-shard
  * checks the same). Returns 0; -ELOOP (a symlink), -EPERM (owner or mode: the message
  * says what to run), -EINVAL (content), or the -errno of open/read. Messages name the
- * file, never its content.
+ * file, never its content. Any thread.
  */
 int kv_secret_load(const char *path, char *out, size_t cap, struct kv_err *err);
 

@@ -1,7 +1,9 @@
 /* store.c — opening a store, and reading: records, redirects, ranges, listings. Which
  * replica a read or a redirect uses, and what a failure tells the health view, is
  * replicas.c's (kv__replicas_*); here are the reads' own rules: pinned to the value they
- * started from, and when to stop trying. */
+ * started from, and when to stop trying. Any thread: tinykvd's loop threads (get, locate)
+ * and listers, the mount's FUSE threads and read-ahead threads; reads of bytes block on
+ * the shards. */
 #include "store_int.h"
 
 #include <errno.h>

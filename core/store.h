@@ -9,6 +9,13 @@
  * Threads: a store may be used by any number of threads at once; so may separate
  * processes opening the same index. A struct kv_put belongs to one thread.
  *
+ * Blocking: the puts, the reads of bytes (kv_store_read, _read_stream, _fetch_fd),
+ * kv_store_delete, kv_store_rename and kv_store_recover wait on shards (each request up
+ * to the configured timeout). The rest read or commit the local index only; but every call
+ * that takes a key's lock (a write, setmeta, link, delete) first finishes or undoes a dead
+ * writer's intent it finds there, on the shards, and waits up to the lock wait (below)
+ * for a live one.
+ *
  * Errors (negative errno, message in err): -EINVAL/-ENAMETOOLONG bad key; -ENOENT no such
  * key; -EEXIST key exists; -EBUSY another writer holds the key; -EIO/-ETIMEDOUT/-ENOSPC a
  * shard failed (the message names it); -ENOTEMPTY, -ENOTDIR, -EISDIR for tree operations;
@@ -30,10 +37,15 @@ struct kv_store;
  * copied (its index as the resolved path). Local state must be private (DESIGN §7): an
  * index directory or file that is a symbolic link, someone else's, writable by others or
  * below a directory others may change is refused (-ELOOP, -EPERM, ... with err saying
- * what to fix); one merely readable by others is tightened (see kv_store_notes). */
+ * what to fix); one merely readable by others is tightened (see kv_store_notes). Asks no
+ * shard. *out is the caller's, to close with kv_store_close; -ENOMEM, or the errors of
+ * kv_index_open and kv_intents_open. */
 int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_err *err);
+/* Stop the probe and free s (NULL: no-op), once no other thread uses it. */
 void kv_store_close(struct kv_store *s);
 
+/* The store's copy of its configuration (index: the resolved path), valid while s is
+ * open. */
 const struct kv_config *kv_store_config(const struct kv_store *s);
 
 /* What opening changed that a person should hear of: sentences, each ending in a
@@ -42,13 +54,17 @@ const struct kv_config *kv_store_config(const struct kv_store *s);
 const char *kv_store_notes(const struct kv_store *s);
 
 /* How long a writer waits for a key another writer holds before failing with -EBUSY
- * (default 0: at once, as the HTTP API wants; a file system waits). */
+ * (default 0: at once, as the HTTP API wants; a file system waits). A plain field: set it
+ * before other threads use s. */
 void kv_store_set_lock_wait(struct kv_store *s, int ms);
 
-/* Long-running programs: probe shards marked down so they come back quickly. */
+/* Long-running programs: probe shards marked down so they come back quickly (a thread of
+ * its own, kv_health_start_probe). 0, or -EAGAIN when the thread cannot be started.
+ * Idempotent; call it before other threads use s. */
 int kv_store_start_probe(struct kv_store *s, struct kv_err *err);
 
-/* Finish or undo every operation whose process died. *done counts them (may be NULL). */
+/* Finish or undo every operation whose process died (on the shards). *done counts them
+ * (may be NULL). */
 int kv_store_recover(struct kv_store *s, int *done, struct kv_err *err);
 
 /* --- values --- */
@@ -59,7 +75,8 @@ enum {
 
 /* An inode number for a file about to be created, given to no other record: for a writer
  * that shows the file before it is stored (set_ino in its kv_meta). A record stored
- * without one gets one in the transaction that stores it (kv_txn_put). */
+ * without one gets one in the transaction that stores it (kv_txn_put). Numbers are taken
+ * from the index a block at a time (one commit per block, under a lock of s); any thread. */
 int kv_store_new_ino(struct kv_store *s, uint64_t *ino, struct kv_err *err);
 
 /*
@@ -87,7 +104,8 @@ int kv_put_spill(struct kv_put *p, int fd, struct kv_err *err);
 
 /* Replace the metadata the value is to be stored with (any time before commit). */
 void kv_put_set_meta(struct kv_put *p, const struct kv_meta *meta);
-/* Number of replicas and the URL of replica i (valid until kv_put_free). */
+/* Number of replicas and the URL of replica i (valid until kv_put_free; NULL when i is
+ * out of range). */
 int kv_put_nurls(const struct kv_put *p);
 const char *kv_put_url(const struct kv_put *p, int i);
 
@@ -96,13 +114,16 @@ int kv_store_put_fd(struct kv_store *s, const char *key, size_t klen, int fd, in
 		    unsigned flags, const struct kv_meta *meta, struct kv_record *rec,
 		    struct kv_err *err);
 
-/* The live record of key. -ENOENT when absent. */
+/* The live record of key, from the index (no shard asked). -ENOENT when absent,
+ * -EINVAL/-ENAMETOOLONG for a bad key, -KV_ECORRUPT/-EIO when the index fails. */
 int kv_store_get(struct kv_store *s, const char *key, size_t klen, struct kv_record *rec,
 		 struct kv_err *err);
 
 /* URL of a replica of key on a shard believed up (for redirects), into url (cap >=
  * KV_URL_MAX). With sign_reads it carries a signature valid for read_link_ttl seconds
- * (kv_sign_url). rec may be NULL. */
+ * (kv_sign_url). rec may be NULL (else the record). No shard is asked: the best replica
+ * by the health view. -ENOENT also when key is no regular file; -EIO when every shard
+ * holding it is marked down. */
 int kv_store_locate(struct kv_store *s, const char *key, size_t klen, char *url, size_t cap,
 		    struct kv_record *rec, struct kv_err *err);
 
@@ -146,7 +167,7 @@ int kv_store_delete(struct kv_store *s, const char *key, size_t klen, struct kv_
  * Keys starting with prefix, from start (inclusive; NULL/0: the first), at most limit of
  * them, in byte order: fn(key, klen, rec, arg) for each (return non-zero to stop). *next
  * (capacity KV_KEY_MAX+1) gets the first key not visited, or "" when the listing is
- * complete; *nextlen its length.
+ * complete; *nextlen its length. One index snapshot; no shard is asked.
  */
 typedef int (*kv_list_fn)(const char *key, size_t klen, const struct kv_record *rec, void *arg);
 int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const char *start,
@@ -173,6 +194,9 @@ int kv_store_subdirs(struct kv_store *s, const char *path, size_t plen, uint64_t
  * -EINVAL for a name kv_key_check_new refuses. */
 int kv_store_mkdir(struct kv_store *s, const char *path, size_t plen, const struct kv_meta *meta,
 		   struct kv_err *err);
+/* rmdir: -ENOTEMPTY when a key or directory is below path (err names a key the mount
+ * cannot show, if that is all there is), -ENOTDIR when path is a key, -ENOENT when no
+ * directory was made there, -EBUSY for the root. */
 int kv_store_rmdir(struct kv_store *s, const char *path, size_t plen, struct kv_err *err);
 
 /* Where a listing of a directory stopped, to go on from there; all zero: the start. */
@@ -194,7 +218,9 @@ typedef int (*kv_dirent_fn)(const char *name, size_t nlen, const struct kv_recor
 int kv_store_readdir(struct kv_store *s, const char *dir, size_t dlen, struct kv_dirpos *pos,
 		     kv_dirent_fn fn, void *arg, struct kv_err *err);
 
-/* Change metadata of a key or directory (whichever path names). */
+/* Change metadata of a key or directory (whichever path names; plen 0: the root), under
+ * the key's lock; an implied directory becomes explicit. A new mode is carried into a
+ * stored access ACL (kv_xattr_chmod_txn). -ENOENT when path is neither. */
 int kv_store_setmeta(struct kv_store *s, const char *path, size_t plen, const struct kv_meta *meta,
 		     struct kv_err *err);
 
@@ -234,6 +260,8 @@ struct kv_statfs {
 	uint64_t keys, dirs, bytes;	  /* in the index */
 	uint64_t free_bytes, total_bytes; /* of the spool's file system */
 };
+/* Counts from the index; free and total bytes of the cache directory's file system (the
+ * index's when that cannot be asked; 0 when neither can). No shard is asked. */
 int kv_store_statfs(struct kv_store *s, struct kv_statfs *st, struct kv_err *err);
 
 /* Names, directories and metadata committed so far made durable on disk, even with sync

@@ -1,7 +1,8 @@
-/* store_int.h — what the store's files (store.c, write.c, tree.c, rename.c, replicate.c,
- * the admin code) share: struct kv_store, the URLs of a key's files and the one replica
- * fail-over iterator (replicas.c), locks and intents (write.c), replica sets
- * (replicate.c), the tree's shape (tree_shape.c). Not installed, not for frontends. */
+/* store_int.h — what the store's files (store.c, write.c, tree.c, tree_shape.c, rename.c,
+ * links.c, replicas.c, replicate.c, xattr.c, the admin code) share: struct kv_store, the
+ * URLs of a key's files and the one replica fail-over iterator (replicas.c), locks and
+ * intents (write.c), replica sets (replicate.c), the tree's shape (tree_shape.c), hard
+ * links. Not installed, not for frontends. Threads as in store.h: any, at once. */
 #ifndef KV_STORE_INT_H
 #define KV_STORE_INT_H
 
@@ -129,12 +130,13 @@ struct kv_dav *kv__dav(struct kv_store *s);
 int kv__acquire(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
 		struct kv_err *err);
 
-/* Carry out an intent (ours, stored under key): PREPARE → undo, COMMIT → finish. Drops
- * it. */
-int kv__exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in);
 /* An index update (kv_index_update) doing one struct kv_recop *arg if the record is still
  * of the generation it expects; -EAGAIN when another writer changed it since. */
 int kv__apply_recop(struct kv_txn *txn, void *arg, struct kv_err *err);
+
+/* Carry out an intent (ours, stored under key): PREPARE → undo, COMMIT → finish. Drops
+ * it. Both ask the shards. */
+int kv__exec_undo(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in);
 int kv__exec_commit(struct kv_store *s, const char *key, size_t klen, struct kv_intent *in,
 		    struct kv_err *err);
 

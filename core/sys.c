@@ -1,4 +1,5 @@
-/* sys.c — directories (private ones too: DESIGN §7), clocks, process and boot identity. */
+/* sys.c — directories (private ones too: DESIGN §7), clocks, process and boot identity.
+ * Any thread; the private checks run while the index, the intent log and the spool open. */
 #include "sys.h"
 
 #include <errno.h>

@@ -1,4 +1,7 @@
-/* sys.h — small operating-system helpers the core needs in several places. */
+/* sys.h — small operating-system helpers the core needs in several places.
+ *
+ * Threads: any thread; nothing here keeps state but kv_self_owner's per-thread cache of
+ * this process's start time, and nothing touches the network. */
 #ifndef KV_SYS_H
 #define KV_SYS_H
 
@@ -8,7 +11,8 @@
 
 #include "err.h"
 
-/* mkdir -p with mode for the directories it creates. Returns 0 or -errno. */
+/* mkdir -p with mode for the directories it creates (existing ones are not checked).
+ * Returns 0 or -errno; -ENAMETOOLONG also for an empty path. */
 int kv_mkdir_p(const char *path, mode_t mode);
 
 /* Wall-clock time in nanoseconds since the epoch. */
@@ -18,10 +22,13 @@ int64_t kv_now_ns(void);
 int64_t kv_mono_ms(void);
 
 /* This process as the owner of an intent: pid and start time (clock ticks after boot,
- * /proc/PID/stat field 22) — together they survive pid reuse. */
+ * /proc/PID/stat field 22) — together they survive pid reuse. Read once per thread
+ * (again in a forked child); start 0 when /proc cannot be read. */
 void kv_self_owner(int32_t *pid, uint64_t *start);
 
-/* Is the process (pid, start) still running? Unknown counts as alive. */
+/* Is the process (pid, start) still running? 0 for pid <= 0, no such process, a process
+ * started at another time (the pid reused) or a zombie; unknown (no /proc) counts as
+ * alive. */
 int kv_owner_alive(int32_t pid, uint64_t start);
 
 /*

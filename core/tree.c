@@ -2,6 +2,7 @@
  * symlinks and special files (renames are rename.c's). Keys are paths; "a/b/c" makes
  * directories "a" and "a/b". Directories exist explicitly (KV_DIRS, made by mkdir) or
  * implicitly (a key below them). Every listing is an index range scan; no shard is asked.
+ * Any thread (the mount's FUSE threads, tinykvd's permission checks).
  */
 #include "store_int.h"
 

@@ -1,8 +1,9 @@
 /* tree_shape.c — the rules that keep the key space a tree, applied inside the index
  * transaction that changes it: a new file must not hide a directory or sit below a file
  * (kv__file_fits, kv__file_above), and a directory's times follow its entries
- * (kv__dir_changed). Shared by the writers (write.c, rename.c) and the tree's own
- * operations (tree.c), which sit above it.
+ * (kv__dir_changed). Shared by the writers (write.c, rename.c, links.c) and the tree's
+ * own operations (tree.c), which sit above it. Every function runs inside a
+ * kv_index_update callback, so on the index's committer thread: index reads only.
  */
 #include "store_int.h"
 

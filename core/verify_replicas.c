@@ -1,6 +1,7 @@
 /* verify_replicas.c — one key's replicas as verify sees them (pass 4 of verify.c, and
  * the check of a key before verify_shards.c deletes a copy of it): each asked with HEAD
- * or, deep, read whole and summed, and the replica set compared with placement.
+ * or, deep, read whole and summed, and the replica set compared with placement. Runs on
+ * verify's workers, one key per call; every call asks the shards.
  */
 #include "verify_int.h"
 

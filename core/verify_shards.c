@@ -5,7 +5,8 @@
  * A file is deleted only after all of: no record lists its shard for its key, no intent
  * (of any key, live or dead) mentions it, it is older than orphan_grace by the shard's
  * getlastmodified, it still exists, and — for a copy of a key — the key is locked and
- * has a good copy elsewhere. Each deletion, and each file kept, is a report line.
+ * has a good copy elsewhere. Each deletion, and each file kept, is a report line. The
+ * shards are walked on a pool of workers, one shard each (verify.c: concurrency).
  */
 #include "verify_int.h"
 

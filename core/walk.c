@@ -1,4 +1,5 @@
-/* walk.c — every file on a shard, found by walking its hash directories with PROPFIND. */
+/* walk.c — every file on a shard, found by walking its hash directories with PROPFIND.
+ * Called by rebuild's and verify's workers, one walk of one shard per thread. */
 #include "walk.h"
 
 #include <ctype.h>

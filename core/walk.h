@@ -3,6 +3,9 @@
  * Used where the index cannot be trusted or must be checked: rebuild and verify. Each
  * file is reported as a value of a key, a temporary upload, or a stray that no key
  * explains (DESIGN §2 paths only). One directory's listing is in memory at a time.
+ *
+ * Threads: any thread; several walks (of one shard each) may share a struct kv_dav. Every
+ * call blocks on the shard's answers (the WebDAV client's timeout of silence).
  */
 #ifndef KV_WALK_H
 #define KV_WALK_H
@@ -62,9 +65,12 @@ int kv_propfind_finish(struct kv_propfind *p, int rc, const char *what, struct k
 void kv_propfind_free(struct kv_propfind *p);
 
 /*
- * Walk every file of the shard at base (named name), calling fn for each. *dirs, when not
- * NULL, is incremented as top-level hash directories are finished and *total_dirs set
- * once their number is known (for progress). fn returns 0 to go on.
+ * Walk every file of the shard at base (named name), calling fn for each; f and the
+ * strings it points to are valid during the call only. *dirs, when not NULL, is
+ * incremented as top-level hash directories are finished, and their number is added to
+ * *total_dirs once known (both atomically, so walks of several shards may share them: for
+ * progress). fn returns 0 to go on; anything else stops the walk and is returned. Other
+ * errors: kv_propfind_list's, for the directory that failed.
  */
 typedef int (*kv_walk_fn)(const struct kv_shard_file *f, void *arg);
 int kv_walk_shard(struct kv_dav *dav, const char *name, const char *base, kv_walk_fn fn, void *arg,

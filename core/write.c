@@ -1,5 +1,7 @@
 /* write.c — the write protocol (DESIGN §3): puts, deletes, and finishing or undoing
- * intents, for the living writer and for whoever recovers a dead one.
+ * intents, for the living writer and for whoever recovers a dead one. Called from any
+ * thread (tinykvd's workers and reaper, the mount's FUSE and upload threads, the admin
+ * verbs' workers); a struct kv_put is one thread's at a time.
  *
  * Order of effects, for every writer:
  *   1. intent recorded (the key's lock; lists what to undo if we die now)

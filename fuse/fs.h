@@ -145,8 +145,9 @@ int tk_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_f
 /* --- links.c --- */
 
 int tk_link(const char *from, const char *to);
-/* The callbacks of file.c that change a file's names or bytes, then drop the kernel's
- * caches of its other names (tk_links_changed). */
+/* The callbacks that change a file's names or bytes (tk_unlink, unlink.c; tk_flush,
+ * tk_release, tk_fsync, file_open.c; tk_truncate, file_write.c), then dropping the
+ * kernel's caches of its other names (tk_links_changed): what the callback table holds. */
 int tk_unlink_name(const char *path);
 int tk_flush_name(const char *path, struct fuse_file_info *fi);
 int tk_release_name(const char *path, struct fuse_file_info *fi);

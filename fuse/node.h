@@ -178,9 +178,8 @@ int node_put(struct node *n);
 /* Give an open node a new key after a rename. */
 void node_rename(const char *from, size_t flen, const char *to, size_t tlen);
 /* Every open node under dir/ (at any depth; dlen 0: all; hidden ones are not), each with
- * a reference taken.
- * *out gets a malloc'd array (caller frees it and node_puts each node; NULL when none).
- * Returns the count or -ENOMEM. */
+ * a reference taken. *out gets a malloc'd array (the caller gives each node back with
+ * node_put and frees the array; NULL when none). Returns the count or -ENOMEM. */
 int node_grab_under(const char *dir, size_t dlen, struct node ***out);
 /* After a directory rename: every open node under from/ moves to to/ (a name that would
  * exceed KV_KEY_MAX keeps the old one; callers check first with node_grab_under). */

@@ -27,8 +27,8 @@ struct tk_opts {
  * mount point, -f/-d/-s, FUSE options) stay in args for fuse_parse_cmdline and fuse_new,
  * which args is rewritten to hold. -h/--help is noted and also left for libfuse. Returns 0;
  * -E2BIG for more than TK_OPTS_SET_MAX settings; -EINVAL when libfuse rejects the
- * arguments (it prints why) or memory runs out. Call
- * tk_opts_free(o) afterwards in every case. Reads nothing but its arguments; one thread.
+ * arguments (it prints why) or memory runs out. Call tk_opts_free(o) afterwards in every
+ * case. Reads nothing but its arguments; one thread.
  */
 int tk_opts_parse(struct fuse_args *args, struct tk_opts *o, struct kv_err *err);
 

@@ -10,7 +10,9 @@
 
 struct prefetch;
 
-/* Start reading key (as rec describes it) from offset off. rec is copied. */
+/* Start reading key (as rec describes it) from offset off, on a thread of its own. rec is
+ * copied; *out is the caller's (prefetch_free). -ENOMEM, or -EAGAIN when no thread can be
+ * started. A prefetch is used by one reader thread at a time (callers hold n->io). */
 int prefetch_start(struct kv_store *s, const char *key, size_t klen, const struct kv_record *rec,
 		   int64_t off, struct prefetch **out, struct kv_err *err);
 

@@ -1,4 +1,7 @@
-/* json.h — the growable text buffer behind tinykvd's responses, and JSON string quoting. */
+/* json.h — the growable text buffer behind tinykvd's responses, and JSON string quoting.
+ * A struct sbuf starts all zero, is one thread's at a time and is always NUL-terminated
+ * once anything was appended; an append that cannot get memory sets oom and the later
+ * ones do nothing, so a caller checks oom once, at the end. */
 #ifndef TINYKVD_JSON_H
 #define TINYKVD_JSON_H
 
@@ -16,6 +19,7 @@ void sbuf_puts(struct sbuf *b, const char *s);
  * become \u00XX, and bytes that are not part of valid UTF-8 \udcXX (lone surrogates,
  * which no character encodes to: keys stay distinct and recoverable). */
 void sbuf_json_string(struct sbuf *b, const char *s, size_t n);
+/* Free the text; b is empty again (oom stays as it was). */
 void sbuf_free(struct sbuf *b);
 
 #endif

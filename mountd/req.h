@@ -82,8 +82,8 @@ struct req {
 	struct auth_who who; /* who asks: set when the headers are in */
 };
 
-/* A new request of h for the target uri (copied if h logs access): NULL when out of memory. The loop
- * thread that saw the URI; freed with req_free. */
+/* A new request of h for the target uri (copied if h logs access): NULL when out of
+ * memory. By the loop thread that saw the URI; freed with req_free. */
 struct req *req_new(struct http_server *h, const char *uri);
 void req_free(struct req *r);
 
@@ -96,9 +96,9 @@ int req_parse_key(struct req *r, const char *url, struct kv_err *err);
  * req_hand_over submits item (len bytes, the pool's item type, naming r: the pool copies
  * it) without waiting (-EAGAIN when pool is full) for a thread that then holds r; caller
  * holds r->lock, then suspends the connection with req_suspend before letting go of the
- * lock. That thread ends with req_finish (body malloc'd or NULL, taken
- * over; type static or NULL for text/plain), which resumes the connection or frees r if
- * it is gone; then the loop thread sends the answer with req_answer (r->done is set).
+ * lock. That thread ends with req_finish (body malloc'd or NULL, taken over; type static
+ * or NULL for text/plain), which resumes the connection or frees r if it is gone; then
+ * the loop thread sends the answer with req_answer (r->done is set).
  */
 int req_hand_over(struct req *r, struct kv_pool *pool, const void *item, size_t len);
 void req_suspend(struct req *r);
