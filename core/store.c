@@ -455,6 +455,15 @@ int kv_store_fetch_fd(struct kv_store *s, const char *key, size_t klen, const st
 	return rc;
 }
 
+/* Does a (alen bytes) sort before b in the index's order (bytes, then length)? A start
+ * past every key of the prefix ("b" for "ab") must list nothing, not the prefix again. */
+static int sorts_before(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int cmp = memcmp(a, b, alen < blen ? alen : blen);
+
+	return cmp < 0 || (cmp == 0 && alen < blen);
+}
+
 int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const char *start,
 		  size_t slen, size_t limit, kv_list_fn fn, void *arg, char *next, size_t *nextlen,
 		  struct kv_err *err)
@@ -467,7 +476,7 @@ int kv_store_list(struct kv_store *s, const char *prefix, size_t plen, const cha
 
 	*nextlen = 0;
 	next[0] = '\0';
-	if (start == NULL || slen < plen || memcmp(start, prefix, plen) < 0) {
+	if (start == NULL || sorts_before(start, slen, prefix, plen)) {
 		start = prefix; /* nothing before the prefix can match */
 		slen = plen;
 	}

@@ -76,6 +76,11 @@ list_keys() { jq -r '.keys[]'; }
 	assert_output '{"next": "", "keys": ["b", "back\\slash"]}'
 	run kv 'a?list&start=b'
 	assert_output '{"next": "", "keys": []}'
+	# ... also when it is shorter than the prefix: "b" sorts after every "ab" key
+	run kv 'ab?list&start=b'
+	assert_output '{"next": "", "keys": []}'
+	run kv 'ab?list&start=a'
+	assert_output '{"next": "", "keys": ["ab"]}'
 }
 
 @test "paging with next visits every key exactly once, for any limit" {
