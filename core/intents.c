@@ -468,8 +468,10 @@ int kv_intents_count(struct kv_intents *ints, size_t *n, struct kv_err *err)
 		return fail(rc, err, ints, "begin");
 	rc = mdb_stat(txn, ints->dbi, &st);
 	mdb_txn_abort(txn);
+	if (rc != 0)
+		return fail(rc, err, ints, "stat");
 	*n = st.ms_entries;
-	return rc == 0 ? 0 : fail(rc, err, ints, "stat");
+	return 0;
 }
 
 int kv_intents_each(struct kv_intents *ints, kv_intents_fn fn, void *arg, struct kv_err *err)
