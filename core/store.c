@@ -23,9 +23,12 @@ int kv_store_open(const struct kv_config *cfg, struct kv_store **out, struct kv_
 	struct kv_index_opts io = { cfg->map_size, cfg->sync, 0 };
 	struct kv_dav_opts dop = { cfg->timeout, cfg->shard_secret };
 	struct kv_store *s;
+	uint64_t start;
+	int32_t pid;
 	int rc;
 
 	*out = NULL;
+	kv_self_owner(&pid, &start); /* now, not at a first write that may find no fd free */
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,21 +81,31 @@ static int proc_stat(int32_t pid, char *state, uint64_t *start)
 	return 0;
 }
 
+/* One cache for the process, filled by the first successful read of /proc; pid stored
+ * after start, so a thread that sees this process's pid sees its start. After fork() the
+ * pid differs and the child reads its own. A failed read (no descriptor free, say) is not
+ * kept: the next call tries again. */
+static _Atomic int32_t owner_pid;
+static _Atomic uint64_t owner_start;
+
 void kv_self_owner(int32_t *pid, uint64_t *start)
 {
-	/* Per thread, so no lock: a thread computes it once; after fork() the pid differs. */
-	static _Thread_local int32_t cached_pid;
-	static _Thread_local uint64_t cached_start;
+	int32_t me = (int32_t)getpid();
+	uint64_t st;
+	char state;
 
-	if (cached_pid != (int32_t)getpid()) {
-		char state;
-
-		if (proc_stat((int32_t)getpid(), &state, &cached_start) < 0)
-			cached_start = 0;
-		cached_pid = (int32_t)getpid();
+	*pid = me;
+	if (atomic_load(&owner_pid) == me) {
+		*start = atomic_load(&owner_start);
+		return;
 	}
-	*pid = cached_pid;
-	*start = cached_start;
+	if (proc_stat(me, &state, &st) < 0) {
+		*start = 0;
+		return;
+	}
+	atomic_store(&owner_start, st);
+	atomic_store(&owner_pid, me);
+	*start = st;
 }
 
 int kv_owner_alive(int32_t pid, uint64_t start)

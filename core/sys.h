@@ -1,7 +1,7 @@
 /* sys.h — small operating-system helpers the core needs in several places.
  *
- * Threads: any thread; nothing here keeps state but kv_self_owner's per-thread cache of
- * this process's start time, and nothing touches the network. */
+ * Threads: any thread; nothing here keeps state but kv_self_owner's cache of this
+ * process's start time, and nothing touches the network. */
 #ifndef KV_SYS_H
 #define KV_SYS_H
 
@@ -22,8 +22,9 @@ int64_t kv_now_ns(void);
 int64_t kv_mono_ms(void);
 
 /* This process as the owner of an intent: pid and start time (clock ticks after boot,
- * /proc/PID/stat field 22) — together they survive pid reuse. Read once per thread
- * (again in a forked child); start 0 when /proc cannot be read. */
+ * /proc/PID/stat field 22) — together they survive pid reuse. Read once per process
+ * (again in a forked child; again after a failed read); start 0 when /proc cannot be
+ * read. kv_store_open reads it, while descriptors are still free. */
 void kv_self_owner(int32_t *pid, uint64_t *start);
 
 /* Is the process (pid, start) still running? 0 for pid <= 0, no such process, a process
