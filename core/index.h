@@ -115,7 +115,9 @@ struct kv_txn;
  * Run fn(txn, arg, err) inside a write transaction and make it durable before returning.
  * fn's changes are applied only if it returns 0; a failure of fn undoes just its own
  * changes (a nested transaction), so batched callers never see each other's errors.
- * fn must not block on the network. Returns fn's result, or a commit error.
+ * fn must not block on the network, take a lock a caller of kv_index_update may hold, or
+ * call kv_index_update: it runs on whichever caller's thread leads the batch. Returns fn's
+ * result, or a commit error.
  */
 typedef int (*kv_txn_fn)(struct kv_txn *txn, void *arg, struct kv_err *err);
 int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err);
