@@ -2,11 +2,16 @@
  *
  * Concurrency: LMDB allows one write transaction per environment at a time across all
  * processes. Rather than each thread committing (and syncing) on its own, callers of
- * kv_index_update queue a request and sleep; a committer thread (started at the first
- * update) takes the whole queue, runs every request in a nested transaction of one write
- * transaction, commits once (one sync for the batch) and wakes exactly the requests it
- * ran. gc_lock guards the queue and the flags; the LMDB write transaction is only ever
- * touched by the committer.
+ * kv_index_update queue a request; when no batch is being committed, the caller leads:
+ * it takes the whole queue (its own request included), runs every request in a nested
+ * transaction of one write transaction, commits once (one sync for the batch), marks
+ * exactly the requests it ran done and wakes them, and wakes the head of the queue that
+ * formed meanwhile to lead the next batch. The others sleep until done or asked to lead.
+ * A lone writer thus commits on its own thread, with no hand-over to another thread and
+ * back (measured: a create through the mount, 1 in flight, two context switches fewer).
+ * gc_lock guards the queue and the leading flag; the LMDB write transaction is only
+ * touched by the leader, begun and committed on its thread (LMDB's writer lock is a
+ * mutex).
  * Read transactions (MDB_NOTLS) are per call or per cursor and never block writers. A
  * point read (kv_index_get and its kin) renews the reset transaction its thread kept from
  * the last one instead of beginning one: no allocation, no lock of LMDB's reader table.
@@ -59,10 +64,8 @@ struct kv_index {
 	char dir[PATH_MAX];   /* resolved */
 	struct kv_notes notes;
 	pthread_mutex_t gc_lock;
-	pthread_cond_t gc_work; /* the committer waits for requests */
 	struct gc_req *queue, **queue_tail;
-	int committer_running, closing;
-	pthread_t committer;
+	int leading;		  /* a caller is running a batch */
 	pthread_key_t reader_key; /* this thread's struct reader, if it kept one */
 	int have_reader_key;
 	pthread_mutex_t readers_lock; /* guards readers, nreaders */
@@ -234,7 +237,6 @@ int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_inde
 	if (idx == NULL)
 		return kv_err_set(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&idx->gc_lock, NULL);
-	pthread_cond_init(&idx->gc_work, NULL);
 	pthread_mutex_init(&idx->readers_lock, NULL);
 	idx->have_reader_key = pthread_key_create(&idx->reader_key, reader_exit) == 0;
 	idx->queue_tail = &idx->queue;
@@ -280,14 +282,7 @@ void kv_index_close(struct kv_index *idx)
 {
 	if (idx == NULL)
 		return;
-	if (idx->committer_running) {
-		pthread_mutex_lock(&idx->gc_lock);
-		idx->closing = 1;
-		pthread_cond_signal(&idx->gc_work);
-		pthread_mutex_unlock(&idx->gc_lock);
-		(void)pthread_join(idx->committer, NULL);
-	}
-	/* No thread reads any more (the caller's promise): their kept transactions go. */
+	/* No thread reads or writes any more (the caller's promise): kept transactions go. */
 	if (idx->have_reader_key)
 		(void)pthread_key_delete(idx->reader_key);
 	while (idx->readers != NULL)
@@ -295,7 +290,6 @@ void kv_index_close(struct kv_index *idx)
 	if (idx->env != NULL)
 		mdb_env_close(idx->env);
 	pthread_mutex_destroy(&idx->readers_lock);
-	pthread_cond_destroy(&idx->gc_work);
 	pthread_mutex_destroy(&idx->gc_lock);
 	free(idx);
 }
@@ -880,32 +874,26 @@ static void run_batch(struct kv_index *idx, struct gc_req *batch)
 	}
 }
 
-static void *committer_main(void *arg)
+/* Lead one batch: the whole queue, which holds the caller's own request (gc_lock held on
+ * entry and on return, not while the batch runs). */
+static void lead_batch(struct kv_index *idx)
 {
-	struct kv_index *idx = arg;
+	struct gc_req *batch = idx->queue, *r, *next;
 
-	pthread_mutex_lock(&idx->gc_lock);
-	for (;;) {
-		struct gc_req *batch, *r, *next;
-
-		while (idx->queue == NULL && !idx->closing)
-			pthread_cond_wait(&idx->gc_work, &idx->gc_lock);
-		if (idx->queue == NULL)
-			break;
-		batch = idx->queue;
-		idx->queue = NULL;
-		idx->queue_tail = &idx->queue;
-		pthread_mutex_unlock(&idx->gc_lock);
-		run_batch(idx, batch);
-		pthread_mutex_lock(&idx->gc_lock);
-		for (r = batch; r != NULL; r = next) {
-			next = r->next; /* r may vanish once done is seen */
-			r->done = 1;
-			pthread_cond_signal(&r->wake);
-		}
-	}
+	idx->leading = 1;
+	idx->queue = NULL;
+	idx->queue_tail = &idx->queue;
 	pthread_mutex_unlock(&idx->gc_lock);
-	return NULL;
+	run_batch(idx, batch);
+	pthread_mutex_lock(&idx->gc_lock);
+	for (r = batch; r != NULL; r = next) {
+		next = r->next; /* r may vanish once done is seen */
+		r->done = 1;
+		pthread_cond_signal(&r->wake);
+	}
+	idx->leading = 0;
+	if (idx->queue != NULL) /* came meanwhile: its first leads the next batch */
+		pthread_cond_signal(&idx->queue->wake);
 }
 
 int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err)
@@ -913,19 +901,14 @@ int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err
 	struct gc_req req = { fn, arg, err, 0, 0, PTHREAD_COND_INITIALIZER, NULL };
 
 	pthread_mutex_lock(&idx->gc_lock);
-	if (!idx->committer_running) {
-		if (pthread_create(&idx->committer, NULL, committer_main, idx) != 0) {
-			pthread_mutex_unlock(&idx->gc_lock);
-			return kv_err_set(err, -EAGAIN, "index %s: cannot start the committer",
-					  idx->dir);
-		}
-		idx->committer_running = 1;
-	}
 	*idx->queue_tail = &req;
 	idx->queue_tail = &req.next;
-	pthread_cond_signal(&idx->gc_work);
-	while (!req.done)
-		pthread_cond_wait(&req.wake, &idx->gc_lock);
+	while (!req.done) {
+		if (!idx->leading)
+			lead_batch(idx);
+		else
+			pthread_cond_wait(&req.wake, &idx->gc_lock);
+	}
 	pthread_mutex_unlock(&idx->gc_lock);
 	pthread_cond_destroy(&req.wake);
 	return req.rc;

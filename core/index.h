@@ -62,8 +62,8 @@ struct kv_index;
  * error, or say what is wrong with the directory and what to do (-ELOOP, -EPERM, ...). */
 int kv_index_open(const char *dir, const struct kv_index_opts *o, struct kv_index **out,
 		  struct kv_err *err);
-/* Close idx once no thread uses it any more (the slots threads kept are given back; the
- * committer is stopped). NULL: no-op. */
+/* Close idx once no thread uses it any more (the slots threads kept are given back).
+ * NULL: no-op. */
 void kv_index_close(struct kv_index *idx);
 
 /* The index directory's resolved path (no symbolic links), valid while idx is open. */
@@ -121,10 +121,10 @@ struct kv_txn;
  * Run fn(txn, arg, err) inside a write transaction and make it durable before returning.
  * fn's changes are applied only if it returns 0; a failure of fn undoes just its own
  * changes (a nested transaction), so batched callers never see each other's errors.
- * fn runs on the committer thread, not the caller's, in a transaction it shares with
- * other callers' requests: it must not block on the network nor call kv_index_update (it
- * would wait for itself). Returns fn's result, a commit error, or
- * -EAGAIN when the committer thread cannot be started.
+ * fn must not block on the network, take a lock a caller of kv_index_update may hold, or
+ * call kv_index_update: it runs on whichever caller's thread leads the batch, in a
+ * transaction it shares with other callers' requests. Returns fn's result, or a commit
+ * error.
  */
 typedef int (*kv_txn_fn)(struct kv_txn *txn, void *arg, struct kv_err *err);
 int kv_index_update(struct kv_index *idx, kv_txn_fn fn, void *arg, struct kv_err *err);

@@ -3,7 +3,7 @@
  * (kv__file_fits, kv__file_above), and a directory's times follow its entries
  * (kv__dir_changed). Shared by the writers (write.c, rename.c, links.c) and the tree's
  * own operations (tree.c), which sit above it. Every function runs inside a
- * kv_index_update callback, so on the index's committer thread: index reads only.
+ * kv_index_update callback, so on the thread leading that batch: index reads only.
  */
 #include "store_int.h"
 

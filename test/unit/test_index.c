@@ -3,13 +3,15 @@
  * threads), the byte count of KV_KEYS follows puts, replacements and deletes, cursors
  * walk in key order from where they are put, and what was committed is there after a
  * reopen, also read-only, which refuses to write; an index opened without sync syncs
- * when asked. */
+ * when asked. A lone writer's callback runs on its own thread; writers that come while a
+ * batch commits are committed together in the next, led by one of them. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "index.h"
 #include "unit.h"
@@ -255,6 +257,84 @@ UNIT_TEST(index_group_commit_keeps_each_callers_outcome)
 		}
 	CHECK(bad == 0);
 	CHECK(stat_keys(idx, &bytes) == want && bytes == want);
+	kv_index_close(idx);
+	remove_dir(dir);
+}
+
+/* A callback that notes the thread it ran on, and may dawdle (holding the batch). */
+struct where_arg {
+	struct put_arg put;
+	pthread_t ran_on;
+	unsigned pause_us;
+};
+
+static int put_noting_thread(struct kv_txn *txn, void *arg, struct kv_err *err)
+{
+	struct where_arg *a = arg;
+
+	a->ran_on = pthread_self();
+	if (a->pause_us > 0)
+		(void)usleep(a->pause_us);
+	return put_one(txn, &a->put, err);
+}
+
+struct late_writer {
+	struct kv_index *idx;
+	struct where_arg a;
+	int rc;
+};
+
+static void *write_noting_thread(void *arg)
+{
+	struct late_writer *w = arg;
+	struct kv_err err;
+
+	w->rc = kv_index_update(w->idx, put_noting_thread, &w->a, &err);
+	return NULL;
+}
+
+enum { LATE = 3 };
+
+UNIT_TEST(index_lone_writer_leads_and_late_writers_share_a_batch)
+{
+	char dir[64] = "/tmp/kvunit-XXXXXX", path[PATH_MAX], keys[LATE + 1][16];
+	struct late_writer w[LATE + 1];
+	pthread_t th[LATE + 1];
+	struct kv_index *idx = NULL;
+	struct kv_record rec;
+	struct kv_err err;
+	int i, same = 0;
+
+	make_dir(dir, sizeof(path), path);
+	CHECK(open_index(path, 0, &idx) == 0);
+	for (i = 0; i <= LATE; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "late%d", i);
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].idx = idx;
+		w[i].a.put = (struct put_arg){ keys[i], 1, 0 };
+	}
+	/* Alone: the callback runs on the caller's thread. */
+	CHECK(kv_index_update(idx, put_noting_thread, &w[0].a, &err) == 0);
+	CHECK(pthread_equal(w[0].a.ran_on, pthread_self()));
+	/* One slow batch; three writers come meanwhile and wait for the next. */
+	snprintf(keys[0], sizeof(keys[0]), "slow");
+	w[0].a.pause_us = 300000;
+	CHECK(pthread_create(&th[0], NULL, write_noting_thread, &w[0]) == 0);
+	(void)usleep(50000);
+	for (i = 1; i <= LATE; i++)
+		CHECK(pthread_create(&th[i], NULL, write_noting_thread, &w[i]) == 0);
+	for (i = 0; i <= LATE; i++) {
+		CHECK(pthread_join(th[i], NULL) == 0);
+		CHECK(w[i].rc == 0);
+		CHECK(kv_index_get(idx, KV_KEYS, keys[i], strlen(keys[i]), &rec, &err) == 0);
+	}
+	CHECK(pthread_equal(w[0].a.ran_on, th[0]));
+	for (i = 2; i <= LATE; i++)
+		same += pthread_equal(w[i].a.ran_on, w[1].a.ran_on) != 0;
+	CHECK(same == LATE - 1); /* one batch, on one of theirs */
+	for (i = 1; i <= LATE && !pthread_equal(th[i], w[1].a.ran_on); i++)
+		;
+	CHECK(i <= LATE);
 	kv_index_close(idx);
 	remove_dir(dir);
 }
