@@ -9,7 +9,8 @@
 KVM=""		# the tinykv mount point
 DAVM=""		# davfs2's, serving the peers' nginx's /davfs/
 RCM=""		# rclone's, serving the peers' nginx's /rclone/
-NSM=""		# a second tinykvd mount, with checksum = no
+NSM=""		# a second tinykv mount, with checksum = no
+NAM=""		# a third, with -o noacl (mounted for the ls -l rows only)
 DAV_N=0 RC_PORT=""
 
 # --- mounting --------------------------------------------------------------------------------
@@ -28,6 +29,14 @@ mount_nosum() {	# the same store at $NSM, keeping no md5 of values (checksum = n
 		-o checksum=no
 	wait_mounted "$NSM" "$(pid_of mount-nosum)" ||
 		{ tail -n 5 "$B/mount-nosum.log" >&2; return 1; }
+}
+
+mount_noacl() {	# the same store at $NAM, refusing POSIX ACLs (-o noacl)
+	mkdir -p "$NAM"
+	track_mount "$NAM"
+	start_bg mount-noacl "$B/mount-noacl.log" "$BIN/tinykv" "$KV_CONF" "$NAM" -f -o noacl
+	wait_mounted "$NAM" "$(pid_of mount-noacl)" ||
+		{ tail -n 5 "$B/mount-noacl.log" >&2; return 1; }
 }
 
 # davfs2 1.6 needs buf_size 64 here, ask_auth 0 to mount without asking, and a cache
@@ -77,6 +86,7 @@ rclone_idle() {
 remount() {
 	case "$1" in
 		kv) unmount "$KVM"; stop_pid "$(pid_of mount)"; mount_kv ;;
+		noacl) unmount "$NAM"; stop_pid "$(pid_of mount-noacl)"; mount_noacl ;;
 		davfs) unmount "$DAVM"; stop_pid "$(pid_of davfs)"; mount_davfs ;;
 		rclone) rclone_idle; unmount "$RCM"; stop_pid "$(pid_of rclone)"; mount_rclone ;;
 	esac
@@ -201,7 +211,7 @@ bench_fuse() {
 	note "FUSE: cold = freshly mounted (davfs2 with an empty cache); the servers' and the local directory's disk caches stay warm. davfs2 and rclone (on a plain nginx WebDAV server with a worker per core) count a file once it is on the server's disk."
 	start_kvd
 	start_peer_dav
-	KVM=$B/mnt/kv NSM=$B/mnt/kv-nosum DAVM=$B/mnt/davfs RCM=$B/mnt/rclone
+	KVM=$B/mnt/kv NSM=$B/mnt/kv-nosum NAM=$B/mnt/kv-noacl DAVM=$B/mnt/davfs RCM=$B/mnt/rclone
 	RC_PORT=$(free_port)
 	mkdir -p "$PEER_DIR/davfs" "$PEER_DIR/rclone" "$B/local"
 	printf '[bench]\ntype = webdav\nurl = http://127.0.0.1:%s/rclone\nvendor = other\n' \
@@ -240,13 +250,16 @@ bench_fuse() {
 		fsload create "$p" "$LS_FILES" 100 || die "filling $p failed"
 	done
 	for r in $(seq "$ROUNDS"); do
-		for p in kv davfs rclone; do remount "$p" || die "remounting $p failed"; done
+		for p in kv noacl davfs rclone; do remount "$p" || die "remounting $p failed"; done
 		measure ls.kv ls_ms "$KVM/ls" "$LS_FILES"
+		measure ls.noacl ls_ms "$NAM/ls" "$LS_FILES"
 		measure ls.davfs ls_ms "$DAVM/ls" "$LS_FILES"
 		measure ls.rclone ls_ms "$RCM/ls" "$LS_FILES"
 		measure ls.local ls_ms "$B/local/ls" "$LS_FILES"
 	done
 	row "ls -l of $LS_FILES files, cold mount" "$(med ls.kv)" "$(med ls.local)" ms "<=" 2 \
+		"local directory"
+	row "  the same, -o noacl" "$(med ls.noacl)" "$(med ls.local)" ms "<=" 2 \
 		"local directory"
 	row "  the same" "$(med ls.kv)" "$(med ls.davfs)" ms "" "" davfs2
 	row "  the same" "$(med ls.kv)" "$(med ls.rclone)" ms "" "" rclone
@@ -284,7 +297,7 @@ bench_fuse() {
 	fi
 	rm -f "$KVM/cp-in" "$B/cp-out" "$B/big.src"
 	row "tinykv peak RSS (VmHWM) over cp of a $big MiB file in and out" "$hwm" "" MiB max 64
-	for p in "$KVM" "$NSM" "$DAVM" "$RCM"; do
+	for p in "$KVM" "$NSM" "$NAM" "$DAVM" "$RCM"; do
 		[ "$p" != "$RCM" ] || rclone_idle
 		unmount "$p"
 	done

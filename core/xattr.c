@@ -62,6 +62,16 @@ static int check_name(const char *name, int who, int reading, struct kv_err *err
 	return kv_err_set(err, -EOPNOTSUPP, "attribute '%s' is in no namespace kept here", name);
 }
 
+/* security.selinux: not kept (xattr.h says why). */
+static int label_refused(const char *name, struct kv_err *err)
+{
+	if (strcmp(name, KV_SELINUX_LABEL) != 0)
+		return 0;
+	return kv_err_set(err, -EOPNOTSUPP,
+			  "SELinux labels are not kept here (a FUSE mount's files take the "
+			  "mount's context)");
+}
+
 /* sha256(path) ‖ name into key (ENTRY_KEY_MAX bytes); returns its length. */
 static size_t entry_key(const char *path, size_t plen, const char *name, char *key)
 {
@@ -308,6 +318,8 @@ int kv_xattr_get(struct kv_index *idx, const char *path, size_t plen, const char
 	struct get_arg a = { path, name, plen, buf, cap, len };
 	int rc = check_name(name, who, 1, err);
 
+	if (rc == 0)
+		rc = label_refused(name, err);
 	if (rc < 0)
 		return rc;
 	root_as_slash(&a.path, &a.plen);
@@ -336,6 +348,8 @@ static int list_one(const char *key, size_t klen, const void *v, size_t vlen, vo
 	}
 	key += KV_SHA256_LEN;
 	if (!(a->who & KV_XATTR_PRIVILEGED) && n >= 8 && memcmp(key, "trusted.", 8) == 0)
+		return 0;
+	if (n == strlen(KV_SELINUX_LABEL) && memcmp(key, KV_SELINUX_LABEL, n) == 0)
 		return 0;
 	if (a->len + n + 1 <= a->cap) {
 		memcpy(a->buf + a->len, key, n);
@@ -428,6 +442,8 @@ int kv_xattr_set(struct kv_index *idx, const char *path, size_t plen, const char
 	struct set_arg a = { path, name, plen, val, len, flags };
 	int rc = check_name(name, who, 0, err);
 
+	if (rc == 0)
+		rc = label_refused(name, err);
 	if (rc < 0)
 		return rc;
 	if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0 ||

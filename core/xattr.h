@@ -18,6 +18,10 @@
  * changes those: get/remove -ENODATA and set -EPERM otherwise; list leaves them out) and
  * the two ACLs, system.posix_acl_access and system.posix_acl_default, whose values must be
  * well-formed POSIX ACLs in Linux's xattr form (-EINVAL). Any other name: -EOPNOTSUPP.
+ * security.selinux is not kept (get and set -EOPNOTSUPP, list leaves it out, remove
+ * deletes one stored by an earlier version): SELinux labels a FUSE mount's files by its
+ * mount context, never by this attribute, and the refusal lets `ls -l` stop asking for
+ * it (coreutils remembers -EOPNOTSUPP per file system; -ENODATA costs a round trip a file).
  * An access ACL that says no more than the mode (three entries) is not kept: setting one
  * removes the attribute, as ext4 does. Keeping the mode in step with an access ACL is the
  * caller's (kv_acl_mode gives it; chmod updates a stored ACL in its own transaction,
@@ -49,6 +53,7 @@ struct kv_txn;
 
 #define KV_ACL_ACCESS "system.posix_acl_access"
 #define KV_ACL_DEFAULT "system.posix_acl_default"
+#define KV_SELINUX_LABEL "security.selinux"
 
 /* Who asks: a privileged caller (root) may see and change trusted.*. */
 enum { KV_XATTR_PRIVILEGED = 1 };

@@ -40,6 +40,8 @@ static void usage(const char *prog)
 	       "    -o sync=yes|no          sync the index before acknowledging (default yes)\n"
 	       "    -o checksum=yes|no      record the md5 of each value written (default yes)\n"
 	       "    -o shard_secret_file=FILE  the cluster's secret for the shards (mode 0600)\n"
+	       "    -o noacl                refuse POSIX ACLs (EOPNOTSUPP): the mode bits alone\n"
+	       "                            count, and ls -l asks nothing per file (default acl)\n"
 	       "fstab/systemd options (_netdev, nofail, defaults, x-systemd.*) are accepted and\n"
 	       "ignored. default_permissions is always on. See tinykv(8).\n"
 	       "\n",
@@ -233,6 +235,7 @@ int main(int argc, char **argv)
 		goto out;
 	mc.cfg = &cfg;
 	mc.debug = fo.debug;
+	mc.noacl = c.noacl;
 	f = fuse_new(&args, &tinykv_ops, sizeof(tinykv_ops), &mc);
 	if (f == NULL)
 		goto out;

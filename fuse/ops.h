@@ -13,6 +13,7 @@ struct mount_ctx {
 	const struct kv_config *cfg;
 	int debug;
 	int cache_fd; /* the private spool directory (cfg->cache), opened by main */
+	int noacl;    /* -o noacl: POSIX ACLs refused, the mode bits alone count (xattr.c) */
 };
 
 extern const struct fuse_operations tinykv_ops;

@@ -46,6 +46,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 	}
 	if (ignored_option(arg))
 		return 0;
+	if (!strcmp(arg, "acl") || !strcmp(arg, "noacl")) {
+		o->noacl = arg[0] == 'n';
+		return 0;
+	}
 	eq = strchr(arg, '=');
 	if (eq != NULL) {
 		char name[64];

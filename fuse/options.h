@@ -19,6 +19,7 @@ struct tk_opts {
 	int nset;	    /* -o key=value settings, in order: malloc'd copies */
 	char *set_key[TK_OPTS_SET_MAX], *set_val[TK_OPTS_SET_MAX];
 	int show_version, show_help;
+	int noacl;    /* -o noacl (the last of acl and noacl counts) */
 	int too_many; /* more than TK_OPTS_SET_MAX settings */
 };
 

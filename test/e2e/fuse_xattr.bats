@@ -49,6 +49,22 @@ setup() {
 	assert_output "v"
 }
 
+@test "security.selinux is refused: not supported, not a missing attribute" {
+	echo v >"$M/label"
+	run setfattr -n security.selinux -v system_u:object_r:fusefs_t:s0 "$M/label"
+	assert_failure
+	assert_output --partial "Operation not supported"
+	run getfattr --absolute-names -n security.selinux "$M/label"
+	assert_failure
+	assert_output --partial "Operation not supported"
+	run getfattr -d -m '' --absolute-names "$M/label"
+	refute_output --partial selinux
+	setfattr -n security.other -v kept "$M/label"
+	run getfattr --absolute-names --only-values -n security.other "$M/label"
+	assert_output "kept"
+	assert_logs_clean
+}
+
 @test "XATTR_CREATE and XATTR_REPLACE, size probes, ERANGE and the limits" {
 	echo v >"$M/flags"
 	run python3 - "$M/flags" <<'EOF'
@@ -298,5 +314,50 @@ socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$M/specials/sock")
 	assert_output --partial "user:nobody:r--"
 	run cat "$M/rsa/one"
 	assert_output "one"
+	assert_logs_clean
+}
+
+@test "-o noacl: ACLs refused and left out, the mode bits alone count, ls -l asks nothing per file" {
+	echo secret >"$M/na"
+	chmod 600 "$M/na"
+	setfacl -m u:nobody:r "$M/na"
+	chmod 640 "$M/na"
+	mkdir "$M/na-dir"
+	setfacl -d -m u:nobody:rw "$M/na-dir"
+	for i in 1 2 3 4 5; do echo "$i" >"$M/na-dir/f$i"; done
+	local m2="$KV_DIR/mnt-noacl" log="$KV_DIR/noacl-requests.txt"
+	mkdir -p "$m2"
+	chmod 755 "$m2"
+	echo "$m2" >>"$KV_DIR/mounts"
+	"$BIN/tinykv" "$KV_DIR/kv.conf" "$m2" -d -o allow_other,noacl 2>"$log" &
+	record_pid tinykv-noacl $!
+	wait_mounted "$m2"
+	run setfacl -m u:nobody:rw "$m2/na"
+	assert_failure
+	assert_output --partial "Operation not supported"
+	run getfattr --absolute-names -n system.posix_acl_access "$m2/na"
+	assert_output --partial "Operation not supported"
+	run getfattr -d -m - --absolute-names "$m2/na"
+	refute_output --partial posix_acl
+	# the stored ACL grants nobody nothing here: the mode's group bits are not nobody's
+	run as_nobody "cat '$m2/na'"
+	assert_failure
+	run as_nobody "cat '$M/na'"
+	assert_output "secret"
+	# no default ACL is inherited; the umask applies
+	(umask 077 && echo new >"$m2/na-dir/new")
+	run stat -c %a "$m2/na-dir/new"
+	assert_output "600"
+	run getfattr -d -m - --absolute-names "$M/na-dir/new"
+	refute_output --partial posix_acl
+	# told once that ACLs are not supported, ls -l asks no attribute per file
+	local before
+	before=$(wc -l <"$log")
+	ls -l "$m2/na-dir" >/dev/null
+	asked=$(tail -n +"$((before + 1))" "$log" | grep -c 'opcode: GETXATTR' || true)
+	echo "GETXATTR requests of ls -l: $asked for 6 files"
+	[ "$asked" -le 2 ]
+	ls -l "$m2/na-dir" | grep -q ' f5$'
+	umount "$m2"
 	assert_logs_clean
 }

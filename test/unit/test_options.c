@@ -9,13 +9,15 @@
 
 UNIT_TEST(mount_options_sorted)
 {
-	char *argv[] = { "tinykv",
-			 "/etc/tinykv/tinykv.conf",
-			 "/mnt/kv",
-			 "-o",
-			 "rw,_netdev,shards=a:1;b:2,x-systemd.automount,replicas=2,allow_other",
-			 "-f",
-			 NULL };
+	char *argv[] = {
+		"tinykv",
+		"/etc/tinykv/tinykv.conf",
+		"/mnt/kv",
+		"-o",
+		"rw,_netdev,noacl,shards=a:1;b:2,x-systemd.automount,replicas=2,allow_other",
+		"-f",
+		NULL
+	};
 	struct fuse_args args = FUSE_ARGS_INIT(6, argv);
 	struct kv_config cfg;
 	struct kv_err err;
@@ -27,8 +29,10 @@ UNIT_TEST(mount_options_sorted)
 	CHECK(o.nset == 2 && !o.show_help && !o.show_version);
 	for (i = 0; i < args.argc; i++)
 		rest_has_shards |= strstr(args.argv[i], "shards") != NULL ||
-				   strstr(args.argv[i], "_netdev") != NULL;
+				   strstr(args.argv[i], "_netdev") != NULL ||
+				   strstr(args.argv[i], "acl") != NULL;
 	CHECK(!rest_has_shards);
+	CHECK(o.noacl);
 	kv_config_defaults(&cfg);
 	CHECK(tk_opts_apply(&o, &cfg, &err) == 0);
 	CHECK(cfg.shards.n == 2 && cfg.replicas == 2);

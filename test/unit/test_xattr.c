@@ -168,6 +168,10 @@ UNIT_TEST(xattr_flags_limits_and_errors)
 	CHECK(get(idx, "f", "trusted.t", buf, sizeof(buf)) == -ENODATA);
 	CHECK(kv_xattr_remove(idx, "f", 1, "trusted.t", 0, &err) == -ENODATA);
 	CHECK(set(idx, "f", "security.s", "1", 0) == 0);
+	/* SELinux labels are refused, so that ls -l stops asking (xattr.h) */
+	CHECK(set(idx, "f", KV_SELINUX_LABEL, "system_u:object_r:fusefs_t:s0", 0) == -EOPNOTSUPP);
+	CHECK(get(idx, "f", KV_SELINUX_LABEL, buf, sizeof(buf)) == -EOPNOTSUPP);
+	CHECK(kv_xattr_remove(idx, "f", 1, KV_SELINUX_LABEL, 0, &err) == -ENODATA);
 	/* the list: names with their NULs, trusted.* only for the privileged */
 	CHECK(kv_xattr_list(idx, "f", 1, 0, NULL, 0, &len, &err) == 0);
 	CHECK(len == 7 + 11 + 256 + 9 + 11);
