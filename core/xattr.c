@@ -37,6 +37,12 @@ static int has_prefix(const char *name, const char *prefix)
 	return strncmp(name, prefix, strlen(prefix)) == 0;
 }
 
+static int is_acl_name(const char *name, size_t n)
+{
+	return (n == strlen(KV_ACL_ACCESS) && memcmp(name, KV_ACL_ACCESS, n) == 0) ||
+	       (n == strlen(KV_ACL_DEFAULT) && memcmp(name, KV_ACL_DEFAULT, n) == 0);
+}
+
 /* May who name this attribute? 0, or the error xattr.h gives. reading: a get or remove
  * (hidden, -ENODATA) rather than a set (-EPERM) of what who may not touch. */
 static int check_name(const char *name, int who, int reading, struct kv_err *err)
@@ -47,8 +53,10 @@ static int check_name(const char *name, int who, int reading, struct kv_err *err
 	if (n > KV_XATTR_NAME_MAX)
 		return kv_err_set(err, -ERANGE, "attribute name longer than %d bytes",
 				  KV_XATTR_NAME_MAX);
-	if (strcmp(name, KV_ACL_ACCESS) == 0 || strcmp(name, KV_ACL_DEFAULT) == 0)
-		return 0;
+	if (is_acl_name(name, n))
+		return who & KV_XATTR_NO_ACLS ?
+			       kv_err_set(err, -EOPNOTSUPP, "ACLs are off (-o noacl)") :
+			       0;
 	for (i = 0; i < sizeof(spaces) / sizeof(spaces[0]); i++) {
 		if (!has_prefix(name, spaces[i]))
 			continue;
@@ -350,6 +358,8 @@ static int list_one(const char *key, size_t klen, const void *v, size_t vlen, vo
 	if (!(a->who & KV_XATTR_PRIVILEGED) && n >= 8 && memcmp(key, "trusted.", 8) == 0)
 		return 0;
 	if (n == strlen(KV_SELINUX_LABEL) && memcmp(key, KV_SELINUX_LABEL, n) == 0)
+		return 0;
+	if ((a->who & KV_XATTR_NO_ACLS) && is_acl_name(key, n))
 		return 0;
 	if (a->len + n + 1 <= a->cap) {
 		memcpy(a->buf + a->len, key, n);

@@ -55,14 +55,16 @@ struct kv_txn;
 #define KV_ACL_DEFAULT "system.posix_acl_default"
 #define KV_SELINUX_LABEL "security.selinux"
 
-/* Who asks: a privileged caller (root) may see and change trusted.*. */
-enum { KV_XATTR_PRIVILEGED = 1 };
+/* Who asks, flags: a privileged caller (root) may see and change trusted.*; a caller
+ * without ACLs (the mount's -o noacl) is refused the two ACL names (-EOPNOTSUPP, as a
+ * file system without them answers) and lists leave them out. */
+enum { KV_XATTR_PRIVILEGED = 1, KV_XATTR_NO_ACLS = 2 };
 
 /*
  * The value of attribute name of path into buf (cap bytes); *len is its length. cap 0
  * (buf may be NULL) only asks the length. Returns 0; -ENODATA no such attribute (also for
  * a path that does not exist); -ERANGE buf too small (*len set); -EOPNOTSUPP, -ERANGE,
- * -EINVAL for names as above. who: 0 or KV_XATTR_PRIVILEGED. Reads one snapshot.
+ * -EINVAL for names as above. who: KV_XATTR_* flags. Reads one snapshot.
  */
 int kv_xattr_get(struct kv_index *idx, const char *path, size_t plen, const char *name, int who,
 		 void *buf, size_t cap, size_t *len, struct kv_err *err);

@@ -11,8 +11,8 @@
  * FUSE_CAP_DONT_MASK the kernel leaves the umask to us, since it must not apply below a
  * directory with a default ACL; tk_caller_meta applies it everywhere else.
  *
- * Under -o noacl the two ACL names are refused with EOPNOTSUPP and left out of lists, as
- * ext4's noacl does: the kernel checks the mode bits alone, ACLs stored before stay in the
+ * Under -o noacl the caller carries KV_XATTR_NO_ACLS: the core refuses the two ACL names
+ * with EOPNOTSUPP and leaves them out of lists, as ext4's noacl does: the kernel checks the mode bits alone, ACLs stored before stay in the
  * index unused, and ls -l, told once that ACLs are not supported, asks nothing per file.
  *
  * A file this mount created and has not stored yet is stored before its first attribute
@@ -29,16 +29,10 @@
 
 #include "xattr.h"
 
-/* Is name an ACL that -o noacl refuses? */
-static int acl_refused(const char *name)
-{
-	return tk_ctx()->noacl &&
-	       (strcmp(name, KV_ACL_ACCESS) == 0 || strcmp(name, KV_ACL_DEFAULT) == 0);
-}
-
 static int caller(void)
 {
-	return fuse_get_context()->uid == 0 ? KV_XATTR_PRIVILEGED : 0;
+	return (fuse_get_context()->uid == 0 ? KV_XATTR_PRIVILEGED : 0) |
+	       (tk_ctx()->noacl ? KV_XATTR_NO_ACLS : 0);
 }
 
 /* If key is a file of this mount not stored yet, store it now (empty, or what it holds). */
@@ -81,11 +75,8 @@ int tk_setxattr(const char *path, const char *name, const char *value, size_t si
 	struct kv_err err;
 	size_t klen;
 	const char *key = tk_key(path, &klen);
-	int rc;
+	int rc = store_first(key, klen);
 
-	if (acl_refused(name))
-		return -EOPNOTSUPP;
-	rc = store_first(key, klen);
 	if (rc < 0)
 		return rc;
 	rc = kv_store_setxattr(tk_ctx()->store, key, klen, name, caller(), value, size, flags,
@@ -103,9 +94,8 @@ int tk_getxattr(const char *path, const char *name, char *value, size_t size)
 	struct kv_err err;
 	size_t klen, len = 0;
 	const char *key = tk_key(path, &klen);
-	int rc = acl_refused(name) ? -EOPNOTSUPP :
-				     kv_store_getxattr(tk_ctx()->store, key, klen, name, caller(),
-						       value, size, &len, &err);
+	int rc = kv_store_getxattr(tk_ctx()->store, key, klen, name, caller(), value, size, &len,
+				   &err);
 
 	if (rc == -ENODATA || rc == -ERANGE || rc == -EOPNOTSUPP)
 		return rc; /* the everyday answers: not worth a log line */
@@ -114,53 +104,12 @@ int tk_getxattr(const char *path, const char *name, char *value, size_t size)
 	return len > (size_t)INT32_MAX ? -E2BIG : (int)len;
 }
 
-/* list[0..len) without the ACLs' names; returns the new length. */
-static size_t drop_acl_names(char *list, size_t len)
-{
-	size_t in = 0, out = 0, n;
-
-	while (in < len) {
-		n = strnlen(list + in, len - in) + 1;
-		if (strcmp(list + in, KV_ACL_ACCESS) != 0 &&
-		    strcmp(list + in, KV_ACL_DEFAULT) != 0) {
-			memmove(list + out, list + in, n);
-			out += n;
-		}
-		in += n;
-	}
-	return out;
-}
-
-/* The names under -o noacl: all of them fetched, so that a size probe counts what
- * is left once the ACLs are dropped. */
-static int list_without_acls(const char *key, size_t klen, char *list, size_t size, size_t *len,
-			     struct kv_err *err)
-{
-	char *all = malloc(KV_XATTR_LIST_MAX);
-	int rc;
-
-	if (all == NULL)
-		return kv_err_set(err, -ENOMEM, "out of memory");
-	rc = kv_store_listxattr(tk_ctx()->store, key, klen, caller(), all, KV_XATTR_LIST_MAX, len,
-				err);
-	if (rc == 0)
-		*len = drop_acl_names(all, *len);
-	if (rc == 0 && size > 0 && *len > size)
-		rc = -ERANGE;
-	else if (rc == 0 && size > 0)
-		memcpy(list, all, *len);
-	free(all);
-	return rc;
-}
-
 int tk_listxattr(const char *path, char *list, size_t size)
 {
 	struct kv_err err;
 	size_t klen, len = 0;
 	const char *key = tk_key(path, &klen);
-	int rc = tk_ctx()->noacl ? list_without_acls(key, klen, list, size, &len, &err) :
-				   kv_store_listxattr(tk_ctx()->store, key, klen, caller(), list,
-						      size, &len, &err);
+	int rc = kv_store_listxattr(tk_ctx()->store, key, klen, caller(), list, size, &len, &err);
 
 	if (rc == -ERANGE)
 		return rc;
@@ -174,9 +123,7 @@ int tk_removexattr(const char *path, const char *name)
 	struct kv_err err;
 	size_t klen;
 	const char *key = tk_key(path, &klen);
-	int rc = acl_refused(name) ?
-			 -EOPNOTSUPP :
-			 kv_store_removexattr(tk_ctx()->store, key, klen, name, caller(), &err);
+	int rc = kv_store_removexattr(tk_ctx()->store, key, klen, name, caller(), &err);
 
 	if (rc == -ENODATA || rc == -EOPNOTSUPP)
 		return rc;

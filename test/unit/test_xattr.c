@@ -172,6 +172,10 @@ UNIT_TEST(xattr_flags_limits_and_errors)
 	CHECK(set(idx, "f", KV_SELINUX_LABEL, "system_u:object_r:fusefs_t:s0", 0) == -EOPNOTSUPP);
 	CHECK(get(idx, "f", KV_SELINUX_LABEL, buf, sizeof(buf)) == -EOPNOTSUPP);
 	CHECK(kv_xattr_remove(idx, "f", 1, KV_SELINUX_LABEL, 0, &err) == -ENODATA);
+	/* a caller without ACLs (-o noacl) is refused their names */
+	CHECK(kv_xattr_get(idx, "f", 1, KV_ACL_ACCESS, KV_XATTR_NO_ACLS, buf, sizeof(buf), &len,
+			   &err) == -EOPNOTSUPP);
+	CHECK(kv_xattr_remove(idx, "f", 1, KV_ACL_DEFAULT, KV_XATTR_NO_ACLS, &err) == -EOPNOTSUPP);
 	/* the list: names with their NULs, trusted.* only for the privileged */
 	CHECK(kv_xattr_list(idx, "f", 1, 0, NULL, 0, &len, &err) == 0);
 	CHECK(len == 7 + 11 + 256 + 9 + 11);
