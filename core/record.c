@@ -279,6 +279,11 @@ static uint8_t get_files(struct rbuf *b, struct kv_fileref *f, int max)
 	return n;
 }
 
+void kv_intent_clear(struct kv_intent *in)
+{
+	memset(in, 0, offsetof(struct kv_intent, undo));
+}
+
 size_t kv_intent_encode(const struct kv_intent *in, uint8_t *out, size_t cap)
 {
 	struct wbuf w = { out, 0, cap, 0 };
