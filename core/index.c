@@ -918,7 +918,7 @@ static void lead_batch(struct kv_index *idx)
 /* Sleep until r is woken; what it was told. */
 static enum gc_state gc_sleep(struct gc_req *r)
 {
-	while (sem_wait(&r->wake) != 0) /* EINTR */
+	while (sem_wait(&r->wake) != 0) /* EINTR: Linux's only failure of a valid one */
 		;
 	return atomic_load_explicit(&r->state, memory_order_acquire);
 }

@@ -151,8 +151,8 @@ struct kv_intent {
 
 /* Make in an intent of no files and no record changes: its scalars and counts zeroed,
  * the lists not (45 KiB; zeroing them cost puts 2% of tinykvd's CPU). Nothing reads a
- * list entry past its count, and entries are written whole (kv_fileref_add, or assigned
- * with the fields their readers use). */
+ * list entry past its count, and an entry's every field is set before it is counted
+ * (kv_fileref_add; a recop's klen, NUL-terminated key, expect_gen, remove and rec). */
 void kv_intent_clear(struct kv_intent *in);
 
 /* Serialise / parse an intent; as for records (cap >= KV_INTENT_MAX; a NUL inside a key

@@ -556,8 +556,12 @@ int kv_put_begin(struct kv_store *s, const char *key, size_t klen, int64_t size,
 		rc = put_linked(p, order, err);
 	if (rc == 0) {
 		p->update = 1;
-		(void)put_prepare_intent(p, order);
-		rc = kv_intents_update(s->ints, key, klen, p->in, err);
+		rc = put_prepare_intent(p, order);
+		if (rc < 0)
+			kv_err_set(err, rc, "too many files in the intent of '%.*s'", (int)klen,
+				   key);
+		else
+			rc = kv_intents_update(s->ints, key, klen, p->in, err);
 	} else if (rc == -ENOENT) {
 		/* Fail before any byte is sent; put_new_record checks again at commit. */
 		rc = kv_index_view(s->idx, put_fits, p, err);
@@ -643,6 +647,7 @@ static int put_commit_update(struct kv_put *p, struct kv_err *err)
 	in->nundo = 0;
 	op->klen = (uint16_t)p->klen;
 	memcpy(op->key, p->key, p->klen);
+	op->key[p->klen] = '\0';
 	op->expect_gen = p->old.gen;
 	op->remove = 0;
 	op->rec = p->rec;
@@ -869,6 +874,7 @@ int kv__delete(struct kv_store *s, const char *key, size_t klen, struct kv_err *
 	in->nrecops = 1;
 	op->klen = (uint16_t)klen;
 	memcpy(op->key, key, klen);
+	op->key[klen] = '\0';
 	op->expect_gen = op->rec.gen;
 	op->remove = 1;
 	for (i = 0; i < op->rec.nrep; i++)
