@@ -202,7 +202,7 @@ struct writer {
 	int id, rc;
 };
 
-enum { WRITERS = 4, PUTS = 50 };
+enum { WRITERS = 16, PUTS = 50 }; /* 16: batches form and leadership passes often */
 
 /* Each thread puts its own keys, every third of them failing: batched into shared
  * commits, the failures must take away exactly their own keys. */
