@@ -14,8 +14,9 @@
  * from one thread to the next, so that no newcomer can take a queued request from the
  * thread told to lead it. Each request is woken exactly once, by a post of its own
  * semaphore, outside gc_lock: a woken thread never sleeps again on a lock its waker holds
- * (a sixth of the wake-ups under 64 PUTs in flight did, with a condition variable), and
- * a done one returns without the lock. The LMDB write transaction is only touched by the
+ * (with a condition variable, 2.4 of the 5.3% of tinykvd's samples spent waiting here
+ * under 64 PUTs in flight were that second sleep), and a done one returns without the
+ * lock. The LMDB write transaction is only touched by the
  * leader, begun and committed on its thread (LMDB's writer lock is a mutex).
  * Read transactions (MDB_NOTLS) are per call or per cursor and never block writers. A
  * point read (kv_index_get and its kin) renews the reset transaction its thread kept from

@@ -8,8 +8,8 @@
  * Concurrency: lock guards the ring, the counters and `closing`; not_empty wakes workers,
  * not_full wakes the submitter. A worker runs fn without the lock. Both are signalled
  * after the lock is let go, so that the woken thread does not at once sleep again on the
- * lock its waker still holds (measured under 64 PUTs in flight: a sixth of the pool's
- * wake-ups were that second sleep).
+ * lock its waker still holds (measured under 64 PUTs in flight: 1.8 of the 4.5% of
+ * tinykvd's samples spent in a worker's wait were that second sleep).
  */
 #include "pool.h"
 
